@@ -1,0 +1,134 @@
+"""The tidy results table: what is reported, how it is computed, and how periods are labelled.
+
+The table has the columns ``date, stadtteil, indicator, group, value``: one row per reporting period,
+Stadtteil (plus the total of all simulated Stadtteile under ``Stuttgart``), indicator and group. Resident
+indicators come in every group; Stadtteil-level indicators (initiatives, role hours, cost) in group ``all``.
+Values are in persons (agents weighted by the persons they stand for). Stocks (shares, ties, active
+initiatives) are the values at the end of the period; flows (visits, drop-outs, hours, cost) are sums over
+the period. ``date`` is the last day of the period (or the scenario's end). A share is NaN where its group
+has nobody in the Stadtteil (for example the three Stadtteile counted inside a neighbour).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from calendar import monthrange
+
+import numpy as np
+import pandas as pd
+
+GROUPS: tuple[str, ...] = ("all", "migration", "no_migration", "low_income", "poor_health", "stille_gruppe",
+                           "age_65plus")
+CITY = "Stuttgart"
+
+#: resident indicators as (name, numerator quantity, denominator quantity or None, unit, meaning)
+RESIDENT_INDICATORS: tuple[tuple[str, int, int | None, str, str], ...] = (
+    ("lonely_share", 2, 1, "share of adults", "share of adults (18+) who are lonely"),
+    ("ties_per_resident", 3, 0, "ties", "mean number of social ties"),
+    ("bridging_tie_share", 4, 3, "share of ties", "share of ties that link residents with and without "
+     "migration background"),
+    ("meeting_place_visits", 5, None, "visits per period", "visits to meeting places in the period, in persons"),
+    ("participation_share", 7, 6, "share aged 14+", "share of residents aged 14+ participating in quarter "
+     "activities"),
+    ("volunteer_share", 8, 6, "share aged 14+", "share of residents aged 14+ volunteering"),
+    ("offer_coverage", 9, 0, "share", "share who know of an open offer they can use (barrier-free if in poor "
+     "health, low-threshold if in a stille Gruppe)"),
+)
+#: Stadtteil indicators as (name, unit, meaning)
+STADTTEIL_INDICATORS: tuple[tuple[str, str, str], ...] = (
+    ("active_initiatives", "initiatives", "initiatives active at the end of the period"),
+    ("initiative_dropouts", "initiatives per period", "initiatives that dropped out in the period"),
+    ("role_hours", "hours per period", "hours the municipal roles worked in the Stadtteil in the period"),
+    ("cost_eur", "EUR per period", "cost of the municipal roles attributed to the Stadtteil in the period"),
+)
+INDICATORS: tuple[str, ...] = tuple(x[0] for x in RESIDENT_INDICATORS) + tuple(x[0] for x in STADTTEIL_INDICATORS)
+COLUMNS = ("date", "stadtteil", "indicator", "group", "value")
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+
+
+class Recorder:
+    """Collects one block per reporting period and turns them into the tidy table.
+
+    Args:
+        stadtteile: names of the simulated Stadtteile in model order.
+        interval: ``weekly``, ``monthly``, ``quarterly`` or ``yearly``.
+    """
+
+    CITY_REPORTERS: tuple[str, ...] = ("lonely_share", "ties_per_resident", "bridging_tie_share",
+                                       "participation_share", "volunteer_share", "offer_coverage",
+                                       "active_initiatives")
+
+    def __init__(self, stadtteile: list[str], interval: str):
+        self.stadtteile = list(stadtteile)
+        self.interval = interval
+        self.dates: list[dt.date] = []
+        self.blocks: list[np.ndarray] = []
+
+    def period_end(self, date: dt.date, end: dt.date) -> dt.date:
+        """Label of the period the week starting at ``date`` belongs to (its last day, at most ``end``)."""
+        if self.interval == "weekly":
+            label = date
+        elif self.interval == "monthly":
+            label = dt.date(date.year, date.month, monthrange(date.year, date.month)[1])
+        elif self.interval == "quarterly":
+            month = 3 * ((date.month - 1) // 3) + 3
+            label = dt.date(date.year, month, monthrange(date.year, month)[1])
+        else:
+            label = dt.date(date.year, 12, 31)
+        return min(label, end)
+
+    def add(self, date: dt.date, stats: np.ndarray, active: np.ndarray, dropouts: np.ndarray,
+            role_hours: np.ndarray, cost: np.ndarray) -> None:
+        """Record one period: ``stats[s, g, q]`` from the stats kernel and per-Stadtteil flows and stocks."""
+        n_st = stats.shape[0]
+        full = np.concatenate([stats, stats.sum(axis=0, keepdims=True)], axis=0)  # + city total
+        res = np.empty((n_st + 1, len(RESIDENT_INDICATORS), len(GROUPS)))
+        for k, (_, num, den, _, _) in enumerate(RESIDENT_INDICATORS):
+            res[:, k, :] = full[:, :, num] if den is None else _ratio(full[:, :, num], full[:, :, den])
+        st_vals = np.stack([active, dropouts, role_hours, cost], axis=1)
+        st_vals = np.concatenate([st_vals, st_vals.sum(axis=0, keepdims=True)], axis=0)
+        block = np.concatenate([res.reshape(n_st + 1, -1), st_vals], axis=1)
+        self.dates.append(date)
+        self.blocks.append(block)
+
+    @staticmethod
+    def city_values(stats: np.ndarray, active: np.ndarray) -> dict[str, float]:
+        """City-wide values of the DataCollector's reporters."""
+        tot = stats[:, 0, :].sum(axis=0)
+        out = {}
+        for name, num, den, _, _ in RESIDENT_INDICATORS:
+            if name in Recorder.CITY_REPORTERS:
+                out[name] = float(tot[num] / tot[den]) if den is not None and tot[den] > 0 else float("nan")
+        out["active_initiatives"] = float(active.sum())
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        """The tidy table (categorical columns for stadtteil, indicator and group)."""
+        names = self.stadtteile + [CITY]
+        n_rows_st = len(names)
+        col_ind = [r[0] for r in RESIDENT_INDICATORS for _ in GROUPS] + [s[0] for s in STADTTEIL_INDICATORS]
+        col_grp = [g for _ in RESIDENT_INDICATORS for g in GROUPS] + ["all"] * len(STADTTEIL_INDICATORS)
+        n_cols = len(col_ind)
+        n_periods = len(self.blocks)
+        if n_periods == 0:
+            return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(
+                COLUMNS, ("datetime64[ns]", "category", "category", "category", "float64"), strict=True)})
+        values = np.stack(self.blocks)  # (period, stadtteil, column)
+        per_period = n_rows_st * n_cols
+        frame = pd.DataFrame({
+            "date": pd.to_datetime(np.repeat(np.array(self.dates, dtype="datetime64[D]"), per_period)),
+            "stadtteil": pd.Categorical.from_codes(
+                np.tile(np.repeat(np.arange(n_rows_st), n_cols), n_periods), categories=names),
+            "indicator": pd.Categorical.from_codes(
+                np.tile(np.array([INDICATORS.index(c) for c in col_ind]), n_periods * n_rows_st),
+                categories=list(INDICATORS)),
+            "group": pd.Categorical.from_codes(
+                np.tile(np.array([GROUPS.index(g) for g in col_grp]), n_periods * n_rows_st),
+                categories=list(GROUPS)),
+            "value": values.reshape(-1),
+        })
+        return frame
