@@ -1,0 +1,18 @@
+"""quartiersim: agent-based simulation of social quarter development in Stuttgart's 152 Stadtteile.
+
+The small public API:
+
+* :func:`simulate` runs a scenario and returns the tidy table ``date, stadtteil, indicator, group, value``;
+* :class:`QuarterModel` is the Mesa model (build, ``step()``, ``results()``);
+* :func:`load_scenario` reads and validates a scenario file; :data:`PARAMS` declares every parameter.
+
+Importing the package changes no global state.
+"""
+
+from quartiersim.model import QuarterModel
+from quartiersim.parameters import PARAMS, ParameterSet
+from quartiersim.run import read_results, simulate
+from quartiersim.spec import Scenario, load_scenario
+
+__all__ = ["PARAMS", "ParameterSet", "QuarterModel", "Scenario", "load_scenario", "read_results", "simulate"]
+__version__ = "0.1.0"

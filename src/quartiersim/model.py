@@ -133,7 +133,7 @@ class QuarterModel(mesa.Model):
         table = load_stadtteile(spec.path_of(spec.stadtteile_file))
         city = load_city_indicators()
         indicators = load_indicators(spec.path_of(spec.indicators_file), stadtteile=table, city=city)
-        rows = select_stadtteile(table, spec.stadtteile, source=f"scenario '{spec.name}'")
+        rows = select_stadtteile(table, spec.stadtteile, source=spec.origin)
         profile = table.iloc[rows].reset_index(drop=True)
         ind = indicators.set_index("number").loc[profile["number"]].reset_index(drop=True)
         self.profile = pd.concat([profile, ind.drop(columns=["stadtteil", "bezirk"])], axis=1)
@@ -207,7 +207,7 @@ class QuarterModel(mesa.Model):
         if selection == "all":
             return np.arange(self.n_st)
         table = self.profile[["number", "stadtteil"]]
-        rows = select_stadtteile(table, selection, source=f"scenario '{self.spec.name}', role '{role_name}'")
+        rows = select_stadtteile(table, selection, source=f"{self.spec.origin}, role '{role_name}'")
         return rows
 
     def _build_roles(self) -> None:

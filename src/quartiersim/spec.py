@@ -118,6 +118,7 @@ class Scenario(_Strict):
     parameters: dict[str, Any] = Field(default_factory=dict)
     roles: list[RoleSpec] = Field(default_factory=list)
     base_dir: str | None = Field(default=None, exclude=True)
+    source_file: str | None = Field(default=None, exclude=True)
 
     @field_validator("stadtteile")
     @classmethod
@@ -133,9 +134,14 @@ class Scenario(_Strict):
         return self
 
     @property
+    def origin(self) -> str:
+        """Where the scenario came from, for messages: its file, or its name."""
+        return self.source_file or f"scenario '{self.name}'"
+
+    @property
     def params(self) -> ParameterSet:
         """The full parameter set (defaults plus this scenario's overrides)."""
-        return validate_parameters(self.parameters, source=f"scenario '{self.name}'")
+        return validate_parameters(self.parameters, source=self.origin)
 
     def path_of(self, relative: str | None) -> Path | None:
         """Resolve a file named in the scenario relative to the scenario file."""
@@ -146,9 +152,10 @@ class Scenario(_Strict):
 
     def with_overrides(self, **overrides: Any) -> Scenario:
         """A copy with scenario fields or parameters replaced (names of parameters go into ``parameters``)."""
-        fields = set(type(self).model_fields) - {"base_dir"}
+        fields = set(type(self).model_fields) - {"base_dir", "source_file"}
         data = self.model_dump()
         data["base_dir"] = self.base_dir
+        data["source_file"] = self.source_file
         params = dict(data.get("parameters") or {})
         for key, value in overrides.items():
             if key in fields and key != "parameters":
@@ -158,7 +165,7 @@ class Scenario(_Strict):
             else:
                 params[key] = value
         data["parameters"] = params
-        return build_scenario(data, source=f"overrides of scenario '{self.name}'")
+        return build_scenario(data, source=f"{self.origin} with overrides")
 
     def resolved(self) -> dict[str, Any]:
         """The scenario as plain data with every parameter spelled out, for metadata and reruns."""
@@ -177,11 +184,7 @@ def build_scenario(data: dict[str, Any], source: str = "scenario") -> Scenario:
         raise problems[0] if len(problems) == 1 else InputErrors(source, problems) from None
     except TypeError as exc:
         raise InputError(source, "(top level)", f"a table of scenario fields ({exc})") from None
-    scenario.params  # noqa: B018 - validates parameter overrides now, with the scenario's source
-    try:
-        validate_parameters(scenario.parameters, source=source)
-    except InputError:
-        raise
+    validate_parameters(scenario.parameters, source=source)  # unknown or out-of-range parameters, now
     return scenario
 
 
@@ -206,7 +209,7 @@ def _problem(source: str, err: dict) -> InputError:
     ctx = err.get("ctx", {}) or {}
     if kind == "extra_forbidden":
         top = err["loc"][0] if len(err["loc"]) == 1 else None
-        known = sorted(set(Scenario.model_fields) - {"base_dir"}) if top else sorted(
+        known = sorted(set(Scenario.model_fields) - {"base_dir", "source_file"}) if top else sorted(
             set(RoleSpec.model_fields))
         expected = _EXPECTED[kind].format(known=", ".join(known))
     elif kind == "literal_error":
@@ -258,6 +261,7 @@ def load_scenario(path: str | Path) -> Scenario:
         raise InputError(path, "(syntax)", f"valid TOML ({exc})") from None
     data.setdefault("name", path.stem)
     data["base_dir"] = str(path.parent.resolve())
+    data["source_file"] = str(path)
     return build_scenario(data, source=str(path))
 
 

@@ -1,0 +1,341 @@
+"""Plain-Python references of the weekly kernels, for the tests.
+
+Each function states the rule of one kernel in :mod:`quartiersim.kernels.core` as directly as possible:
+Python loops and scalars, the residents of a Stadtteil as a ``range``, ties as Python lists, no numba. They
+draw the same counter-based numbers (:func:`~quartiersim.kernels.random.uniform_py`), so on the same inputs
+they must produce the same arrays bit for bit. They are slow; use them on small populations only.
+Arguments mirror the kernels'; arrays are modified in place the same way.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .random import uniform_py as U
+
+
+def _stadtteile(st_off):
+    return [range(int(st_off[s]), int(st_off[s + 1])) for s in range(len(st_off) - 1)]
+
+
+def _neighbours(tie_j, i):
+    return [(a, int(j)) for a, j in enumerate(tie_j[i]) if j >= 0]
+
+
+def _similarity(i, j, age, mig, inc, age_scale, bridging, income_factor):
+    sim = math.exp(-abs(float(age[i]) - float(age[j])) / age_scale)
+    if mig[i] != mig[j]:
+        sim *= bridging
+    if inc[i] != inc[j]:
+        sim *= income_factor
+    return sim
+
+
+def _link(i, j, w, tie_j, tie_w, tie_slot, deg):
+    free_i = [a for a in range(tie_j.shape[1]) if tie_j[i, a] < 0]
+    free_j = [b for b in range(tie_j.shape[1]) if tie_j[j, b] < 0]
+    if not free_i or not free_j:
+        return False
+    a, b = free_i[0], free_j[0]
+    tie_j[i, a], tie_w[i, a], tie_slot[i, a] = j, w, b
+    tie_j[j, b], tie_w[j, b], tie_slot[j, b] = i, w, a
+    deg[i] += 1
+    deg[j] += 1
+    return True
+
+
+def _meet(i, j, p_form, u, age, mig, inc, age_scale, bridging, income_factor, tie_j, tie_w, tie_slot, deg):
+    for a, k in _neighbours(tie_j, i):
+        if k == j:
+            tie_w[i, a] = 1.0
+            tie_w[j, tie_slot[i, a]] = 1.0
+            return 0
+    if u < p_form * _similarity(i, j, age, mig, inc, age_scale, bridging, income_factor):
+        return 1 if _link(i, j, 1.0, tie_j, tie_w, tie_slot, deg) else 0
+    return 0
+
+
+def init_ties(st_off, age, mig, inc, tie_j, tie_w, tie_slot, deg, target_mean, age_scale, bridging,
+              income_factor, wkey):
+    """Reference of :func:`quartiersim.kernels.core.init_ties`."""
+    for residents in _stadtteile(st_off):
+        n = len(residents)
+        if n < 2:
+            continue
+        for i in residents:
+            want = int(target_mean / 2.0 + U(wkey, i, 0))
+            made = 0
+            for t in range(8 * want):
+                if made >= want:
+                    break
+                j = residents.start + int(U(wkey, i, 1 + 3 * t) * n)
+                if j == i or j in [k for _, k in _neighbours(tie_j, i)]:
+                    continue
+                if U(wkey, i, 2 + 3 * t) < _similarity(i, j, age, mig, inc, age_scale, bridging, income_factor):
+                    if _link(i, j, 0.4 + 0.6 * U(wkey, i, 3 + 3 * t), tie_j, tie_w, tie_slot, deg):
+                        made += 1
+
+
+def awareness_step(st_off, aware, aware_new, stille, venue, tie_j, deg, outreach_s, base_rate, word_of_mouth,
+                   stille_factor, forget_rate, wkey):
+    """Reference of :func:`quartiersim.kernels.core.awareness_step`."""
+    for s, residents in enumerate(_stadtteile(st_off)):
+        for i in residents:
+            if aware[i] == 1:
+                forgets = venue[i] < 0 and U(wkey, i, 0) < forget_rate
+                aware_new[i] = 0 if forgets else 1
+                continue
+            ties = _neighbours(tie_j, i)
+            frac = sum(1 for _, j in ties if aware[j] == 1) / deg[i] if deg[i] > 0 else 0.0
+            reach = stille_factor if stille[i] == 1 else 1.0
+            p_none = (1.0 - reach * base_rate) * (1.0 - reach * word_of_mouth * frac) * (1.0 - outreach_s[s])
+            aware_new[i] = 1 if U(wkey, i, 1) < 1.0 - p_none else 0
+
+
+def visit_step(st_off, pl_off, aware, stille, health, age, lonely, member_of, home_place, place_cap, place_bf,
+               place_lt, place_used, events_s, venue, visit_count, visit_base, health_barrier, threshold_factor,
+               lonely_factor, child_factor, meeting_prob, n_places, wkey):
+    """Reference of :func:`quartiersim.kernels.core.visit_step`."""
+    n_res = int(st_off[-1])
+    for s, residents in enumerate(_stadtteile(st_off)):
+        for p in range(pl_off[s], pl_off[s + 1]):
+            place_used[p] = 0
+        n = len(residents)
+        if n == 0:
+            continue
+        start = int(U(wkey, n_res + s, 0) * n)
+        order = [residents.start + (start + k) % n for k in range(n)]
+        for i in order:
+            venue[i] = -1
+            if member_of[i] >= 0 and U(wkey, i, 0) < meeting_prob:
+                venue[i] = n_places + member_of[i]
+                continue
+            p = home_place[i]
+            if aware[i] == 0 or p < 0 or place_used[p] >= place_cap[p]:
+                continue
+            factors = [1.0 + events_s[s]]
+            factors.append(health_barrier if health[i] >= 3 and place_bf[p] == 0 else 1.0)
+            factors.append(threshold_factor if stille[i] == 1 and place_lt[p] == 0 else 1.0)
+            factors.append(lonely_factor if lonely[i] == 1 else 1.0)
+            factors.append(child_factor if age[i] < 14 else 1.0)
+            prob = visit_base
+            for f in factors:
+                prob *= f
+            if U(wkey, i, 1) < prob:
+                place_used[p] += 1
+                venue[i] = p
+                visit_count[i] += 1
+
+
+def encounter_step(st_off, pl_off, venue, n_places, max_init, v_count, v_start, v_members, age, mig, inc,
+                   tie_j, tie_w, tie_slot, deg, encounters_per_visit, p_form, age_scale, bridging_venue_s,
+                   bridging, income_factor, neighbour_rate, wkey):
+    """Reference of :func:`quartiersim.kernels.core.encounter_step` (grouping by dict instead of sorting)."""
+    formed = 0
+    for s, residents in enumerate(_stadtteile(st_off)):
+        n = len(residents)
+        if n < 2:
+            continue
+        venues = list(range(pl_off[s], pl_off[s + 1]))
+        venues += list(range(n_places + s * max_init, n_places + (s + 1) * max_init))
+        attendees = {v: [i for i in residents if venue[i] == v] for v in venues}
+        for i in residents:
+            v = venue[i]
+            if v < 0 or len(attendees[v]) < 2:
+                continue
+            for e in range(encounters_per_visit):
+                j = attendees[v][int(U(wkey, i, 10 + 2 * e) * len(attendees[v]))]
+                if j != i:
+                    formed += _meet(i, j, p_form, U(wkey, i, 11 + 2 * e), age, mig, inc, age_scale,
+                                    bridging_venue_s[s], income_factor, tie_j, tie_w, tie_slot, deg)
+        for i in residents:
+            if U(wkey, i, 0) >= neighbour_rate:
+                continue
+            j = residents.start + int(U(wkey, i, 1) * n)
+            if j != i:
+                formed += _meet(i, j, p_form, U(wkey, i, 2), age, mig, inc, age_scale, bridging, income_factor,
+                                tie_j, tie_w, tie_slot, deg)
+    return formed
+
+
+def tie_step(st_off, tie_j, tie_w, tie_slot, deg, contact_rate, decay, min_weight, wkey):
+    """Reference of :func:`quartiersim.kernels.core.tie_step`."""
+    dropped = 0
+    for residents in _stadtteile(st_off):
+        for i in residents:
+            for a in range(tie_j.shape[1]):
+                j = int(tie_j[i, a])
+                if j <= i:
+                    continue
+                w = float(tie_w[i, a])
+                w = 1.0 if U(wkey, i, a) < contact_rate * w else w * decay
+                b = tie_slot[i, a]
+                if w < min_weight:
+                    tie_j[i, a], tie_w[i, a], tie_slot[i, a] = -1, 0.0, -1
+                    tie_j[j, b], tie_w[j, b], tie_slot[j, b] = -1, 0.0, -1
+                    deg[i] -= 1
+                    deg[j] -= 1
+                    dropped += 1
+                else:
+                    tie_w[i, a] = w
+                    tie_w[j, b] = w
+    return dropped
+
+
+def loneliness_step(st_off, lonely, lonely_new, health, mig, inc, tie_j, tie_w, rr_health, health_promo_s,
+                    onset_base, rr_migration, rr_low_income, rr_isolated, contagion, recovery_base,
+                    recovery_per_tie, wkey):
+    """Reference of :func:`quartiersim.kernels.core.loneliness_step`."""
+    for s, residents in enumerate(_stadtteile(st_off)):
+        for i in residents:
+            ties = _neighbours(tie_j, i)
+            w_lonely = 0.0
+            w_other = 0.0
+            for a, j in ties:
+                if lonely[j] == 1:
+                    w_lonely += float(tie_w[i, a])
+                else:
+                    w_other += float(tie_w[i, a])
+            u = U(wkey, i, 0)
+            if lonely[i] == 1:
+                p_recover = 1.0 - math.exp(-(recovery_base + recovery_per_tie * w_other))
+                lonely_new[i] = 0 if u < p_recover else 1
+                continue
+            rate = onset_base * float(rr_health[health[i]])
+            rate *= rr_migration if mig[i] == 1 else 1.0
+            rate *= rr_low_income if inc[i] == 1 else 1.0
+            rate *= rr_isolated if w_lonely + w_other < 2.0 else 1.0
+            rate *= 1.0 - float(health_promo_s[s]) if health[i] >= 3 else 1.0
+            rate *= 1.0 + contagion * w_lonely
+            lonely_new[i] = 1 if u < 1.0 - math.exp(-rate) else 0
+
+
+def participation_step(st_off, age, mig, aware, participating, part_new, volunteer, threshold, member_of,
+                       tie_j, deg, activation_s, member_activation, quit_rate, turnover, spontaneous,
+                       volunteer_quit, volunteer_start_no, volunteer_start_mig, volunteer_participation_rr, wkey):
+    """Reference of :func:`quartiersim.kernels.core.participation_step`."""
+    for s, residents in enumerate(_stadtteile(st_off)):
+        for i in residents:
+            if age[i] < 14:
+                part_new[i] = 0
+                continue
+            if aware[i] == 0:
+                part_new[i] = 0
+            else:
+                signal = float(activation_s[s]) + (member_activation if member_of[i] >= 0 else 0.0)
+                if deg[i] > 0:
+                    signal += sum(1 for _, j in _neighbours(tie_j, i) if participating[j] == 1) / deg[i]
+                below = signal < float(threshold[i])
+                u = U(wkey, i, 0)
+                if participating[i] == 1:
+                    stops = u < turnover or (below and u < turnover + quit_rate)
+                    part_new[i] = 0 if stops else 1
+                else:
+                    part_new[i] = 1 if (not below or u < spontaneous) else 0
+            u = U(wkey, i, 1)
+            if volunteer[i] == 1:
+                volunteer[i] = 0 if u < volunteer_quit else 1
+            else:
+                rate = volunteer_start_mig if mig[i] == 1 else volunteer_start_no
+                if part_new[i] == 1:
+                    rate *= volunteer_participation_rr
+                volunteer[i] = 1 if u < rate else 0
+
+
+def initiative_step(st_off, weight_s, age, aware, participating, volunteer, member_of, init_active,
+                    init_members, init_weeks, founded, dropped, advice_s, support_hours_s, founding_rate,
+                    advice_effect, join_prob, dropout_base, support_effect, support_half, min_members, small_rr,
+                    max_init, wkey):
+    """Reference of :func:`quartiersim.kernels.core.initiative_step`; returns (founded, dropped) lists."""
+    n_res = int(st_off[-1])
+    n_st = len(st_off) - 1
+    n_found = [0] * n_st
+    n_drop = [0] * n_st
+    for s, residents in enumerate(_stadtteile(st_off)):
+        slots = list(range(s * max_init, (s + 1) * max_init))
+        for g in slots:
+            founded[g] = 0
+            dropped[g] = 0
+        if len(residents) == 0:
+            continue
+        w = float(weight_s[s])
+        active = [g for g in slots if init_active[g] == 1]
+        per = support_hours_s[s] / len(active) if active else 0.0
+        support = per / (per + support_half) if per > 0.0 else 0.0
+        for g in active:
+            init_weeks[g] += 1
+            hazard = dropout_base * (1.0 - support_effect * support)
+            if init_members[g] * w < min_members:
+                hazard *= small_rr
+            if U(wkey, n_res + n_st + g, 0) < 1.0 - math.exp(-hazard):
+                init_active[g] = 0
+                dropped[g] = 1
+                n_drop[s] += 1
+        active = [g for g in active if init_active[g] == 1]
+        for g in slots:
+            init_members[g] = 0
+
+        def engaged(i):
+            return age[i] >= 14 and participating[i] == 1 and volunteer[i] == 1
+
+        n_engaged = 0
+        for i in residents:
+            if member_of[i] >= 0 and dropped[member_of[i]] == 1:
+                member_of[i] = -1
+            if member_of[i] < 0 and engaged(i):
+                n_engaged += 1
+                if active and U(wkey, i, 0) < join_prob:
+                    member_of[i] = active[int(U(wkey, i, 1) * len(active))]
+            if member_of[i] >= 0:
+                init_members[member_of[i]] += 1
+                aware[i] = 1
+        lam = founding_rate * n_engaged * w * (1.0 + advice_effect * advice_s[s])
+        if lam <= 0.0 or n_engaged == 0:
+            continue
+        u = U(wkey, n_res + s, 0)
+        p = math.exp(-lam)
+        cdf = p
+        k = 0
+        while u > cdf and k < 4:
+            k += 1
+            p *= lam / k
+            cdf += p
+        n = len(residents)
+        for f in range(k):
+            free = [g for g in slots if init_active[g] == 0 and dropped[g] == 0 and founded[g] == 0]
+            if not free:
+                break
+            start = int(U(wkey, n_res + s, 1 + f) * n)
+            candidates = [residents.start + (start + t) % n for t in range(n)]
+            founders = [i for i in candidates if member_of[i] < 0 and engaged(i)]
+            if not founders:
+                break
+            g = free[0]
+            member_of[founders[0]] = g
+            aware[founders[0]] = 1
+            init_active[g], init_members[g], init_weeks[g], founded[g] = 1, 1, 0, 1
+            n_found[s] += 1
+    return n_found, n_drop
+
+
+def group_stats(st_off, weight_s, age, mig, inc, health, stille, lonely, aware, participating, volunteer, deg,
+                tie_j, visit_count, access_s, out):
+    """Reference of :func:`quartiersim.kernels.core.group_stats`."""
+    out[...] = 0.0
+    for s, residents in enumerate(_stadtteile(st_off)):
+        w = float(weight_s[s])
+        for i in residents:
+            groups = [0, 1 if mig[i] == 1 else 2]
+            groups += [3] if inc[i] == 1 else []
+            groups += [4] if health[i] >= 3 else []
+            groups += [5] if stille[i] == 1 else []
+            groups += [6] if age[i] >= 65 else []
+            need = (1 if health[i] >= 3 else 0) + (2 if stille[i] == 1 else 0)
+            bridging = sum(1 for _, j in _neighbours(tie_j, i) if mig[j] != mig[i])
+            values = [w, w * (age[i] >= 18), w * (age[i] >= 18 and lonely[i] == 1), w * int(deg[i]),
+                      w * bridging, w * int(visit_count[i]), w * (age[i] >= 14),
+                      w * (age[i] >= 14 and participating[i] == 1), w * (age[i] >= 14 and volunteer[i] == 1),
+                      w * (aware[i] == 1 and access_s[s, need] == 1)]
+            for g in groups:
+                for k, v in enumerate(values):
+                    out[s, g, k] += float(v)

@@ -1,0 +1,137 @@
+"""Running one scenario: the plain entry point :func:`simulate` and writing results to disk.
+
+``simulate(scenario, seed=..., **overrides)`` returns the tidy table and is what notebooks, sweeps and tools
+such as EMA Workbench call. :func:`write_results` writes a run's table as Parquet with ``metadata.json``
+(package version, resolved scenario, seed, data sources, fallbacks) atomically: everything is written into
+a hidden temporary directory beside the target and renamed into place only when complete, so an interrupted
+or failed run leaves no partial output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from quartiersim.data import CITY_INDICATORS_CSV, STADTTEILE_CSV, STADTTEIL_INDICATORS_CSV
+from quartiersim.model import QuarterModel
+from quartiersim.spec import Scenario
+
+RESULTS_FILE = "results.parquet"
+METADATA_FILE = "metadata.json"
+INPUTS_FILE = "stadtteil_inputs.csv"
+
+
+def package_version() -> str:
+    """The installed quartiersim version."""
+    try:
+        return version("quartiersim")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare source tree
+        return "0+unknown"
+
+
+def simulate(scenario: str | Path | Scenario | None = None, seed: int = 0,
+             progress: Callable[[int, int], None] | None = None, **overrides: Any) -> pd.DataFrame:
+    """Run one scenario and return its tidy table (``date, stadtteil, indicator, group, value``).
+
+    Args:
+        scenario: a scenario file, a bundled scenario name, a Scenario, or None for the default.
+        seed: the run's seed; the same scenario and seed give the same table.
+        progress: called as ``progress(week, n_weeks)`` after each week.
+        **overrides: scenario fields or parameters, e.g. ``scale=0.1`` or ``visit_base=0.2``.
+
+    Returns:
+        The tidy table; ``table.attrs`` holds the seed and the resolved scenario.
+    """
+    model = QuarterModel(scenario, rng=seed, **overrides)
+    table = model.run(progress=progress)
+    table.attrs["seed"] = seed
+    table.attrs["scenario"] = model.spec.resolved()
+    return table
+
+
+def metadata(model: QuarterModel) -> dict[str, Any]:
+    """What makes a run reproducible and traceable."""
+    spec = model.spec
+    fallback_cols = [c for c in model.profile.columns if c.endswith("_fallback")]
+    fallbacks = {
+        str(row["stadtteil"]): [c[: -len("_fallback")] for c in fallback_cols if row[c]]
+        for _, row in model.profile.iterrows()
+    }
+    return {
+        "package": "quartiersim",
+        "version": package_version(),
+        "seed": model.seed,
+        "scenario": spec.resolved(),
+        "data_sources": {
+            "stadtteile": str(spec.path_of(spec.stadtteile_file) or STADTTEILE_CSV.name),
+            "stadtteil_indicators": str(spec.path_of(spec.indicators_file) or STADTTEIL_INDICATORS_CSV.name),
+            "city_indicators": {
+                name: {"value": float(row["value"]), "kind": row["kind"], "source": row["source"]}
+                for name, row in model.city_indicators.iterrows()
+            },
+            "city_indicators_file": CITY_INDICATORS_CSV.name,
+        },
+        "fallback_indicators": {k: v for k, v in fallbacks.items() if v},
+        "counted_in_neighbour": {
+            str(row["stadtteil"]): int(row["counted_in"])
+            for _, row in model.profile.iterrows() if pd.notna(row["counted_in"])
+        },
+        "residents": {"agents": len(model.residents), "persons": float(model.pop_s.sum()),
+                      "scale": spec.scale},
+        "weeks": model.n_weeks,
+        "report": spec.report,
+        "columns": ["date", "stadtteil", "indicator", "group", "value"],
+    }
+
+
+def write_results(out: str | Path, table: pd.DataFrame, meta: dict[str, Any], inputs: pd.DataFrame | None = None,
+                  overwrite: bool = False) -> Path:
+    """Write a run's results atomically into the directory ``out``.
+
+    Args:
+        out: the results directory; must not exist unless ``overwrite``.
+        table: the tidy table.
+        meta: the metadata to write as ``metadata.json``.
+        inputs: per-Stadtteil input indicators with fallback flags, written as CSV.
+        overwrite: replace an existing directory.
+
+    Returns:
+        The results directory.
+    """
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"{out} exists; choose another --out or pass --overwrite")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    try:
+        table.to_parquet(tmp / RESULTS_FILE, index=False)
+        if inputs is not None:
+            inputs.to_csv(tmp / INPUTS_FILE, index=False)
+        with (tmp / METADATA_FILE).open("w", encoding="utf-8") as fh:
+            json.dump(meta, fh, indent=2, ensure_ascii=False, default=str)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def read_results(path: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Read a results directory back: the tidy table and its metadata."""
+    path = Path(path)
+    table = pd.read_parquet(path / RESULTS_FILE)
+    with (path / METADATA_FILE).open(encoding="utf-8") as fh:
+        meta = json.load(fh)
+    return table, meta

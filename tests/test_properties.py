@@ -1,0 +1,87 @@
+"""Invariants of the weekly kernels on random worlds (hypothesis)."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from quartiersim.kernels import core
+
+from .conftest import World
+from .test_kernels import KERNELS, _args
+
+
+def _check_invariants(w: World, n_before: int):
+    n = w.n
+    assert n == n_before  # population conserved: no resident appears or disappears
+    # ties: within bound, symmetric, degree consistent, strengths in (0, 1], same Stadtteil
+    k_max = w.tie_j.shape[1]
+    assert (w.deg >= 0).all() and (w.deg <= k_max).all()
+    assert ((w.tie_j >= 0).sum(axis=1) == w.deg).all()
+    st_of = np.repeat(np.arange(w.n_st), np.diff(w.st_off))
+    for i in range(n):
+        for a in range(k_max):
+            j = w.tie_j[i, a]
+            if j < 0:
+                assert w.tie_w[i, a] == 0
+                continue
+            assert j != i
+            b = w.tie_slot[i, a]
+            assert w.tie_j[j, b] == i and w.tie_slot[j, b] == a
+            assert w.tie_w[j, b] == w.tie_w[i, a]
+            assert 0.0 < w.tie_w[i, a] <= 1.0
+            assert st_of[j] == st_of[i]
+        row = w.tie_j[i][w.tie_j[i] >= 0]
+        assert len(set(row.tolist())) == len(row)  # no double ties
+    # capacity respected, no negative stocks
+    assert (w.place_used <= np.maximum(w.place_cap, 0)).all() and (w.place_used >= 0).all()
+    assert (w.init_members >= 0).all()
+    for arr in (w.aware, w.lonely, w.participating, w.volunteer):
+        assert set(np.unique(arr).tolist()) <= {0, 1}
+    # membership only in active initiatives of one's own Stadtteil; counts agree
+    members = w.member_of[w.member_of >= 0]
+    assert (w.init_active[members] == 1).all()
+    assert (members // w.max_init == st_of[w.member_of >= 0]).all()
+    np.testing.assert_array_equal(np.bincount(members, minlength=len(w.init_members)), w.init_members)
+    # children neither participate nor volunteer
+    assert (w.participating[w.age < 14] == 0).all()
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(sizes=st.lists(st.integers(0, 40), min_size=1, max_size=5), seed=st.integers(0, 10**6),
+       weeks=st.integers(1, 6))
+def test_weekly_kernels_keep_invariants(sizes, seed, weeks):
+    w = World(sizes, seed=seed)
+    n0 = w.n
+    for week in range(weeks):
+        for name in KERNELS[:-1]:
+            args = list(_args(w, name))
+            args[-1] = w.key(week=week, stream=len(name))
+            getattr(core, name)(*args)
+            if name == "awareness_step":
+                w.aware = args[2].copy()
+            elif name == "loneliness_step":
+                w.lonely = args[2].copy()
+            elif name == "participation_step":
+                w.participating = args[5].copy()
+        _check_invariants(w, n0)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(sizes=st.lists(st.integers(0, 40), min_size=1, max_size=5), seed=st.integers(0, 10**6))
+def test_group_shares_are_in_unit_interval(sizes, seed):
+    w = World(sizes, seed=seed)
+    out = np.zeros((w.n_st, core.N_GROUPS, core.N_QUANTITIES))
+    access = (np.random.default_rng(seed).random((w.n_st, 4)) < 0.5).astype(np.uint8)
+    core.group_stats(w.st_off, w.weight_s, w.age, w.mig, w.inc, w.health, w.stille, w.lonely, w.aware,
+                     w.participating, w.volunteer, w.deg, w.tie_j, w.visit_count, access, out)
+    assert (out >= 0).all()
+    # persons in group 'all' sum to the weighted population
+    np.testing.assert_allclose(out[:, 0, 0], np.diff(w.st_off) * w.weight_s)
+    for num, den in ((2, 1), (4, 3), (7, 6), (8, 6), (9, 0)):
+        ok = out[:, :, den] > 0
+        share = out[:, :, num][ok] / out[:, :, den][ok]
+        assert ((share >= 0) & (share <= 1 + 1e-12)).all()
+    # migration and no_migration partition 'all'
+    np.testing.assert_allclose(out[:, 1, :] + out[:, 2, :], out[:, 0, :])
