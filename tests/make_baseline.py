@@ -4,7 +4,6 @@ from pathlib import Path
 
 import quartiersim
 from quartiersim.outputs import CITY
-
 from test_model import SMALL
 
 if __name__ == "__main__":

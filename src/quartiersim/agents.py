@@ -34,6 +34,7 @@ class MeetingPlace(mesa.Agent):
         barrier_free: reachable for residents in poor health.
         low_threshold: open to stille Gruppen without a barrier (niedrigschwellig).
         opens, closes: dates it is open (None = throughout); a role's Quartierstreff follows the role.
+
     """
 
     def __init__(self, model: QuarterModel, index: int, kind: str, stadtteil: int, capacity_persons: float,
@@ -94,6 +95,7 @@ class MunicipalRole(mesa.Agent):
         served: model indices of the Stadtteile it serves.
         hours_per_fte: weekly hours of one post.
         cost_per_fte: yearly employer cost of one post in EUR.
+
     """
 
     def __init__(self, model: QuarterModel, spec: RoleSpec, served: np.ndarray, hours_per_fte: float,

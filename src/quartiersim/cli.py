@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from quartiersim.errors import InputError
@@ -120,7 +127,7 @@ def cmd_stadtteile(args: argparse.Namespace, console: Console) -> int:
     frame = load_stadtteile(args.file)
     table = Table(title=f"{len(frame)} Stadtteile in {frame['bezirk'].nunique()} Bezirke")
     for col in ("number", "stadtteil", "bezirk", "population", "as of", "note"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col in ("stadtteil", "bezirk"))
     for _, row in frame.iterrows():
         note = "" if pd.isna(row["counted_in"]) else f"residents counted in {row['counted_in']}"
         table.add_row(str(row["number"]), row["stadtteil"], row["bezirk"], f"{row['population']:,}",

@@ -16,6 +16,7 @@ class InputError(ValueError):
         field: the field, column or key that is wrong (with a line number where one helps).
         expected: what would have been accepted.
         got: the value that was found, if any.
+
     """
 
     def __init__(self, source: str | Path, field: str, expected: str, got: object = None):

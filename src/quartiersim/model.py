@@ -82,6 +82,7 @@ class QuarterModel(mesa.Model):
         date: the first day of the week the next step simulates.
         recorder: the reported indicators (``model.results()`` gives the tidy table).
         datacollector: a Mesa DataCollector with the city-wide indicators at each report.
+
     """
 
     PHASES: tuple[str, ...] = ("roles", "awareness", "visits", "encounters", "ties", "loneliness",

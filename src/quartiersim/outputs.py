@@ -56,6 +56,7 @@ class Recorder:
     Args:
         stadtteile: names of the simulated Stadtteile in model order.
         interval: ``weekly``, ``monthly``, ``quarterly`` or ``yearly``.
+
     """
 
     CITY_REPORTERS: tuple[str, ...] = ("lonely_share", "ties_per_resident", "bridging_tie_share",

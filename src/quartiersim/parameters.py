@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import ConfigDict, Field, ValidationError, create_model
 
 from quartiersim.errors import InputError, InputErrors
 
@@ -30,6 +30,7 @@ class Param:
         source: where the default comes from (a study, the city's documents, or "assumption").
         group: the mechanism the parameter belongs to.
         integer: whether only whole numbers are allowed.
+
     """
 
     name: str
@@ -244,6 +245,7 @@ def validate_parameters(values: dict[str, Any] | None, source: str = "parameters
 
     Raises:
         InputError: naming the parameter, its bounds and unit.
+
     """
     values = dict(values or {})
     try:
@@ -263,10 +265,38 @@ def validate_parameters(values: dict[str, Any] | None, source: str = "parameters
                 problems.append(InputError(source, f"parameters.{name}",
                                            f"{kind} in [{p.low:g}, {p.high:g}] {p.unit} ({p.meaning})",
                                            values.get(name)))
-        raise problems[0] if len(problems) == 1 else InputErrors(source, problems)
+        raise (problems[0] if len(problems) == 1 else InputErrors(source, problems)) from None
 
 
 def _close_names(name: str) -> list[str]:
     import difflib
 
     return difflib.get_close_matches(name, PARAMS_BY_NAME, n=3, cutoff=0.6)
+
+
+GROUP_TITLES = {
+    "population": "Population synthesis",
+    "places": "Meeting places",
+    "awareness": "Awareness and outreach",
+    "visits": "Visits",
+    "ties": "Encounters and ties",
+    "loneliness": "Loneliness",
+    "participation": "Participation and volunteering",
+    "initiatives": "Initiatives",
+    "roles": "Municipal roles",
+}
+
+
+def markdown_tables() -> str:
+    """The parameter tables of docs/ODD.md, one per mechanism, generated from the declarations."""
+    parts = []
+    for group, title in GROUP_TITLES.items():
+        parts.append(f"#### {title}\n")
+        parts.append("| parameter | default | unit | range | meaning | source |")
+        parts.append("| --- | --- | --- | --- | --- | --- |")
+        for p in PARAMS:
+            if p.group == group:
+                parts.append(f"| `{p.name}` | {p.default:g} | {p.unit} | {p.low:g} to {p.high:g} | {p.meaning} | "
+                             f"{p.source} |")
+        parts.append("")
+    return "\n".join(parts).rstrip() + "\n"

@@ -118,6 +118,7 @@ def synthesise(profile: pd.DataFrame, scale: float, params, rng: np.random.Gener
 
     Returns:
         The population, residents grouped by Stadtteil in profile order.
+
     """
     pop = profile["population"].to_numpy(dtype=np.float64)
     n_s = agents_per_stadtteil(pop, scale)

@@ -43,6 +43,7 @@ class RunStreams:
 
     Args:
         seed: a non-negative integer.
+
     """
 
     def __init__(self, seed: int):

@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from quartiersim.data import CITY_INDICATORS_CSV, STADTTEILE_CSV, STADTTEIL_INDICATORS_CSV
+from quartiersim.data import CITY_INDICATORS_CSV, STADTTEIL_INDICATORS_CSV, STADTTEILE_CSV
 from quartiersim.model import QuarterModel
 from quartiersim.spec import Scenario
 
@@ -49,6 +49,7 @@ def simulate(scenario: str | Path | Scenario | None = None, seed: int = 0,
 
     Returns:
         The tidy table; ``table.attrs`` holds the seed and the resolved scenario.
+
     """
     model = QuarterModel(scenario, rng=seed, **overrides)
     table = model.run(progress=progress)
@@ -105,6 +106,7 @@ def write_results(out: str | Path, table: pd.DataFrame, meta: dict[str, Any], in
 
     Returns:
         The results directory.
+
     """
     out = Path(out)
     if out.exists() and not overwrite:

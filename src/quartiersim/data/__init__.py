@@ -106,6 +106,7 @@ def load_stadtteile(path: str | Path | None = None) -> pd.DataFrame:
 
     Raises:
         InputError: naming the file, the column and line, and what was expected.
+
     """
     path = Path(path) if path is not None else STADTTEILE_CSV
     raw = _read_csv(path)
@@ -218,6 +219,7 @@ def load_indicators(
 
     Raises:
         InputErrors: every problem of the file at once, each with its line and column.
+
     """
     path = Path(path) if path is not None else STADTTEIL_INDICATORS_CSV
     stadtteile = stadtteile if stadtteile is not None else load_stadtteile()

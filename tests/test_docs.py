@@ -1,0 +1,51 @@
+"""The documents stay true to the code: ODD parameter tables, phases and README commands."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from quartiersim.model import QuarterModel
+from quartiersim.outputs import INDICATORS
+from quartiersim.parameters import PARAMS, markdown_tables
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_odd_parameter_tables_match_declarations():
+    odd = (ROOT / "docs" / "ODD.md").read_text(encoding="utf-8")
+    block = odd.split("<!-- parameters:begin -->\n")[1].split("<!-- parameters:end -->")[0]
+    assert block == markdown_tables(), "run `python docs/update_odd.py`"
+    for p in PARAMS:
+        assert f"`{p.name}`" in block
+
+
+def test_odd_names_every_phase_and_indicator():
+    odd = (ROOT / "docs" / "ODD.md").read_text(encoding="utf-8")
+    for phase in QuarterModel.PHASES:
+        assert f"**{phase}**" in odd
+    for indicator in INDICATORS:
+        assert f"`{indicator}`" in odd
+
+
+def test_readme_explains_every_dependency_and_has_the_two_commands():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    deps = re.findall(r'^\s+"([A-Za-z0-9_.-]+)[><=]', pyproject, flags=re.M)
+    assert {"mesa", "numba", "pydantic", "pytest"} <= set(deps)
+    for dep in deps:
+        assert f"**{dep}**" in readme, f"README does not explain {dep}"
+    assert "quartiersim run" in readme and "python -m pytest" in readme
+
+
+def test_package_import_changes_no_global_state():
+    # dependencies (scipy through Mesa) add warning filters of their own: import them first
+    code = ("import numpy as np, random, warnings, mesa, numba, pandas, pydantic;"
+            "s = np.random.get_state()[1][:4].tolist(); r = random.getstate();"
+            "f = list(warnings.filters); import quartiersim; "
+            "assert np.random.get_state()[1][:4].tolist() == s and random.getstate() == r; "
+            "assert list(warnings.filters) == f; print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "ok"
