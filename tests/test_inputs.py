@@ -189,17 +189,13 @@ def test_cli_run_writes_parquet_and_metadata(tmp_path, capsys):
     assert inputs.loc[0, "migration_share"] == 0.739 and inputs.loc[0, "age_65plus_share_fallback"]
     printed = capsys.readouterr().out
     assert "lonely_share" in printed and "wrote" in printed
-    # the resolved scenario reruns to the same table
-    rerun = tmp_path / "rerun.toml"
-    import tomllib  # noqa: F401 - the metadata is JSON; rebuild the scenario from it
-
+    # the resolved scenario in metadata.json reruns to the same table
     from quartiersim.run import simulate
     from quartiersim.spec import build_scenario
 
     again = simulate(build_scenario(meta["scenario"]), seed=meta["seed"])
     pd.testing.assert_frame_equal(again.reset_index(drop=True), table, check_categorical=False,
                                   check_dtype=False)
-    del rerun
 
 
 def test_cli_lists(capsys):

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from quartiersim.agents import PLACE_KINDS, Initiative, MeetingPlace, MunicipalRole
-from quartiersim.data import load_city_indicators, load_indicators, load_stadtteile
+from quartiersim.data import INDICATOR_NAMES, load_city_indicators, load_indicators, load_stadtteile
 from quartiersim.errors import InputError
 from quartiersim.kernels import core
 from quartiersim.kernels.random import week_key
@@ -161,7 +161,6 @@ class QuarterModel(mesa.Model):
                 kind = PLACE_KINDS[int(gen.integers(0, 4))]
                 records.append((s, kind, bool(gen.random() < p.barrier_free_share),
                                 bool(gen.random() < p.low_threshold_share), None, None))
-        n_regular = len(records)
         numbers = self.profile["number"].tolist()
         for role in self.spec.roles:
             if role.quartierstreff:
@@ -184,23 +183,18 @@ class QuarterModel(mesa.Model):
         for k, (s, kind, bf, lt, opens, closes) in enumerate(records):
             self.places.append(MeetingPlace(self, k, kind, numbers[s], cap_persons, bf, lt, opens, closes))
         self._dated_places = [pl for pl in self.places if pl.opens is not None]
-        # home place: any place of the Stadtteil; fallback: a regular place (used while home is closed)
-        regular = np.zeros(self.n_places, dtype=bool)
-        regular[[k for k, rec in enumerate(records) if rec[4] is None]] = True
-        del n_regular
+        # home place: any place of the Stadtteil; fallback: a regular place (used while the home Treff is closed)
         st = r.stadtteil
         counts = np.diff(self.pl_off)
-        has = counts[st] > 0
         pick = (gen.random(len(r)) * np.maximum(counts[st], 1)).astype(np.int64)
-        r.home_place[:] = np.where(has, self.pl_off[st] + pick, -1)
-        reg_idx = np.flatnonzero(regular)
-        reg_st = self.place_st[reg_idx]
-        reg_off = np.searchsorted(reg_st, np.arange(self.n_st + 1))
+        r.home_place[:] = np.where(counts[st] > 0, self.pl_off[st] + pick, -1)
+        regular = np.flatnonzero([rec[4] is None for rec in records])
+        reg_off = np.searchsorted(self.place_st[regular], np.arange(self.n_st + 1))
         reg_counts = np.diff(reg_off)
         pick = (gen.random(len(r)) * np.maximum(reg_counts[st], 1)).astype(np.int64)
-        alt = np.where(reg_counts[st] > 0, reg_idx[np.minimum(reg_off[st] + pick, max(len(reg_idx) - 1, 0))]
-                       if len(reg_idx) else -1, -1)
-        r.alt_place[:] = alt
+        if len(regular):
+            r.alt_place[:] = np.where(reg_counts[st] > 0, regular[np.minimum(reg_off[st] + pick, len(regular) - 1)],
+                                      -1)
         self._update_place_capacity(self.spec.start)
 
     def _served(self, selection: Any, role_name: str) -> np.ndarray:
@@ -266,6 +260,7 @@ class QuarterModel(mesa.Model):
         n_venues = self.n_places + n_st * self.max_init
         self.aware_buf = np.empty(n, dtype=np.uint8)
         self.lonely_buf = np.empty(n, dtype=np.uint8)
+        self._home_buf = np.empty(n, dtype=np.int32)
         self.part_buf = np.empty(n, dtype=np.uint8)
         self.v_count = np.zeros(n_venues, dtype=np.int32)
         self.v_start = np.zeros(n_venues, dtype=np.int64)
@@ -375,8 +370,6 @@ class QuarterModel(mesa.Model):
         if not self._dated_places:
             return home
         closed = self.place_cap[np.maximum(home, 0)] == 0
-        if not hasattr(self, "_home_buf"):
-            self._home_buf = np.empty_like(home)
         np.copyto(self._home_buf, home)
         np.copyto(self._home_buf, self.residents.alt_place, where=closed & (home >= 0))
         return self._home_buf
@@ -461,9 +454,7 @@ class QuarterModel(mesa.Model):
 
     def _collect(self, report: bool, label: dt.date | None = None) -> None:
         self._compute_stats()
-        active = np.zeros(self.n_st)
-        counts = self.init_active.reshape(self.n_st, self.max_init).sum(axis=1)
-        active[:] = counts
+        active = self.init_active.reshape(self.n_st, self.max_init).sum(axis=1).astype(np.float64)
         if report:
             self.recorder.add(label, self.stats, active, self.period_dropouts, self.period_role_hours,
                               self.period_cost)
@@ -494,8 +485,6 @@ class QuarterModel(mesa.Model):
     def fallback_table(self) -> pd.DataFrame:
         """Per simulated Stadtteil, each input indicator and whether it is a city-wide fallback value."""
         cols = ["number", "stadtteil", "bezirk", "population", "counted_in"]
-        from quartiersim.data import INDICATOR_NAMES
-
         for name in INDICATOR_NAMES:
             cols += [name, f"{name}_fallback"]
         return self.profile[cols + ["indicator_source"]].copy()
