@@ -49,3 +49,36 @@ def test_package_import_changes_no_global_state():
             "assert list(warnings.filters) == f; print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "ok"
+
+
+LAYERS = {  # module -> its layer; a module may import only from its own layer or lower ones
+    "errors": 0, "data": 0, "parameters": 0, "rng": 0, "spec": 0,
+    "kernels": 1,
+    "population": 2, "outputs": 2, "agents": 2, "model": 2,
+    "run": 3,
+    "cli": 9,
+}
+
+
+def test_imports_run_one_way():
+    """data and parameters -> kernels -> agents and model -> run -> CLI; kernels import nothing of the package."""
+    import ast
+
+    src = ROOT / "src" / "quartiersim"
+    for path in src.rglob("*.py"):
+        rel = path.relative_to(src).with_suffix("")
+        module = rel.parts[0] if rel.parts[0] != "__init__" else None
+        if module is None:
+            continue
+        layer = LAYERS[module]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("quartiersim"):
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names if a.name.startswith("quartiersim")]
+            for name in names:
+                target = name.split(".")[1] if "." in name else None
+                assert target is not None and LAYERS[target] <= layer, f"{rel} imports {name}"
+                if module == "kernels":
+                    raise AssertionError(f"kernel module {rel} imports {name} from the package")
