@@ -73,6 +73,9 @@ def test_imports_run_one_way():
         layer = LAYERS[module]
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             names = []
+            if isinstance(node, ast.ImportFrom) and node.level > 0:
+                # relative imports: only within one subpackage (e.g. kernels/core.py -> kernels/random.py)
+                assert node.level == 1 and len(rel.parts) > 1, f"{rel} imports from outside its subpackage"
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("quartiersim"):
                 names = [node.module]
             elif isinstance(node, ast.Import):
