@@ -148,8 +148,8 @@ def cmd_scenarios(args: argparse.Namespace, console: Console) -> int:
     table.add_column("name")
     table.add_column("description")
     for name, path in sorted(seen.items()):
-        table.add_row(name, load_scenario(path).description.strip().splitlines()[0] if load_scenario(
-            path).description.strip() else "")
+        description = load_scenario(path).description.strip()
+        table.add_row(name, description.splitlines()[0] if description else "")
     console.print(table)
     return 0
 
