@@ -43,6 +43,9 @@ class World:
         st = np.repeat(np.arange(n_st), sizes)
         self.home_place = np.where(places[st] > 0, self.pl_off[st] + rng.integers(0, 10**6, n) % np.maximum(
             places[st], 1), -1).astype(np.int32)
+        # the stand-in place while the home place is closed (capacity 0): another place of the Stadtteil
+        self.alt_place = np.where(places[st] > 0, self.pl_off[st] + rng.integers(0, 10**6, n) % np.maximum(
+            places[st], 1), -1).astype(np.int32)
         self.init_active = np.zeros(n_st * max_init, dtype=np.uint8)
         self.init_members = np.zeros(n_st * max_init, dtype=np.int32)
         self.init_weeks = np.zeros(n_st * max_init, dtype=np.int32)

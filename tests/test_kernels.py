@@ -23,19 +23,20 @@ def _args(w: World, name: str):
         "awareness_step": (w.st_off, w.aware, np.zeros(w.n, np.uint8), w.stille, w.venue, w.tie_j, w.deg,
                            e["outreach"], 0.01, 0.3, 0.2, 0.05, k),
         "visit_step": (w.st_off, w.pl_off, w.aware, w.stille, w.health, w.age, w.lonely, w.member_of,
-                       w.home_place, w.place_cap, w.place_bf, w.place_lt, w.place_used, e["events"], w.venue,
-                       w.visit_count, 0.6, 0.4, 0.3, 0.6, 0.3, 0.5, w.n_places, k),
+                       w.home_place, w.alt_place, w.place_cap, w.place_bf, w.place_lt, w.place_used, e["events"],
+                       w.venue, w.visit_count, 0.6, 0.4, 0.3, 0.6, 0.3, 0.5, w.n_places, k),
         "encounter_step": (w.st_off, w.pl_off, w.venue, w.n_places, w.max_init, np.zeros(w.n_venues, np.int32),
                            np.zeros(w.n_venues, np.int64), np.zeros(max(w.n, 1), np.int32), w.age, w.mig, w.inc,
                            w.tie_j, w.tie_w, w.tie_slot, w.deg, 3, 0.7, 20.0, e["bridging"], 0.4, 0.7, 0.6, k),
         "tie_step": (w.st_off, w.tie_j, w.tie_w, w.tie_slot, w.deg, 0.3, 0.8, 0.3, k),
         "loneliness_step": (w.st_off, w.lonely, np.zeros(w.n, np.uint8), w.health, w.mig, w.inc, w.tie_j, w.tie_w,
-                            w.rr_health, e["health"], 0.01, 1.5, 1.6, 2.0, 0.52, 0.05, 0.02, k),
+                            w.deg, w.rr_health, e["health"], 0.01, 1.5, 1.6, 2.0, 0.52, 0.05, 0.02, k),
         "participation_step": (w.st_off, w.age, w.mig, w.aware, w.participating, np.zeros(w.n, np.uint8),
                                w.volunteer, w.threshold, w.member_of, w.tie_j, w.deg, e["activation"], 0.5, 0.2,
                                0.05, 0.05, 0.05, 0.03, 0.02, 2.0, k),
         "initiative_step": (w.st_off, w.weight_s, w.age, w.aware, w.participating, w.volunteer, w.member_of,
-                            w.init_active, w.init_members, w.init_weeks, w.founded, w.dropped, e["advice"],
+                            w.init_active, w.init_members, w.init_weeks, w.founded, w.dropped,
+                            np.zeros(w.n_st, np.int64), np.zeros(w.n_st, np.int64), e["advice"],
                             e["support"], 0.05, 1.0, 0.3, 0.2, 0.6, 1.0, 5.0, 2.0, w.max_init, k),
         "group_stats": (w.st_off, w.weight_s, w.age, w.mig, w.inc, w.health, w.stille, w.lonely, w.aware,
                         w.participating, w.volunteer, w.deg, w.tie_j, w.visit_count,
@@ -139,3 +140,67 @@ def test_counter_random_numbers_are_uniform():
        name=st.sampled_from(KERNELS))
 def test_kernels_match_reference_on_random_worlds(sizes, seed, name):
     _compare(name, World(sizes, seed=seed))
+
+
+def _week_args(w: World, week: int):
+    """Arguments of :func:`core.week_step` on world ``w``, with the same parameters as :func:`_args`."""
+    e = w.effect
+    keys = np.array([w.key(week=week, stream=len(name)) for name in KERNELS[:-1]], dtype=np.uint64)
+    prm = {name: tuple(x for x in _args(w, name) if isinstance(x, float | int) and not isinstance(x, bool))
+           for name in KERNELS[:-1]}
+    # integer arguments that are not parameters: n_places (visits), n_places and max_init (encounters, first),
+    # max_init (initiatives, last)
+    p_vi = prm["visit_step"][:-1]
+    p_en = prm["encounter_step"][2:]
+    p_in = prm["initiative_step"][:-1]
+    return (w.st_off, w.pl_off, w.weight_s, w.n_places, w.max_init, w.age, w.mig, w.inc, w.health, w.stille,
+            w.threshold, w.aware, w.aware_buf, w.lonely, w.lonely_buf, w.participating, w.part_buf, w.volunteer,
+            w.member_of, w.home_place, w.alt_place, w.venue, w.visit_count, w.tie_j, w.tie_w, w.tie_slot, w.deg,
+            w.place_cap, w.place_bf, w.place_lt, w.place_used, np.zeros(w.n_venues, np.int32),
+            np.zeros(w.n_venues, np.int64), np.zeros(max(w.n, 1), np.int32), w.init_active, w.init_members,
+            w.init_weeks, w.founded, w.dropped, np.zeros(w.n_st, np.int64), np.zeros(w.n_st, np.int64),
+            e["outreach"], e["events"], e["activation"], e["bridging"], e["health"], e["advice"], e["support"],
+            w.rr_health, prm["awareness_step"], p_vi, p_en, prm["tie_step"], prm["loneliness_step"],
+            prm["participation_step"], p_in, keys)
+
+
+def _phase_by_phase(w: World, week: int):
+    """One week of the phase kernels in the model's order, carrying synchronous updates over."""
+    for name in KERNELS[:-1]:
+        args = list(_args(w, name))
+        args[-1] = w.key(week=week, stream=len(name))
+        getattr(core, name)(*args)
+        if name == "awareness_step":
+            w.aware = args[2].copy()
+        elif name == "loneliness_step":
+            w.lonely = args[2].copy()
+        elif name == "participation_step":
+            w.participating = args[5].copy()
+
+
+STATE = ("aware", "lonely", "participating", "volunteer", "member_of", "tie_j", "tie_w", "tie_slot", "deg", "venue",
+         "visit_count", "init_active", "init_members", "init_weeks", "place_used")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_fused_week_equals_the_phase_kernels_in_order(threads):
+    """``week_step`` (each Stadtteil through the whole week, Stadtteile on threads) equals the phases in turn."""
+    import numba
+
+    sizes = [30, 0, 1, 45, 12, 60, 7]
+    by_phase, fused = World(sizes, seed=21), World(sizes, seed=21)
+    previous = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        for week in range(5):
+            _phase_by_phase(by_phase, week)
+            for name in ("aware_buf", "lonely_buf", "part_buf"):
+                setattr(fused, name, np.zeros(fused.n, np.uint8))
+            core.week_step(*_week_args(fused, week))
+            fused.aware, fused.lonely, fused.participating = fused.aware_buf, fused.lonely_buf, fused.part_buf
+            for attr in STATE:
+                np.testing.assert_array_equal(getattr(fused, attr), getattr(by_phase, attr),
+                                              err_msg=f"week {week}: {attr}")
+    finally:
+        numba.set_num_threads(previous)
+    assert by_phase.deg.sum() > 0 and by_phase.visit_count.sum() > 0 and by_phase.init_active.sum() > 0

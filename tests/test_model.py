@@ -139,6 +139,10 @@ def test_step_runs_named_phases_in_order_with_dates():
     assert model.date == dt.date(2024, 1, 1)
     model.step()
     assert model.date == dt.date(2024, 1, 8)
+    assert list(model.phase_seconds) == ["roles", "residents", "report"]  # the fused week kernel
+    model.time_phases = True
+    model.phase_seconds.clear()
+    model.step()
     assert list(model.phase_seconds) == list(QuarterModel.PHASES)
     assert all(v > 0 for v in model.phase_seconds.values())
     text = QuarterModel.describe_phases()
@@ -166,3 +170,20 @@ def test_scenario_object_and_overrides():
     model = QuarterModel(spec, rng=1, visit_base=0.3)
     assert model.params.visit_base == 0.3
     assert model.spec.stadtteile == ["Neckarvorstadt"] and model.n_st == 1
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_fused_week_gives_the_same_run_as_timed_phases(threads):
+    """The default fused week kernel, on one or two threads, reproduces the phase-by-phase run exactly."""
+    import numba
+
+    by_phase = QuarterModel("neckarvorstadt", rng=5, **dict(SMALL, stadtteile=[211, 212, 101]))
+    by_phase.time_phases = True
+    expected = by_phase.run()
+    previous = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        got = QuarterModel("neckarvorstadt", rng=5, **dict(SMALL, stadtteile=[211, 212, 101])).run()
+    finally:
+        numba.set_num_threads(previous)
+    pd.testing.assert_frame_equal(got, expected)

@@ -19,6 +19,8 @@ def _check_invariants(w: World, n_before: int):
     k_max = w.tie_j.shape[1]
     assert (w.deg >= 0).all() and (w.deg <= k_max).all()
     assert ((w.tie_j >= 0).sum(axis=1) == w.deg).all()
+    # compact rows: the ties of i fill its first deg[i] slots
+    assert ((w.tie_j >= 0) == (np.arange(k_max)[None, :] < w.deg[:, None])).all()
     st_of = np.repeat(np.arange(w.n_st), np.diff(w.st_off))
     for i in range(n):
         for a in range(k_max):

@@ -104,7 +104,7 @@ class QuarterModel(mesa.Model):
         self.params = spec.params
         self.streams = RunStreams(seed)
         self._keys = self.streams.keys()
-        self.phase_seconds = {name: 0.0 for name in self.PHASES}
+        self.time_phases = False
         t0 = time.perf_counter()
         self._load_inputs()
         self._build_population()
@@ -118,7 +118,7 @@ class QuarterModel(mesa.Model):
         t0 = time.perf_counter()
         self._spin_up(spec.spinup_weeks)
         self.spinup_seconds = time.perf_counter() - t0
-        self.phase_seconds = {name: 0.0 for name in self.PHASES}
+        self.phase_seconds: dict[str, float] = {}
         self.latest: dict[str, float] = {}
         self.datacollector = mesa.DataCollector(model_reporters={
             name: (lambda m, name=name: m.latest.get(name, float("nan"))) for name in Recorder.CITY_REPORTERS
@@ -260,11 +260,14 @@ class QuarterModel(mesa.Model):
         n_venues = self.n_places + n_st * self.max_init
         self.aware_buf = np.empty(n, dtype=np.uint8)
         self.lonely_buf = np.empty(n, dtype=np.uint8)
-        self._home_buf = np.empty(n, dtype=np.int32)
         self.part_buf = np.empty(n, dtype=np.uint8)
         self.v_count = np.zeros(n_venues, dtype=np.int32)
         self.v_start = np.zeros(n_venues, dtype=np.int64)
         self.v_members = np.zeros(max(n, 1), dtype=np.int32)
+        self.n_found = np.zeros(n_st, dtype=np.int64)
+        self.n_drop = np.zeros(n_st, dtype=np.int64)
+        self._wkeys = np.zeros(len(self.PHASES) - 2, dtype=np.uint64)
+        self._prm = self._phase_parameters()
         self.task_hours = np.zeros((n_st, len(TASKS)))
         self.week_role_hours = np.zeros(n_st)
         self.week_cost = np.zeros(n_st)
@@ -287,8 +290,8 @@ class QuarterModel(mesa.Model):
         self.week = -weeks
         self.date = self.spec.start + dt.timedelta(days=7 * self.week)
         while self.week < 0:
-            for name in self.PHASES[:-1]:
-                getattr(self, f"_phase_{name}")()
+            self._phase_roles()
+            self._resident_week()
             self.week += 1
             self.date = self.spec.start + dt.timedelta(days=7 * self.week)
         self.residents.visit_count[:] = 0
@@ -306,14 +309,34 @@ class QuarterModel(mesa.Model):
         return "\n".join(lines)
 
     def step(self) -> None:
-        """Advance one week: run every phase in :data:`PHASES` order."""
+        """Advance one week: run every phase in :data:`PHASES` order.
+
+        By default the resident-level phases (awareness to initiatives) run as one kernel that takes each
+        Stadtteil through the whole week in turn (:func:`quartiersim.kernels.core.week_step`), and
+        ``phase_seconds`` times ``roles``, ``residents`` and ``report``. With ``time_phases = True`` each phase
+        runs as its own kernel over all Stadtteile and is timed on its own; the results are identical.
+        """
         if self.week >= self.n_weeks:
             self.running = False
             return
-        for name in self.PHASES:
-            t0 = time.perf_counter()
-            getattr(self, f"_phase_{name}")()
-            self.phase_seconds[name] += time.perf_counter() - t0
+        timer = self.phase_seconds
+        t0 = time.perf_counter()
+        self._phase_roles()
+        t1 = time.perf_counter()
+        timer["roles"] = timer.get("roles", 0.0) + t1 - t0
+        if self.time_phases:
+            for name in self.PHASES[1:-1]:
+                getattr(self, f"_phase_{name}")()
+                t2 = time.perf_counter()
+                timer[name] = timer.get(name, 0.0) + t2 - t1
+                t1 = t2
+        else:
+            self._resident_week()
+            t2 = time.perf_counter()
+            timer["residents"] = timer.get("residents", 0.0) + t2 - t1
+            t1 = t2
+        self._phase_report()
+        timer["report"] = timer.get("report", 0.0) + time.perf_counter() - t1
         self.week += 1
         self.date = self.spec.start + dt.timedelta(days=7 * self.week)
         if self.week >= self.n_weeks:
@@ -321,6 +344,30 @@ class QuarterModel(mesa.Model):
 
     def _wkey(self, stream: str) -> int:
         return np.uint64(week_key(np.uint64(self._keys[stream]), np.int64(self.week)))
+
+    def _phase_parameters(self) -> dict[str, tuple]:
+        """Each resident-level phase's scalar parameters, in the order of its kernel's arguments."""
+        p = self.params
+        return {
+            "awareness": (float(p.awareness_base_rate), float(p.awareness_word_of_mouth),
+                          float(p.awareness_stille_factor), float(p.awareness_forget_rate)),
+            "visits": (float(p.visit_base), float(p.visit_health_barrier), float(p.visit_threshold_factor),
+                       float(p.visit_lonely_factor), float(p.visit_child_factor), float(p.initiative_meeting_prob)),
+            "encounters": (int(p.encounters_per_visit), float(p.tie_formation_prob), float(p.homophily_age_scale),
+                           float(p.bridging_factor), float(p.income_factor), float(p.neighbour_encounter_rate)),
+            "ties": (float(p.tie_contact_rate), math.exp(-math.log(2.0) / p.tie_half_life), float(p.tie_min_weight)),
+            "loneliness": (float(p.lonely_onset_base), float(p.lonely_rr_migration), float(p.lonely_rr_low_income),
+                           float(p.lonely_rr_isolated), float(p.lonely_contagion), float(p.lonely_recovery_base),
+                           float(p.lonely_recovery_per_tie)),
+            "participation": (float(p.member_activation), float(p.participation_quit_rate),
+                              float(p.participation_turnover), float(p.participation_spontaneous),
+                              float(p.volunteer_quit_rate), float(self.volunteer_start_no),
+                              float(self.volunteer_start_mig), float(p.volunteer_participation_rr)),
+            "initiatives": (float(p.initiative_founding_rate), float(p.advice_effect), float(p.initiative_join_prob),
+                            float(p.initiative_dropout_base), float(p.initiative_support_effect),
+                            float(p.support_half_hours), float(p.initiative_min_members),
+                            float(p.initiative_small_rr)),
+        }
 
     def _update_place_capacity(self, date: dt.date) -> None:
         for place in self._dated_places:
@@ -349,72 +396,79 @@ class QuarterModel(mesa.Model):
         self.period_role_hours += self.week_role_hours
         self.period_cost += self.week_cost
 
+    def _resident_week(self) -> None:
+        """Awareness to initiatives for every Stadtteil, as one kernel (see :meth:`step`)."""
+        r, e, prm = self.residents, self.effects, self._prm
+        for k, name in enumerate(self.PHASES[1:-1]):
+            self._wkeys[k] = self._wkey(name)
+        core.week_step(
+            r.st_off, self.pl_off, r.weight_s, self.n_places, self.max_init,
+            r.age, r.migration, r.low_income, r.health, r.stille, r.threshold,
+            r.aware, self.aware_buf, r.lonely, self.lonely_buf, r.participating, self.part_buf, r.volunteer,
+            r.member_of, r.home_place, r.alt_place, r.venue, r.visit_count,
+            r.tie_j, r.tie_w, r.tie_slot, r.deg,
+            self.place_cap, self.place_bf, self.place_lt, self.place_used, self.v_count, self.v_start,
+            self.v_members, self.init_active, self.init_members, self.init_weeks, self.init_founded,
+            self.init_dropped, self.n_found, self.n_drop,
+            e["outreach"], e["events"], e["activation"], e["bridging"], e["health"], e["advice"], e["support"],
+            self.rr_health, prm["awareness"], prm["visits"], prm["encounters"], prm["ties"], prm["loneliness"],
+            prm["participation"], prm["initiatives"], self._wkeys)
+        r.aware, self.aware_buf = self.aware_buf, r.aware
+        r.lonely, self.lonely_buf = self.lonely_buf, r.lonely
+        r.participating, self.part_buf = self.part_buf, r.participating
+        self._initiative_books()
+
     def _phase_awareness(self) -> None:
-        p, r = self.params, self.residents
+        r = self.residents
         core.awareness_step(r.st_off, r.aware, self.aware_buf, r.stille, r.venue, r.tie_j, r.deg,
-                            self.effects["outreach"], p.awareness_base_rate, p.awareness_word_of_mouth,
-                            p.awareness_stille_factor, p.awareness_forget_rate, self._wkey("awareness"))
+                            self.effects["outreach"], *self._prm["awareness"], self._wkey("awareness"))
         r.aware, self.aware_buf = self.aware_buf, r.aware
 
     def _phase_visits(self) -> None:
-        p, r = self.params, self.residents
-        home = r.home_place
+        r = self.residents
         core.visit_step(r.st_off, self.pl_off, r.aware, r.stille, r.health, r.age, r.lonely, r.member_of,
-                        self._effective_home(home), self.place_cap, self.place_bf, self.place_lt,
-                        self.place_used, self.effects["events"], r.venue, r.visit_count, p.visit_base,
-                        p.visit_health_barrier, p.visit_threshold_factor, p.visit_lonely_factor,
-                        p.visit_child_factor, p.initiative_meeting_prob, self.n_places, self._wkey("visits"))
-
-    def _effective_home(self, home: np.ndarray) -> np.ndarray:
-        """Home places, with a regular place standing in while a resident's home Treff is closed."""
-        if not self._dated_places:
-            return home
-        closed = self.place_cap[np.maximum(home, 0)] == 0
-        np.copyto(self._home_buf, home)
-        np.copyto(self._home_buf, self.residents.alt_place, where=closed & (home >= 0))
-        return self._home_buf
+                        r.home_place, r.alt_place, self.place_cap, self.place_bf, self.place_lt,
+                        self.place_used, self.effects["events"], r.venue, r.visit_count, *self._prm["visits"],
+                        self.n_places, self._wkey("visits"))
 
     def _phase_encounters(self) -> None:
-        p, r = self.params, self.residents
+        r = self.residents
         core.encounter_step(r.st_off, self.pl_off, r.venue, self.n_places, self.max_init, self.v_count,
                             self.v_start, self.v_members, r.age, r.migration, r.low_income, r.tie_j, r.tie_w,
-                            r.tie_slot, r.deg, int(p.encounters_per_visit), p.tie_formation_prob,
-                            p.homophily_age_scale, self.effects["bridging"], p.bridging_factor,
-                            p.income_factor, p.neighbour_encounter_rate, self._wkey("encounters"))
+                            r.tie_slot, r.deg, self._prm["encounters"][0], self._prm["encounters"][1],
+                            self._prm["encounters"][2], self.effects["bridging"], *self._prm["encounters"][3:],
+                            self._wkey("encounters"))
 
     def _phase_ties(self) -> None:
-        p, r = self.params, self.residents
-        decay = math.exp(-math.log(2.0) / p.tie_half_life)
-        core.tie_step(r.st_off, r.tie_j, r.tie_w, r.tie_slot, r.deg, p.tie_contact_rate, decay,
-                      p.tie_min_weight, self._wkey("ties"))
+        r = self.residents
+        core.tie_step(r.st_off, r.tie_j, r.tie_w, r.tie_slot, r.deg, *self._prm["ties"], self._wkey("ties"))
 
     def _phase_loneliness(self) -> None:
-        p, r = self.params, self.residents
+        r = self.residents
         core.loneliness_step(r.st_off, r.lonely, self.lonely_buf, r.health, r.migration, r.low_income, r.tie_j,
-                             r.tie_w, self.rr_health, self.effects["health"], p.lonely_onset_base,
-                             p.lonely_rr_migration, p.lonely_rr_low_income, p.lonely_rr_isolated,
-                             p.lonely_contagion, p.lonely_recovery_base, p.lonely_recovery_per_tie,
+                             r.tie_w, r.deg, self.rr_health, self.effects["health"], *self._prm["loneliness"],
                              self._wkey("loneliness"))
         r.lonely, self.lonely_buf = self.lonely_buf, r.lonely
 
     def _phase_participation(self) -> None:
-        p, r = self.params, self.residents
+        r = self.residents
         core.participation_step(r.st_off, r.age, r.migration, r.aware, r.participating, self.part_buf,
                                 r.volunteer, r.threshold, r.member_of, r.tie_j, r.deg, self.effects["activation"],
-                                p.member_activation, p.participation_quit_rate, p.participation_turnover,
-                                p.participation_spontaneous,
-                                p.volunteer_quit_rate, self.volunteer_start_no, self.volunteer_start_mig,
-                                p.volunteer_participation_rr, self._wkey("participation"))
+                                *self._prm["participation"], self._wkey("participation"))
         r.participating, self.part_buf = self.part_buf, r.participating
 
     def _phase_initiatives(self) -> None:
-        p, r = self.params, self.residents
-        n_found, n_drop = core.initiative_step(
+        r = self.residents
+        core.initiative_step(
             r.st_off, r.weight_s, r.age, r.aware, r.participating, r.volunteer, r.member_of, self.init_active,
-            self.init_members, self.init_weeks, self.init_founded, self.init_dropped, self.effects["advice"],
-            self.effects["support"], p.initiative_founding_rate, p.advice_effect, p.initiative_join_prob,
-            p.initiative_dropout_base, p.initiative_support_effect, p.support_half_hours,
-            float(p.initiative_min_members), p.initiative_small_rr, self.max_init, self._wkey("initiatives"))
+            self.init_members, self.init_weeks, self.init_founded, self.init_dropped, self.n_found, self.n_drop,
+            self.effects["advice"], self.effects["support"], *self._prm["initiatives"], self.max_init,
+            self._wkey("initiatives"))
+        self._initiative_books()
+
+    def _initiative_books(self) -> None:
+        """Count foundings and drop-outs, and keep the Initiative agents in step with the slots."""
+        n_found, n_drop = self.n_found, self.n_drop
         self.period_dropouts += n_drop
         self.period_founded += n_found
         if n_drop.any():

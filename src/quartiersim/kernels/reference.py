@@ -22,6 +22,11 @@ def _neighbours(tie_j, i):
     return [(a, int(j)) for a, j in enumerate(tie_j[i]) if j >= 0]
 
 
+def _event(u, rate):
+    """Same rule as the kernels' ``event``: chance ``1 - exp(-rate)``, the exponential only when ``u < rate``."""
+    return u < rate and u < 1.0 - math.exp(-rate)
+
+
 def _similarity(i, j, age, mig, inc, age_scale, bridging, income_factor):
     sim = math.exp(-abs(float(age[i]) - float(age[j])) / age_scale)
     if mig[i] != mig[j]:
@@ -32,11 +37,9 @@ def _similarity(i, j, age, mig, inc, age_scale, bridging, income_factor):
 
 
 def _link(i, j, w, tie_j, tie_w, tie_slot, deg):
-    free_i = [a for a in range(tie_j.shape[1]) if tie_j[i, a] < 0]
-    free_j = [b for b in range(tie_j.shape[1]) if tie_j[j, b] < 0]
-    if not free_i or not free_j:
+    a, b = int(deg[i]), int(deg[j])  # ties fill the first deg slots of a row
+    if a >= tie_j.shape[1] or b >= tie_j.shape[1]:
         return False
-    a, b = free_i[0], free_j[0]
     tie_j[i, a], tie_w[i, a], tie_slot[i, a] = j, w, b
     tie_j[j, b], tie_w[j, b], tie_slot[j, b] = i, w, a
     deg[i] += 1
@@ -92,9 +95,9 @@ def awareness_step(st_off, aware, aware_new, stille, venue, tie_j, deg, outreach
             aware_new[i] = 1 if U(wkey, i, 1) < 1.0 - p_none else 0
 
 
-def visit_step(st_off, pl_off, aware, stille, health, age, lonely, member_of, home_place, place_cap, place_bf,
-               place_lt, place_used, events_s, venue, visit_count, visit_base, health_barrier, threshold_factor,
-               lonely_factor, child_factor, meeting_prob, n_places, wkey):
+def visit_step(st_off, pl_off, aware, stille, health, age, lonely, member_of, home_place, alt_place, place_cap,
+               place_bf, place_lt, place_used, events_s, venue, visit_count, visit_base, health_barrier,
+               threshold_factor, lonely_factor, child_factor, meeting_prob, n_places, wkey):
     """Reference of :func:`quartiersim.kernels.core.visit_step`."""
     n_res = int(st_off[-1])
     for s, residents in enumerate(_stadtteile(st_off)):
@@ -111,6 +114,8 @@ def visit_step(st_off, pl_off, aware, stille, health, age, lonely, member_of, ho
                 venue[i] = n_places + member_of[i]
                 continue
             p = home_place[i]
+            if p >= 0 and place_cap[p] == 0:
+                p = alt_place[i]
             if aware[i] == 0 or p < 0 or place_used[p] >= place_cap[p]:
                 continue
             factors = [1.0 + events_s[s]]
@@ -136,25 +141,23 @@ def encounter_step(st_off, pl_off, venue, n_places, max_init, v_count, v_start, 
         n = len(residents)
         if n < 2:
             continue
-        venues = list(range(pl_off[s], pl_off[s + 1]))
-        venues += list(range(n_places + s * max_init, n_places + (s + 1) * max_init))
-        attendees = {v: [i for i in residents if venue[i] == v] for v in venues}
+        attendees = {}
         for i in residents:
-            v = venue[i]
-            if v < 0 or len(attendees[v]) < 2:
-                continue
-            for e in range(encounters_per_visit):
-                j = attendees[v][int(U(wkey, i, 10 + 2 * e) * len(attendees[v]))]
+            if venue[i] >= 0:
+                attendees.setdefault(int(venue[i]), []).append(i)
+        for i in residents:
+            partners = []  # (partner, draw, bridging factor)
+            group = attendees.get(int(venue[i]), [])
+            if len(group) >= 2:
+                for e in range(encounters_per_visit):
+                    partners.append((group[int(U(wkey, i, 10 + 2 * e) * len(group))], U(wkey, i, 11 + 2 * e),
+                                     bridging_venue_s[s]))
+            if U(wkey, i, 0) < neighbour_rate:
+                partners.append((residents.start + int(U(wkey, i, 1) * n), U(wkey, i, 2), bridging))
+            for j, u, bridge in partners:
                 if j != i:
-                    formed += _meet(i, j, p_form, U(wkey, i, 11 + 2 * e), age, mig, inc, age_scale,
-                                    bridging_venue_s[s], income_factor, tie_j, tie_w, tie_slot, deg)
-        for i in residents:
-            if U(wkey, i, 0) >= neighbour_rate:
-                continue
-            j = residents.start + int(U(wkey, i, 1) * n)
-            if j != i:
-                formed += _meet(i, j, p_form, U(wkey, i, 2), age, mig, inc, age_scale, bridging, income_factor,
-                                tie_j, tie_w, tie_slot, deg)
+                    formed += _meet(i, j, p_form, u, age, mig, inc, age_scale, bridge, income_factor, tie_j,
+                                    tie_w, tie_slot, deg)
     return formed
 
 
@@ -163,51 +166,52 @@ def tie_step(st_off, tie_j, tie_w, tie_slot, deg, contact_rate, decay, min_weigh
     dropped = 0
     for residents in _stadtteile(st_off):
         for i in residents:
-            for a in range(tie_j.shape[1]):
+            a = 0
+            while a < deg[i]:  # an ending tie's slot receives the row's last tie, which is looked at next
                 j = int(tie_j[i, a])
-                if j <= i:
-                    continue
                 w = float(tie_w[i, a])
-                w = 1.0 if U(wkey, i, a) < contact_rate * w else w * decay
-                b = tie_slot[i, a]
-                if w < min_weight:
-                    tie_j[i, a], tie_w[i, a], tie_slot[i, a] = -1, 0.0, -1
-                    tie_j[j, b], tie_w[j, b], tie_slot[j, b] = -1, 0.0, -1
-                    deg[i] -= 1
-                    deg[j] -= 1
-                    dropped += 1
-                else:
+                w = 1.0 if U(wkey, min(i, j), max(i, j)) < contact_rate * w else w * decay
+                if w >= min_weight:
                     tie_w[i, a] = w
-                    tie_w[j, b] = w
+                    a += 1
+                    continue
+                last = int(deg[i]) - 1
+                if a != last:
+                    k, c = int(tie_j[i, last]), int(tie_slot[i, last])
+                    tie_j[i, a], tie_w[i, a], tie_slot[i, a] = k, tie_w[i, last], c
+                    if tie_j[k, c] == i:  # unless k dropped its copy earlier this week
+                        tie_slot[k, c] = a
+                tie_j[i, last], tie_w[i, last], tie_slot[i, last] = -1, 0.0, -1
+                deg[i] = last
+                dropped += 1 if i < j else 0
     return dropped
 
 
-def loneliness_step(st_off, lonely, lonely_new, health, mig, inc, tie_j, tie_w, rr_health, health_promo_s,
+def loneliness_step(st_off, lonely, lonely_new, health, mig, inc, tie_j, tie_w, deg, rr_health, health_promo_s,
                     onset_base, rr_migration, rr_low_income, rr_isolated, contagion, recovery_base,
                     recovery_per_tie, wkey):
     """Reference of :func:`quartiersim.kernels.core.loneliness_step`."""
     for s, residents in enumerate(_stadtteile(st_off)):
         for i in residents:
             ties = _neighbours(tie_j, i)
+            w_all = 0.0
             w_lonely = 0.0
-            w_other = 0.0
             for a, j in ties:
+                w_all += float(tie_w[i, a])
                 if lonely[j] == 1:
                     w_lonely += float(tie_w[i, a])
-                else:
-                    w_other += float(tie_w[i, a])
             u = U(wkey, i, 0)
             if lonely[i] == 1:
-                p_recover = 1.0 - math.exp(-(recovery_base + recovery_per_tie * w_other))
-                lonely_new[i] = 0 if u < p_recover else 1
+                recovers = _event(u, recovery_base + recovery_per_tie * (w_all - w_lonely))
+                lonely_new[i] = 0 if recovers else 1
                 continue
             rate = onset_base * float(rr_health[health[i]])
             rate *= rr_migration if mig[i] == 1 else 1.0
             rate *= rr_low_income if inc[i] == 1 else 1.0
-            rate *= rr_isolated if w_lonely + w_other < 2.0 else 1.0
+            rate *= rr_isolated if w_all < 2.0 else 1.0
             rate *= 1.0 - float(health_promo_s[s]) if health[i] >= 3 else 1.0
             rate *= 1.0 + contagion * w_lonely
-            lonely_new[i] = 1 if u < 1.0 - math.exp(-rate) else 0
+            lonely_new[i] = 1 if _event(u, rate) else 0
 
 
 def participation_step(st_off, age, mig, aware, participating, part_new, volunteer, threshold, member_of,
@@ -243,14 +247,14 @@ def participation_step(st_off, age, mig, aware, participating, part_new, volunte
 
 
 def initiative_step(st_off, weight_s, age, aware, participating, volunteer, member_of, init_active,
-                    init_members, init_weeks, founded, dropped, advice_s, support_hours_s, founding_rate,
-                    advice_effect, join_prob, dropout_base, support_effect, support_half, min_members, small_rr,
-                    max_init, wkey):
-    """Reference of :func:`quartiersim.kernels.core.initiative_step`; returns (founded, dropped) lists."""
+                    init_members, init_weeks, founded, dropped, n_found, n_drop, advice_s, support_hours_s,
+                    founding_rate, advice_effect, join_prob, dropout_base, support_effect, support_half,
+                    min_members, small_rr, max_init, wkey):
+    """Reference of :func:`quartiersim.kernels.core.initiative_step`."""
     n_res = int(st_off[-1])
     n_st = len(st_off) - 1
-    n_found = [0] * n_st
-    n_drop = [0] * n_st
+    n_found[:] = 0
+    n_drop[:] = 0
     for s, residents in enumerate(_stadtteile(st_off)):
         slots = list(range(s * max_init, (s + 1) * max_init))
         for g in slots:
@@ -267,7 +271,7 @@ def initiative_step(st_off, weight_s, age, aware, participating, volunteer, memb
             hazard = dropout_base * (1.0 - support_effect * support)
             if init_members[g] * w < min_members:
                 hazard *= small_rr
-            if U(wkey, n_res + n_st + g, 0) < 1.0 - math.exp(-hazard):
+            if _event(U(wkey, n_res + n_st + g, 0), hazard):
                 init_active[g] = 0
                 dropped[g] = 1
                 n_drop[s] += 1
@@ -315,7 +319,6 @@ def initiative_step(st_off, weight_s, age, aware, participating, volunteer, memb
             aware[founders[0]] = 1
             init_active[g], init_members[g], init_weeks[g], founded[g] = 1, 1, 0, 1
             n_found[s] += 1
-    return n_found, n_drop
 
 
 def group_stats(st_off, weight_s, age, mig, inc, health, stille, lonely, aware, participating, volunteer, deg,
