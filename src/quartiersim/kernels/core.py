@@ -339,10 +339,8 @@ def _ties(s, st_off, tie_j, tie_w, tie_slot, deg, prm, wkey):
         while a < deg[i]:
             j = tie_j[i, a]
             # both ends draw the same number for the pair, so both copies get the same update
-            if i < j:
-                u = uniform(wkey, i, j)
-            else:
-                u = uniform(wkey, j, i)
+            first = min(i, j)
+            u = uniform(wkey, first, i + j - first)
             w = tie_w[i, a]
             if u < contact_rate * w:
                 w = 1.0
@@ -741,48 +739,50 @@ def group_stats(st_off, weight_s, age, mig, inc, health, stille, lonely, aware, 
     (across migration background), 5 visits since the last report, 6 persons 14+, 7 participating 14+,
     8 volunteering 14+, 9 covered by an accessible offer they know of. ``access_s[s, c]`` says whether the
     Stadtteil has an open place that is (c & 1) barrier-free and (c & 2) low-threshold as needed.
+
+    Every agent of a Stadtteil has the same weight, so the counts are summed exactly per combination of the
+    five group traits (32 combinations) and multiplied by the weight once: the result does not depend on
+    the order of summation.
     """
     n_st = st_off.shape[0] - 1
-    q = np.zeros(N_QUANTITIES, dtype=np.float64)
+    acc = np.zeros((32, N_QUANTITIES), dtype=np.int64)
     for s in range(n_st):
-        w = weight_s[s]
-        for g in range(N_GROUPS):
-            for k in range(N_QUANTITIES):
-                out[s, g, k] = 0.0
+        acc[:, :] = 0
         for i in range(st_off[s], st_off[s + 1]):
             bridging = 0
             for a in range(deg[i]):
-                if mig[tie_j[i, a]] != mig[i]:
-                    bridging += 1
-            need = 0
-            if health[i] >= 3:
-                need += 1
-            if stille[i] == 1:
-                need += 2
-            q[0] = w
-            q[1] = w if age[i] >= 18 else 0.0
-            q[2] = w if (age[i] >= 18 and lonely[i] == 1) else 0.0
-            q[3] = w * deg[i]
-            q[4] = w * bridging
-            q[5] = w * visit_count[i]
-            q[6] = w if age[i] >= 14 else 0.0
-            q[7] = w if (age[i] >= 14 and participating[i] == 1) else 0.0
-            q[8] = w if (age[i] >= 14 and volunteer[i] == 1) else 0.0
-            q[9] = w if (aware[i] == 1 and access_s[s, need] == 1) else 0.0
+                bridging += mig[tie_j[i, a]] != mig[i]
+            poor = health[i] >= 3
+            c = mig[i] | (inc[i] << 1) | (poor << 2) | (stille[i] << 3) | ((age[i] >= 65) << 4)
+            adult = age[i] >= 18
+            teen = age[i] >= 14
+            acc[c, 0] += 1
+            acc[c, 1] += adult
+            acc[c, 2] += adult and lonely[i] == 1
+            acc[c, 3] += deg[i]
+            acc[c, 4] += bridging
+            acc[c, 5] += visit_count[i]
+            acc[c, 6] += teen
+            acc[c, 7] += teen and participating[i] == 1
+            acc[c, 8] += teen and volunteer[i] == 1
+            acc[c, 9] += aware[i] == 1 and access_s[s, poor + 2 * stille[i]] == 1
+        w = weight_s[s]
+        for g in range(N_GROUPS):
             for k in range(N_QUANTITIES):
-                out[s, 0, k] += q[k]
-            g2 = 1 if mig[i] == 1 else 2
-            for k in range(N_QUANTITIES):
-                out[s, g2, k] += q[k]
-            if inc[i] == 1:
-                for k in range(N_QUANTITIES):
-                    out[s, 3, k] += q[k]
-            if health[i] >= 3:
-                for k in range(N_QUANTITIES):
-                    out[s, 4, k] += q[k]
-            if stille[i] == 1:
-                for k in range(N_QUANTITIES):
-                    out[s, 5, k] += q[k]
-            if age[i] >= 65:
-                for k in range(N_QUANTITIES):
-                    out[s, 6, k] += q[k]
+                total = 0
+                for c in range(32):
+                    if _in_group(c, g):
+                        total += acc[c, k]
+                out[s, g, k] = w * total
+
+
+@njit(cache=True)
+def _in_group(c, g):
+    """Whether trait combination c (bits: migration, low income, poor health, stille, 65+) is in group g."""
+    if g == 0:
+        return True
+    if g == 1:
+        return (c & 1) == 1
+    if g == 2:
+        return (c & 1) == 0
+    return (c >> (g - 2)) & 1 == 1

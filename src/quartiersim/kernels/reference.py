@@ -323,10 +323,9 @@ def initiative_step(st_off, weight_s, age, aware, participating, volunteer, memb
 
 def group_stats(st_off, weight_s, age, mig, inc, health, stille, lonely, aware, participating, volunteer, deg,
                 tie_j, visit_count, access_s, out):
-    """Reference of :func:`quartiersim.kernels.core.group_stats`."""
-    out[...] = 0.0
+    """Reference of :func:`quartiersim.kernels.core.group_stats` (exact counts per group, times the weight)."""
     for s, residents in enumerate(_stadtteile(st_off)):
-        w = float(weight_s[s])
+        counts = [[0] * out.shape[2] for _ in range(out.shape[1])]
         for i in residents:
             groups = [0, 1 if mig[i] == 1 else 2]
             groups += [3] if inc[i] == 1 else []
@@ -335,10 +334,12 @@ def group_stats(st_off, weight_s, age, mig, inc, health, stille, lonely, aware, 
             groups += [6] if age[i] >= 65 else []
             need = (1 if health[i] >= 3 else 0) + (2 if stille[i] == 1 else 0)
             bridging = sum(1 for _, j in _neighbours(tie_j, i) if mig[j] != mig[i])
-            values = [w, w * (age[i] >= 18), w * (age[i] >= 18 and lonely[i] == 1), w * int(deg[i]),
-                      w * bridging, w * int(visit_count[i]), w * (age[i] >= 14),
-                      w * (age[i] >= 14 and participating[i] == 1), w * (age[i] >= 14 and volunteer[i] == 1),
-                      w * (aware[i] == 1 and access_s[s, need] == 1)]
+            values = [1, age[i] >= 18, age[i] >= 18 and lonely[i] == 1, int(deg[i]), bridging,
+                      int(visit_count[i]), age[i] >= 14, age[i] >= 14 and participating[i] == 1,
+                      age[i] >= 14 and volunteer[i] == 1, aware[i] == 1 and access_s[s, need] == 1]
             for g in groups:
                 for k, v in enumerate(values):
-                    out[s, g, k] += float(v)
+                    counts[g][k] += int(v)
+        for g in range(out.shape[1]):
+            for k in range(out.shape[2]):
+                out[s, g, k] = float(weight_s[s]) * counts[g][k]
