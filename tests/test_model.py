@@ -187,3 +187,13 @@ def test_fused_week_gives_the_same_run_as_timed_phases(threads):
     finally:
         numba.set_num_threads(previous)
     pd.testing.assert_frame_equal(got, expected)
+
+
+def test_a_run_without_a_roles_stadtteile_leaves_that_role_idle():
+    """The default scenario's Neckarvorstadt roles do nothing in a run of two other Stadtteile."""
+    model = QuarterModel(None, rng=3, **dict(SMALL, stadtteile=[101, 102]))
+    table = model.run()
+    gwa = [r for r in model.roles if 211 in (r.spec.stadtteile if r.spec.stadtteile != "all" else [])]
+    assert gwa and all(r.hours_spent == 0 and len(r.served) == 0 for r in gwa)
+    hours = table[(table["indicator"] == "role_hours") & (table["stadtteil"] == CITY)]["value"]
+    assert hours.sum() > 0  # the city-wide Sozialplanung still works in 101 and 102

@@ -126,7 +126,7 @@ class MunicipalRole(mesa.Agent):
 
     def work(self, date: dt.date) -> None:
         """Spend one week's hours in the served Stadtteile (split by population) and book the cost."""
-        if not self.active_on(date):
+        if not self.active_on(date) or len(self.served) == 0:
             return
         m = self.model
         weekly_cost = self.cost_per_year * 7.0 / 365.25

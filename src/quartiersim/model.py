@@ -137,6 +137,7 @@ class QuarterModel(mesa.Model):
         rows = select_stadtteile(table, spec.stadtteile, source=spec.origin)
         profile = table.iloc[rows].reset_index(drop=True)
         ind = indicators.set_index("number").loc[profile["number"]].reset_index(drop=True)
+        self.stadtteile_table = table
         self.profile = pd.concat([profile, ind.drop(columns=["stadtteil", "bezirk"])], axis=1)
         self.city_indicators = city
         self.n_st = len(self.profile)
@@ -198,12 +199,17 @@ class QuarterModel(mesa.Model):
         self._update_place_capacity(self.spec.start)
 
     def _served(self, selection: Any, role_name: str) -> np.ndarray:
-        """Model indices of the Stadtteile a role serves (only those simulated)."""
+        """Model indices of the Stadtteile a role serves; those the run does not simulate are left out.
+
+        The selection is checked against all Stadtteile, so a misspelt one is an error even when the run
+        covers only some of them.
+        """
         if selection == "all":
             return np.arange(self.n_st)
-        table = self.profile[["number", "stadtteil"]]
-        rows = select_stadtteile(table, selection, source=f"{self.spec.origin}, role '{role_name}'")
-        return rows
+        rows = select_stadtteile(self.stadtteile_table, selection,
+                                 source=f"{self.spec.origin}, role '{role_name}'")
+        numbers = set(self.stadtteile_table["number"].iloc[rows].astype(int))
+        return np.flatnonzero(self.profile["number"].astype(int).isin(numbers).to_numpy())
 
     def _build_roles(self) -> None:
         p = self.params

@@ -186,6 +186,12 @@ def _awareness(s, st_off, aware, aware_new, stille, venue, tie_j, deg, outreach_
             else:
                 aware_new[i] = 1
             continue
+        r = stille_factor if stille[i] == 1 else 1.0
+        u = uniform(wkey, i, 1)
+        # the chance rises with the aware share of ties (0 to 1): decide without the ties where the bounds do
+        if u >= 1.0 - (1.0 - r * base_rate) * (1.0 - r * word_of_mouth * 1.0) * (1.0 - outreach_s[s]):
+            aware_new[i] = 0
+            continue
         frac = 0.0
         d = deg[i]
         if d > 0:
@@ -193,9 +199,8 @@ def _awareness(s, st_off, aware, aware_new, stille, venue, tie_j, deg, outreach_
             for a in range(d):
                 n_aware += aware[tie_j[i, a]]
             frac = n_aware / d
-        r = stille_factor if stille[i] == 1 else 1.0
         p_stay = (1.0 - r * base_rate) * (1.0 - r * word_of_mouth * frac) * (1.0 - outreach_s[s])
-        aware_new[i] = 1 if uniform(wkey, i, 1) < 1.0 - p_stay else 0
+        aware_new[i] = 1 if u < 1.0 - p_stay else 0
 
 
 @njit(cache=True)
@@ -375,6 +380,22 @@ def _loneliness(s, st_off, lonely, lonely_new, health, mig, inc, tie_j, tie_w, d
                 prm, wkey):
     onset_base, rr_migration, rr_low_income, rr_isolated, contagion, recovery_base, recovery_per_tie = prm
     for i in range(st_off[s], st_off[s + 1]):
+        u = uniform(wkey, i, 0)
+        if lonely[i] == 0:
+            # an upper bound of the onset rate (isolated, every tie lonely at full strength): above it, no onset
+            h = health[i]
+            bound = onset_base * rr_health[h]
+            if mig[i] == 1:
+                bound *= rr_migration
+            if inc[i] == 1:
+                bound *= rr_low_income
+            bound *= max(rr_isolated, 1.0)
+            if h >= 3:
+                bound *= 1.0 - health_promo_s[s]
+            bound *= 1.0 + contagion * deg[i]
+            if u >= bound:
+                lonely_new[i] = 0
+                continue
         w_lonely = 0.0
         w_all = 0.0
         for a in range(deg[i]):
@@ -382,7 +403,6 @@ def _loneliness(s, st_off, lonely, lonely_new, health, mig, inc, tie_j, tie_w, d
             w_all += w
             if lonely[tie_j[i, a]] == 1:
                 w_lonely += w
-        u = uniform(wkey, i, 0)
         if lonely[i] == 1:
             rate = recovery_base + recovery_per_tie * (w_all - w_lonely)
             lonely_new[i] = 0 if event(u, rate) else 1
