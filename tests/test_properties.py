@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from quartiersim.kernels import core
 
 from .conftest import World
-from .test_kernels import KERNELS, _args
+from .test_kernels import _phase_by_phase
 
 
 def _check_invariants(w: World, n_before: int):
@@ -57,16 +57,7 @@ def test_weekly_kernels_keep_invariants(sizes, seed, weeks):
     w = World(sizes, seed=seed)
     n0 = w.n
     for week in range(weeks):
-        for name in KERNELS[:-1]:
-            args = list(_args(w, name))
-            args[-1] = w.key(week=week, stream=len(name))
-            getattr(core, name)(*args)
-            if name == "awareness_step":
-                w.aware = args[2].copy()
-            elif name == "loneliness_step":
-                w.lonely = args[2].copy()
-            elif name == "participation_step":
-                w.participating = args[5].copy()
+        _phase_by_phase(w, week)
         _check_invariants(w, n0)
 
 

@@ -376,6 +376,21 @@ def _ties(s, st_off, tie_j, tie_w, tie_slot, deg, prm, wkey):
 
 
 @njit(cache=True)
+def _onset_rate(base, mig_i, inc_i, h, isolated_factor, health_promo, contagion, w_lonely, rr_migration,
+                rr_low_income):
+    """Weekly loneliness onset rate from its factors (``base`` is onset_base times the health level's RR)."""
+    rate = base
+    if mig_i == 1:
+        rate *= rr_migration
+    if inc_i == 1:
+        rate *= rr_low_income
+    rate *= isolated_factor
+    if h >= 3:
+        rate *= 1.0 - health_promo
+    return rate * (1.0 + contagion * w_lonely)
+
+
+@njit(cache=True)
 def _loneliness(s, st_off, lonely, lonely_new, health, mig, inc, tie_j, tie_w, deg, rr_health, health_promo_s,
                 prm, wkey):
     onset_base, rr_migration, rr_low_income, rr_isolated, contagion, recovery_base, recovery_per_tie = prm
@@ -383,16 +398,8 @@ def _loneliness(s, st_off, lonely, lonely_new, health, mig, inc, tie_j, tie_w, d
         u = uniform(wkey, i, 0)
         if lonely[i] == 0:
             # an upper bound of the onset rate (isolated, every tie lonely at full strength): above it, no onset
-            h = health[i]
-            bound = onset_base * rr_health[h]
-            if mig[i] == 1:
-                bound *= rr_migration
-            if inc[i] == 1:
-                bound *= rr_low_income
-            bound *= max(rr_isolated, 1.0)
-            if h >= 3:
-                bound *= 1.0 - health_promo_s[s]
-            bound *= 1.0 + contagion * deg[i]
+            bound = _onset_rate(onset_base * rr_health[health[i]], mig[i], inc[i], health[i], max(rr_isolated, 1.0),
+                                health_promo_s[s], contagion, float(deg[i]), rr_migration, rr_low_income)
             if u >= bound:
                 lonely_new[i] = 0
                 continue
@@ -407,17 +414,9 @@ def _loneliness(s, st_off, lonely, lonely_new, health, mig, inc, tie_j, tie_w, d
             rate = recovery_base + recovery_per_tie * (w_all - w_lonely)
             lonely_new[i] = 0 if event(u, rate) else 1
         else:
-            h = health[i]
-            rate = onset_base * rr_health[h]
-            if mig[i] == 1:
-                rate *= rr_migration
-            if inc[i] == 1:
-                rate *= rr_low_income
-            if w_all < 2.0:
-                rate *= rr_isolated
-            if h >= 3:
-                rate *= 1.0 - health_promo_s[s]
-            rate *= 1.0 + contagion * w_lonely
+            rate = _onset_rate(onset_base * rr_health[health[i]], mig[i], inc[i], health[i],
+                               rr_isolated if w_all < 2.0 else 1.0, health_promo_s[s], contagion, w_lonely,
+                               rr_migration, rr_low_income)
             lonely_new[i] = 1 if event(u, rate) else 0
 
 
