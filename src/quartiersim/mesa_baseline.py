@@ -115,7 +115,6 @@ class Resident(mesa.Agent):
         if r.random() < prob:
             self.venue = place
             place.attendees.append(self)
-            m.visits += 1
 
     # encounters -----------------------------------------------------------------------------------------
     def mingle(self) -> None:
@@ -242,7 +241,6 @@ class MesaBaselineModel(mesa.Model):
         self.weight_s = source.residents.weight_s
         self.pop_s = source.pop_s
         self.max_init = source.max_init
-        self.visits = 0
         self._copy_state(source)
 
     def _copy_state(self, src: QuarterModel) -> None:

@@ -439,10 +439,10 @@ class QuarterModel(mesa.Model):
 
     def _phase_encounters(self) -> None:
         r = self.residents
+        per_visit, p_form, age_scale, *street = self._prm["encounters"]  # the venue bridging factors go between
         core.encounter_step(r.st_off, self.pl_off, r.venue, self.n_places, self.max_init, self.v_count,
                             self.v_start, self.v_members, r.age, r.migration, r.low_income, r.tie_j, r.tie_w,
-                            r.tie_slot, r.deg, self._prm["encounters"][0], self._prm["encounters"][1],
-                            self._prm["encounters"][2], self.effects["bridging"], *self._prm["encounters"][3:],
+                            r.tie_slot, r.deg, per_visit, p_form, age_scale, self.effects["bridging"], *street,
                             self._wkey("encounters"))
 
     def _phase_ties(self) -> None:
