@@ -32,7 +32,7 @@ def _write(tmp_path: Path, text: str, name: str = "s.toml") -> Path:
 BAD_SCENARIOS = [
     ("unknown field", GOOD + 'colour = "red"\n', "colour", "no such field"),
     ("bad date", GOOD.replace("end = 2024-03-31", 'end = "March"'), "end", "a date"),
-    ("dates out of order", GOOD.replace("end = 2024-03-31", "end = 2023-03-31"), "(top level)",
+    ("dates out of order", GOOD.replace("end = 2024-03-31", "end = 2023-03-31"), "end",
      "at least one week after start"),
     ("scale out of range", GOOD.replace("scale = 0.2", "scale = 2.0"), "scale", "<= 1"),
     ("unknown parameter", GOOD + "[parameters]\nvisit_bas = 0.2\n", "parameters.visit_bas", "did you mean visit_base"),
@@ -41,7 +41,7 @@ BAD_SCENARIOS = [
     ("unknown role kind", GOOD + '[[roles]]\nname = "x"\nkind = "mayor"\nfte = 1\nstart = 2024-01-01\n'
      'end = 2024-02-01\n', "roles.0.kind", "one of"),
     ("role ends before it starts", GOOD + '[[roles]]\nname = "x"\nkind = "gemeinwesenarbeit"\nfte = 1\n'
-     'start = 2024-03-01\nend = 2024-02-01\n', "roles.0", "must not be before start"),
+     'start = 2024-03-01\nend = 2024-02-01\n', "roles.0.end", "an end not before the start"),
     ("negative posts", GOOD + '[[roles]]\nname = "x"\nkind = "gemeinwesenarbeit"\nfte = -1\n'
      'start = 2024-01-01\nend = 2024-02-01\n', "roles.0.fte", ">= 0"),
     ("task shares over 1", GOOD + '[[roles]]\nname = "x"\nkind = "gemeinwesenarbeit"\nfte = 1\n'

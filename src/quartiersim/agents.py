@@ -8,13 +8,16 @@ own spec and do their weekly work in the ``roles`` phase.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
 
-from quartiersim.spec import ROLE_LABELS, TASKS, RoleSpec
+from quartiersim.spec import ROLE_LABELS, TASKS, RoleSpec, shares_of
+from quartiersim.strategies import annual_cost_per_fte
 
 if TYPE_CHECKING:
     from quartiersim.model import QuarterModel
@@ -33,13 +36,14 @@ class MeetingPlace(mesa.Agent):
         capacity_persons: visits per week it can take, in persons.
         barrier_free: reachable for residents in poor health.
         low_threshold: open to stille Gruppen without a barrier (niedrigschwellig).
-        opens, closes: dates it is open (None = throughout); a role's Quartierstreff follows the role.
+        opens, closes: dates it is open (None = throughout).
+        role: the role whose Quartierstreff it is; then it is open while the role keeps it open.
 
     """
 
     def __init__(self, model: QuarterModel, index: int, kind: str, stadtteil: int, capacity_persons: float,
                  barrier_free: bool, low_threshold: bool, opens: dt.date | None = None,
-                 closes: dt.date | None = None):
+                 closes: dt.date | None = None, role: MunicipalRole | None = None):
         super().__init__(model)
         self.index = index
         self.kind = kind
@@ -49,9 +53,12 @@ class MeetingPlace(mesa.Agent):
         self.low_threshold = low_threshold
         self.opens = opens
         self.closes = closes
+        self.role = role
 
     def is_open(self, date: dt.date) -> bool:
         """Whether the place is open in the week starting at ``date``."""
+        if self.role is not None:
+            return self.role.treff_open(date)
         return (self.opens is None or date >= self.opens) and (self.closes is None or date <= self.closes)
 
     @property
@@ -86,55 +93,117 @@ class Initiative(mesa.Agent):
         return int(self.model.init_weeks[self.slot])
 
 
+@dataclass(frozen=True)
+class RoleState:
+    """What a role does from a date on: posts, task shares, yearly cost of one post, Quartierstreff open."""
+
+    date: dt.date
+    fte: float
+    shares: dict[str, float]
+    cost_per_fte: float
+    quartierstreff: bool
+    note: str = ""
+
+
+def role_states(spec: RoleSpec) -> list[RoleState]:
+    """The role's states in date order: the start, then one per dated change (fields not given carry over)."""
+    grade, cost, tasks = spec.grade, spec.cost_per_fte_eur, spec.tasks
+    state = RoleState(spec.start, spec.fte, shares_of(spec.kind, tasks), annual_cost_per_fte(grade, cost),
+                      spec.quartierstreff)
+    states = [state]
+    for change in spec.changes:
+        if change.pay_grade is not None or change.cost_per_fte_eur is not None:
+            grade = change.pay_grade or grade
+            cost = change.cost_per_fte_eur
+        tasks = change.tasks if change.tasks is not None else tasks
+        state = RoleState(change.date, state.fte if change.fte is None else change.fte, shares_of(spec.kind, tasks),
+                          annual_cost_per_fte(grade, cost),
+                          state.quartierstreff if change.quartierstreff is None else change.quartierstreff,
+                          change.note)
+        if states[-1].date == state.date:
+            states[-1] = state
+        else:
+            states.append(state)
+    return states
+
+
 class MunicipalRole(mesa.Agent):
-    """A municipal intermediary role with posts, weekly hours by task and cost.
+    """A municipal intermediary role with posts, weekly hours by task and cost, changing on dated steps.
 
     Args:
         model: the model.
-        spec: the role as a scenario gives it.
+        spec: the role as the scenario's plan gives it (:func:`quartiersim.strategies.plan`).
         served: model indices of the Stadtteile it serves.
         hours_per_fte: weekly hours of one post.
-        cost_per_fte: yearly employer cost of one post in EUR.
+
+    Attributes:
+        states: the role's :class:`RoleState` from each date on.
+        hours_spent, cost_spent: totals so far.
 
     """
 
-    def __init__(self, model: QuarterModel, spec: RoleSpec, served: np.ndarray, hours_per_fte: float,
-                 cost_per_fte: float):
+    def __init__(self, model: QuarterModel, spec: RoleSpec, served: np.ndarray, hours_per_fte: float):
         super().__init__(model)
         self.spec = spec
         self.name = spec.name
         self.kind = spec.kind
         self.label = ROLE_LABELS[spec.kind]
-        self.fte = spec.fte
         self.served = served
-        self.shares = spec.task_shares()
-        self.hours_per_week = spec.fte * hours_per_fte
-        self.cost_per_year = spec.fte * (spec.cost_per_fte_eur if spec.cost_per_fte_eur is not None
-                                         else cost_per_fte)
+        self.hours_per_fte = hours_per_fte
+        self.states = role_states(spec)
+        self._dates = [s.date for s in self.states]
         pop = model.profile["population"].to_numpy(dtype=float)[served]
         self._split = pop / pop.sum() if pop.sum() > 0 else np.full(len(served), 1.0 / max(len(served), 1))
         self.hours_spent = 0.0
         self.cost_spent = 0.0
 
+    def state_on(self, date: dt.date) -> RoleState | None:
+        """The role's state in the week starting at ``date`` (None when it does not work then)."""
+        if not self.spec.start <= date <= self.spec.end:
+            return None
+        return self.states[bisect.bisect_right(self._dates, date) - 1]
+
     def active_on(self, date: dt.date) -> bool:
         """Whether the role works in the week starting at ``date``."""
-        return self.spec.start <= date <= self.spec.end
+        state = self.state_on(date)
+        return state is not None and state.fte > 0
+
+    def treff_open(self, date: dt.date) -> bool:
+        """Whether the role's Quartierstreff is open in the week starting at ``date``."""
+        state = self.state_on(date)
+        return state is not None and state.quartierstreff
+
+    @property
+    def fte(self) -> float:
+        """Posts at the current date of the model."""
+        state = self.state_on(self.model.date)
+        return 0.0 if state is None else state.fte
+
+    @property
+    def hours_per_week(self) -> float:
+        """Weekly hours at the current date of the model."""
+        return self.fte * self.hours_per_fte
 
     def hours_by_task(self) -> dict[str, float]:
-        """Weekly hours per task."""
-        return {t: self.hours_per_week * self.shares[t] for t in TASKS}
+        """Weekly hours per task at the current date of the model."""
+        state = self.state_on(self.model.date)
+        if state is None:
+            return dict.fromkeys(TASKS, 0.0)
+        return {t: state.fte * self.hours_per_fte * state.shares[t] for t in TASKS}
 
     def work(self, date: dt.date) -> None:
         """Spend one week's hours in the served Stadtteile (split by population) and book the cost."""
-        if not self.active_on(date) or len(self.served) == 0:
+        state = self.state_on(date)
+        if state is None or state.fte <= 0 or len(self.served) == 0:
             return
         m = self.model
-        weekly_cost = self.cost_per_year * 7.0 / 365.25
+        hours_week = state.fte * self.hours_per_fte
+        weekly_cost = state.fte * state.cost_per_fte * 7.0 / 365.25
         for t_index, task in enumerate(TASKS):
-            hours = self.hours_per_week * self.shares[task]
+            hours = hours_week * state.shares[task]
             if hours > 0:
                 np.add.at(m.task_hours[:, t_index], self.served, hours * self._split)
-        np.add.at(m.week_role_hours, self.served, self.hours_per_week * self._split)
+        np.add.at(m.week_role_hours, self.served, hours_week * self._split)
         np.add.at(m.week_cost, self.served, weekly_cost * self._split)
-        self.hours_spent += self.hours_per_week
+        self.hours_spent += hours_week
         self.cost_spent += weekly_cost

@@ -34,7 +34,14 @@ import numpy as np
 import pandas as pd
 
 from quartiersim.agents import PLACE_KINDS, Initiative, MeetingPlace, MunicipalRole
-from quartiersim.data import INDICATOR_NAMES, load_city_indicators, load_indicators, load_stadtteile
+from quartiersim.areas import area_index
+from quartiersim.data import (
+    INDICATOR_NAMES,
+    load_city_indicators,
+    load_indicators,
+    load_stadtteile,
+    select_stadtteile,
+)
 from quartiersim.errors import InputError
 from quartiersim.kernels import core
 from quartiersim.kernels.random import week_key
@@ -42,26 +49,9 @@ from quartiersim.outputs import Recorder
 from quartiersim.population import synthesise, volunteer_start_shares
 from quartiersim.rng import RunStreams
 from quartiersim.spec import TASKS, Scenario, resolve_scenario
+from quartiersim.strategies import plan
 
 _T = {t: k for k, t in enumerate(TASKS)}
-
-
-def select_stadtteile(table: pd.DataFrame, selection: Any, source: str) -> np.ndarray:
-    """Row positions in ``table`` of the Stadtteile a scenario names (numbers or names), in table order."""
-    if selection == "all":
-        return np.arange(len(table))
-    by_number = {int(n): k for k, n in enumerate(table["number"])}
-    by_name = {str(name).casefold(): k for k, name in enumerate(table["stadtteil"])}
-    rows = []
-    for ref in selection:
-        k = by_number.get(ref) if isinstance(ref, int) else by_name.get(str(ref).strip().casefold())
-        if k is None and isinstance(ref, str) and ref.strip().isdigit():
-            k = by_number.get(int(ref))
-        if k is None:
-            raise InputError(source, "stadtteile", "official Stadtteil numbers or names (see "
-                             "'quartiersim stadtteile')", ref)
-        rows.append(k)
-    return np.array(sorted(set(rows)), dtype=np.int64)
 
 
 class QuarterModel(mesa.Model):
@@ -108,8 +98,8 @@ class QuarterModel(mesa.Model):
         t0 = time.perf_counter()
         self._load_inputs()
         self._build_population()
-        self._build_places()
         self._build_roles()
+        self._build_places()
         self._init_state()
         self._alloc_buffers()
         self.setup_seconds = time.perf_counter() - t0
@@ -141,6 +131,11 @@ class QuarterModel(mesa.Model):
         self.profile = pd.concat([profile, ind.drop(columns=["stadtteil", "bezirk"])], axis=1)
         self.city_indicators = city
         self.n_st = len(self.profile)
+        try:
+            self.ranking = area_index(indicators, city, table, spec.area_index)
+        except ValueError as exc:
+            raise InputError(spec.origin, "area_index", str(exc)) from None
+        self.plan = plan(spec, table, self.ranking)
 
     def _build_population(self) -> None:
         p = self.params
@@ -163,11 +158,12 @@ class QuarterModel(mesa.Model):
                 records.append((s, kind, bool(gen.random() < p.barrier_free_share),
                                 bool(gen.random() < p.low_threshold_share), None, None))
         numbers = self.profile["number"].tolist()
-        for role in self.spec.roles:
-            if role.quartierstreff:
-                for s in self._served(role.stadtteile, role.name):
+        for role in self.roles:
+            if any(state.quartierstreff for state in role.states):
+                for s in role.served:
                     if self.pop_s[s] > 0:
-                        records.append((int(s), "Quartierstreff", True, True, role.start, role.end))
+                        records.append((int(s), "Quartierstreff", True, True, role.spec.start, role.spec.end, role))
+        records = [rec if len(rec) == 7 else (*rec, None) for rec in records]
         order = sorted(range(len(records)), key=lambda k: (records[k][0], k))
         records = [records[k] for k in order]
         self.place_st = np.array([rec[0] for rec in records], dtype=np.int64)
@@ -181,8 +177,8 @@ class QuarterModel(mesa.Model):
         self.place_cap = self.place_cap_full.copy()
         self.place_used = np.zeros(self.n_places, dtype=np.int32)
         self.places: list[MeetingPlace] = []
-        for k, (s, kind, bf, lt, opens, closes) in enumerate(records):
-            self.places.append(MeetingPlace(self, k, kind, numbers[s], cap_persons, bf, lt, opens, closes))
+        for k, (s, kind, bf, lt, opens, closes, role) in enumerate(records):
+            self.places.append(MeetingPlace(self, k, kind, numbers[s], cap_persons, bf, lt, opens, closes, role))
         self._dated_places = [pl for pl in self.places if pl.opens is not None]
         # home place: any place of the Stadtteil; fallback: a regular place (used while the home Treff is closed)
         st = r.stadtteil
@@ -212,11 +208,10 @@ class QuarterModel(mesa.Model):
         return np.flatnonzero(self.profile["number"].astype(int).isin(numbers).to_numpy())
 
     def _build_roles(self) -> None:
-        p = self.params
+        """The roles of the scenario's plan: its own roles after Verstetigung, and the allocated teams."""
         self.roles: list[MunicipalRole] = [
-            MunicipalRole(self, role, self._served(role.stadtteile, role.name), p.hours_per_fte,
-                          p.cost_per_fte_eur)
-            for role in self.spec.roles
+            MunicipalRole(self, role, self._served(role.stadtteile, role.name), self.params.hours_per_fte)
+            for role in self.plan.roles
         ]
 
     def _init_state(self) -> None:

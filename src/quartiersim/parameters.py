@@ -209,8 +209,6 @@ PARAMS: tuple[Param, ...] = (
     # --- municipal roles -------------------------------------------------------------------------------------
     P("hours_per_fte", 39.0, "h/week", 1, 60, "weekly working hours of one full-time post",
       "TVöD-VKA, Baden-Württemberg (39 h)", "roles"),
-    P("cost_per_fte_eur", 85000.0, "EUR/year", 0, 1e6, "yearly employer cost of one post when a role sets none",
-      "assumption; pay-grade rates come with the strategies issue", "roles"),
 )
 
 PARAMS_BY_NAME: dict[str, Param] = {p.name: p for p in PARAMS}

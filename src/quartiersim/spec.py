@@ -30,6 +30,7 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -37,6 +38,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from quartiersim.areas import AreaIndexSpec
+from quartiersim.data import load_pay_grades
 from quartiersim.errors import InputError, InputErrors
 from quartiersim.parameters import ParameterSet, validate_parameters
 
@@ -61,6 +64,23 @@ ROLE_LABELS = {
     "stadtteilassistenz": "Stadtteilassistenz",
 }
 REPORT_INTERVALS = ("weekly", "monthly", "quarterly", "yearly")
+#: The pay grade a role is costed at when a scenario gives neither a grade nor a cost (assumption: the city's
+#: Stellenplan has the real grades; planning posts in E 13 like the A 14 coordination of the strategic social
+#: planning unit (seed 004), social-work posts in the S table of the TVöD-VKA).
+DEFAULT_PAY_GRADES = {
+    "sozialplanung": "E 13",
+    "vernetzungsstelle": "S 15",
+    "gesundheitsfoerderung": "E 12",
+    "gemeinwesenarbeit": "S 12",
+    "stadtteilassistenz": "E 11",
+}
+VERSTETIGUNG_STRATEGIES = ("funding_ends", "meeting_places", "permanent_posts", "welfare_handover",
+                           "self_organisation")
+ALLOCATION_STRATEGIES = ("needs_based", "equal_per_bezirk", "expression_of_interest", "pilot_only", "none")
+FUNDING_CRITERIA = ("participation", "stille_gruppen", "networking", "sustainability", "need")
+Task = Literal["outreach", "advice", "networking", "events", "health_network", "steering"]
+RoleKind = Literal["sozialplanung", "vernetzungsstelle", "gesundheitsfoerderung", "gemeinwesenarbeit",
+                   "stadtteilassistenz"]
 
 StadtteilRef = int | str
 
@@ -69,36 +89,210 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class RoleSpec(_Strict):
+class FieldError(ValueError):
+    """A cross-field check that failed, with the field to name in the message."""
+
+    def __init__(self, field: str, expected: str):
+        super().__init__(expected)
+        self.field = field
+
+
+def _check_tasks(tasks: dict[str, float] | None) -> None:
+    if tasks is not None:
+        if any(v < 0 for v in tasks.values()):
+            raise ValueError("task shares must be >= 0")
+        if sum(tasks.values()) > 1.0 + 1e-9:
+            raise ValueError(f"task shares must add up to at most 1, got {sum(tasks.values()):g}")
+
+
+def _check_grade(grade: str | None) -> str | None:
+    if grade is not None:
+        grades = _pay_grade_names()
+        if grade not in grades:
+            raise ValueError(f"a pay grade of the table ({', '.join(grades)})")
+    return grade
+
+
+@functools.cache
+def _pay_grade_names() -> tuple[str, ...]:
+    return tuple(load_pay_grades().index)
+
+
+class _Graded(BaseModel):
+    @field_validator("pay_grade", check_fields=False)
+    @classmethod
+    def _grade(cls, v: str | None) -> str | None:
+        return _check_grade(v)
+
+
+class RoleChange(_Strict, _Graded):
+    """A change of a role from a date on: its posts, how it spends them, its cost, its Quartierstreff.
+
+    Fields left out keep their value. Verstetigung strategies are written as such changes (see
+    :mod:`quartiersim.strategies`), and a scenario can give its own, e.g. ``{date = 2026-01-01, fte = 1.5}``.
+    """
+
+    date: dt.date
+    fte: float | None = Field(default=None, ge=0, le=100)
+    tasks: dict[Task, float] | None = None
+    pay_grade: str | None = None
+    cost_per_fte_eur: float | None = Field(default=None, ge=0)
+    quartierstreff: bool | None = None
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _check(self) -> RoleChange:
+        _check_tasks(self.tasks)
+        return self
+
+
+class RoleSpec(_Strict, _Graded):
     """One municipal role (post) in a scenario."""
 
     name: str = Field(min_length=1)
-    kind: Literal["sozialplanung", "vernetzungsstelle", "gesundheitsfoerderung", "gemeinwesenarbeit",
-                  "stadtteilassistenz"]
+    kind: RoleKind
     fte: float = Field(ge=0, le=100, description="posts (full-time equivalents)")
     stadtteile: Literal["all"] | list[StadtteilRef] = "all"
     start: dt.date
     end: dt.date
-    tasks: dict[Literal["outreach", "advice", "networking", "events", "health_network", "steering"],
-                float] | None = None
+    tasks: dict[Task, float] | None = None
+    pay_grade: str | None = None
     cost_per_fte_eur: float | None = Field(default=None, ge=0)
     quartierstreff: bool = False
+    changes: list[RoleChange] = Field(default_factory=list)
+    verstetigung: bool = True
 
     @model_validator(mode="after")
     def _check(self) -> RoleSpec:
         if self.end < self.start:
-            raise ValueError(f"end ({self.end}) must not be before start ({self.start})")
-        if self.tasks is not None:
-            if any(v < 0 for v in self.tasks.values()):
-                raise ValueError("task shares must be >= 0")
-            if sum(self.tasks.values()) > 1.0 + 1e-9:
-                raise ValueError(f"task shares must add up to at most 1, got {sum(self.tasks.values()):g}")
+            raise FieldError("end", f"an end not before the start: the role starts {self.start}, after its end "
+                             f"{self.end}")
+        _check_tasks(self.tasks)
+        dates = [c.date for c in self.changes]
+        if dates != sorted(dates):
+            raise ValueError("changes in date order")
+        outside = [str(d) for d in dates if not self.start <= d <= self.end]
+        if outside:
+            raise ValueError(f"change dates between the role's start {self.start} and end {self.end}, got "
+                             f"{', '.join(outside)}")
         return self
 
     def task_shares(self) -> dict[str, float]:
         """Share of working time per task (defaults by kind)."""
-        shares = dict(self.tasks) if self.tasks is not None else dict(DEFAULT_TASKS[self.kind])
-        return {t: float(shares.get(t, 0.0)) for t in TASKS}
+        return shares_of(self.kind, self.tasks)
+
+    @property
+    def grade(self) -> str:
+        """The pay grade the role is costed at (its own, or the default of its kind)."""
+        return self.pay_grade or DEFAULT_PAY_GRADES[self.kind]
+
+
+def shares_of(kind: str, tasks: dict[str, float] | None) -> dict[str, float]:
+    """Share of working time per task: ``tasks`` if given, else the defaults of the role kind."""
+    shares = dict(tasks) if tasks is not None else dict(DEFAULT_TASKS[kind])
+    return {t: float(shares.get(t, 0.0)) for t in TASKS}
+
+
+class VerstetigungSpec(_Strict):
+    """What follows when a role's funded term ends (the ``[verstetigung]`` table).
+
+    It applies to every role with ``verstetigung = true`` (the default) whose end falls inside the run, and to
+    the roles an allocation creates. :mod:`quartiersim.strategies` documents each strategy's effects.
+    """
+
+    strategy: Literal["funding_ends", "meeting_places", "permanent_posts", "welfare_handover",
+                      "self_organisation"] = "funding_ends"
+    takeover_fte_share: float = Field(default=0.4, ge=0, le=1, description="meeting_places: share of the "
+                                      "role's posts the meeting places' staff give to coordination")
+    takeover_pay_grade: str = "S 11b"
+    handover_gap_weeks: int = Field(default=13, ge=0, le=520, description="welfare_handover: weeks without "
+                                    "anyone before the welfare organisation starts")
+    handover_fte_share: float = Field(default=0.75, ge=0, le=1)
+    project_years: float = Field(default=3.0, ge=0, le=30)
+    coaching_start_share: float = Field(default=0.5, ge=0, le=1, description="self_organisation: coaching "
+                                        "posts as a share of the role's posts when it starts")
+    taper_years: float = Field(default=2.0, gt=0, le=30)
+
+    @field_validator("takeover_pay_grade")
+    @classmethod
+    def _grade(cls, v: str) -> str:
+        return _check_grade(v) or v
+
+
+class TeamRole(_Strict, _Graded):
+    """One role in the team an allocation gives each selected Stadtteil."""
+
+    kind: RoleKind
+    fte: float = Field(gt=0, le=100)
+    pay_grade: str | None = None
+    cost_per_fte_eur: float | None = Field(default=None, ge=0)
+    tasks: dict[Task, float] | None = None
+    quartierstreff: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> TeamRole:
+        _check_tasks(self.tasks)
+        return self
+
+
+def _default_team() -> list[TeamRole]:
+    return [TeamRole(kind="gemeinwesenarbeit", fte=1.0, quartierstreff=True),
+            TeamRole(kind="stadtteilassistenz", fte=0.5)]
+
+
+class AllocationSpec(_Strict):
+    """How Phase 3 chooses and staffs new project areas (the ``[allocation]`` table)."""
+
+    strategy: Literal["needs_based", "equal_per_bezirk", "expression_of_interest", "pilot_only", "none"]
+    start: dt.date = dt.date(2028, 1, 1)
+    new_stadtteile_per_year: int = Field(default=3, ge=0, le=152)
+    years_per_area: float = Field(default=8.0, gt=0, le=30)
+    budget_eur_per_year: float = Field(default=1_000_000.0, ge=0)
+    max_posts: float | None = Field(default=None, ge=0)
+    bezirke: list[str] = Field(default_factory=list, description="expression_of_interest: applying Bezirke")
+    stadtteile: list[StadtteilRef] = Field(default_factory=list, description="pilot_only: the pilot quarters")
+    exclude_served: bool = True
+    team: list[TeamRole] = Field(default_factory=_default_team)
+
+    @model_validator(mode="after")
+    def _check(self) -> AllocationSpec:
+        if self.strategy == "expression_of_interest" and not self.bezirke:
+            raise ValueError("expression_of_interest needs the applying Bezirke in 'bezirke'")
+        if self.strategy == "pilot_only" and not self.stadtteile:
+            raise ValueError("pilot_only needs the pilot quarters in 'stadtteile'")
+        if not self.team:
+            raise ValueError("a team of at least one role")
+        return self
+
+
+def _default_criteria() -> dict[str, float]:
+    return {"participation": 0.2, "stille_gruppen": 0.25, "networking": 0.15, "sustainability": 0.2, "need": 0.2}
+
+
+class FundingSpec(_Strict):
+    """Funding of initiatives by the framework's quality criteria (the ``[initiative_funding]`` table).
+
+    Once a year from ``start`` active initiatives apply (each with chance ``apply_share``); applications are
+    scored by the weighted criteria and funded in order of score, as long as the year's budget lasts and the
+    score reaches ``min_score``. :mod:`quartiersim.funding` documents the criteria.
+    """
+
+    start: dt.date = dt.date(2026, 1, 1)
+    end: dt.date | None = None
+    budget_eur_per_year: float = Field(default=100_000.0, ge=0)
+    grant_eur: float = Field(default=5_000.0, gt=0)
+    apply_share: float = Field(default=0.6, ge=0, le=1)
+    min_score: float = Field(default=0.0, ge=0, le=1)
+    weights: dict[Literal["participation", "stille_gruppen", "networking", "sustainability", "need"],
+                  float] = Field(default_factory=_default_criteria)
+
+    @model_validator(mode="after")
+    def _check(self) -> FundingSpec:
+        if self.end is not None and self.end < self.start:
+            raise FieldError("end", f"an end not before the start ({self.start})")
+        if any(w < 0 for w in self.weights.values()) or sum(self.weights.values()) <= 0:
+            raise ValueError("criterion weights >= 0 with at least one > 0")
+        return self
 
 
 class Scenario(_Strict):
@@ -117,6 +311,12 @@ class Scenario(_Strict):
     stadtteile_file: str | None = None
     parameters: dict[str, Any] = Field(default_factory=dict)
     roles: list[RoleSpec] = Field(default_factory=list)
+    pilot_end: dt.date = Field(default=dt.date(2027, 12, 31), description="last day of the pilot phase")
+    phase3_start: dt.date = Field(default=dt.date(2028, 1, 1), description="first day of Phase 3")
+    area_index: AreaIndexSpec = Field(default_factory=AreaIndexSpec)
+    verstetigung: VerstetigungSpec = Field(default_factory=VerstetigungSpec)
+    allocation: AllocationSpec | None = None
+    initiative_funding: FundingSpec | None = None
     base_dir: str | None = Field(default=None, exclude=True)
     source_file: str | None = Field(default=None, exclude=True)
 
@@ -130,7 +330,13 @@ class Scenario(_Strict):
     @model_validator(mode="after")
     def _check(self) -> Scenario:
         if self.end < self.start + dt.timedelta(days=6):
-            raise ValueError(f"end ({self.end}) must be at least one week after start ({self.start})")
+            raise FieldError("end", f"an end at least one week after start: start {self.start}, end {self.end}")
+        if self.phase3_start <= self.pilot_end:
+            raise FieldError("phase3_start", f"a date after pilot_end ({self.pilot_end})")
+        if self.allocation is not None and self.allocation.strategy != "none" and self.allocation.start > self.end:
+            raise FieldError("allocation.start", f"a date on or before the scenario's end ({self.end})")
+        if self.initiative_funding is not None and self.initiative_funding.start > self.end:
+            raise FieldError("initiative_funding.start", f"a date on or before the scenario's end ({self.end})")
         return self
 
     @property
@@ -171,7 +377,8 @@ class Scenario(_Strict):
         """The scenario as plain data with every parameter spelled out, for metadata and reruns."""
         data = self.model_dump(mode="json")
         data["parameters"] = self.params.as_dict()
-        data["roles"] = [dict(r, tasks=RoleSpec(**r).task_shares()) for r in data["roles"]]
+        data["roles"] = [dict(r, tasks=RoleSpec(**r).task_shares(), pay_grade=RoleSpec(**r).grade)
+                         for r in data["roles"]]
         return data
 
 
@@ -203,21 +410,36 @@ _EXPECTED = {
 }
 
 
+_SECTIONS: dict[str, type[BaseModel]] = {
+    "roles": RoleSpec, "changes": RoleChange, "allocation": AllocationSpec, "team": TeamRole,
+    "verstetigung": VerstetigungSpec, "initiative_funding": FundingSpec, "area_index": AreaIndexSpec,
+}
+
+
+def _model_at(loc: tuple) -> type[BaseModel]:
+    """The model whose fields are valid at a location of the scenario data (for 'known fields' hints)."""
+    model: type[BaseModel] = Scenario
+    for part in loc:
+        model = _SECTIONS.get(str(part), model)
+    return model
+
+
 def _problem(source: str, err: dict) -> InputError:
     loc = ".".join(str(x) for x in err["loc"] if not str(x).startswith(("function-after", "list[")))
     kind = err["type"]
     ctx = err.get("ctx", {}) or {}
     if kind == "extra_forbidden":
-        top = err["loc"][0] if len(err["loc"]) == 1 else None
-        known = sorted(set(Scenario.model_fields) - {"base_dir", "source_file"}) if top else sorted(
-            set(RoleSpec.model_fields))
+        known = sorted(set(_model_at(err["loc"][:-1]).model_fields) - {"base_dir", "source_file"})
         expected = _EXPECTED[kind].format(known=", ".join(known))
     elif kind == "literal_error":
         expected = f"one of {ctx.get('expected', '')}"
     elif kind in _EXPECTED:
         expected = _EXPECTED[kind].format(**{k: v for k, v in ctx.items()}) if ctx else _EXPECTED[kind]
     elif kind == "value_error":
-        expected = str(ctx.get("error", err["msg"]))
+        error = ctx.get("error", err["msg"])
+        expected = str(error)
+        if isinstance(error, FieldError):
+            loc = f"{loc}.{error.field}" if loc else error.field
     else:
         expected = err["msg"]
     got = err.get("input")

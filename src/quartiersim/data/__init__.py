@@ -30,6 +30,18 @@ source                     where the row's figures come from (required if any va
 
 Every missing value falls back to the city-wide value, and the loaded table says so in a
 ``<indicator>_fallback`` column, so results can mark them. Figures are never invented per Stadtteil.
+
+A fourth table, ``pay_grades.csv``, costs posts by pay grade (TVöD-VKA, general and social-services tables).
+The yearly employer cost of one full-time post is::
+
+    monthly_eur * uprating * annual_factor * (1 + employer_on_cost)
+
+with ``monthly_eur`` the table value at ``step`` (step 4 of 6, the middle of a career), ``uprating`` any
+general pay rise agreed after that table, ``annual_factor`` 12 monthly payments plus the Jahressonderzahlung
+(85 % of a month from 2026 under the 2025 TVöD-VKA agreement, so 12.85), and ``employer_on_cost`` the
+employer's social-insurance and supplementary-pension contributions (0.28: statutory shares of about 21 % in
+2025 plus about 7 % supplementary pension; an assumption until the city's own Personalkostensätze replace it).
+Workplace overheads are not included.
 """
 
 from __future__ import annotations
@@ -37,6 +49,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -76,6 +89,9 @@ def _bundled(name: str) -> Path:
 STADTTEILE_CSV = _bundled("stuttgart_stadtteile.csv")
 CITY_INDICATORS_CSV = _bundled("city_indicators.csv")
 STADTTEIL_INDICATORS_CSV = _bundled("stadtteil_indicators.csv")
+PAY_GRADES_CSV = _bundled("pay_grades.csv")
+PAY_GRADE_COLUMNS = ("grade", "monthly_eur", "step", "valid_from", "uprating", "annual_factor", "employer_on_cost",
+                     "source")
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
@@ -271,3 +287,62 @@ def load_indicators(
         out[spec.name] = [float(city.loc[spec.name, "value"]) if g is None else g for g in given]
     out["indicator_source"] = [sources.get(n, "") or "city-wide fallback values" for n in out["number"]]
     return out.reset_index(drop=True)
+
+
+def load_pay_grades(path: str | Path | None = None) -> pd.DataFrame:
+    """The pay-grade table with each grade's yearly employer cost of one full-time post.
+
+    Args:
+        path: a CSV with :data:`PAY_GRADE_COLUMNS`; the bundled ``pay_grades.csv`` if None.
+
+    Returns:
+        One row per grade, indexed by grade (e.g. ``"S 12"``), with ``annual_cost_eur`` added.
+
+    """
+    path = Path(path) if path is not None else PAY_GRADES_CSV
+    raw = _read_csv(path)
+    missing = [c for c in PAY_GRADE_COLUMNS if c not in raw.columns]
+    if missing:
+        raise InputError(path, missing[0], f"the columns {', '.join(PAY_GRADE_COLUMNS)}")
+    problems: list[InputError] = []
+    numbers: dict[str, list[float]] = {c: [] for c in ("monthly_eur", "uprating", "annual_factor",
+                                                       "employer_on_cost")}
+    for i, row in raw.iterrows():
+        for col in numbers:
+            try:
+                value = float(row[col])
+                if not np.isfinite(value) or value < 0:
+                    raise ValueError
+            except ValueError:
+                problems.append(InputError(path, f"{col} (line {int(i) + 2})", "a number >= 0", row[col]))
+                value = float("nan")
+            numbers[col].append(value)
+        if not row["source"].strip():
+            problems.append(InputError(path, f"source (line {int(i) + 2})", "the source of the rate"))
+    grades = raw["grade"].str.strip()
+    if grades.duplicated().any():
+        problems.append(InputError(path, "grade", "each grade once", sorted(set(grades[grades.duplicated()]))))
+    if problems:
+        raise problems[0] if len(problems) == 1 else InputErrors(path, problems)
+    out = raw.assign(grade=grades, **{c: np.array(v) for c, v in numbers.items()})
+    out["annual_cost_eur"] = (out["monthly_eur"] * out["uprating"] * out["annual_factor"]
+                              * (1.0 + out["employer_on_cost"]))
+    return out.set_index("grade")
+
+
+def select_stadtteile(table: pd.DataFrame, selection: Any, source: str, field: str = "stadtteile") -> np.ndarray:
+    """Row positions in ``table`` of the Stadtteile a scenario names (numbers or names), in table order."""
+    if selection == "all":
+        return np.arange(len(table))
+    by_number = {int(n): k for k, n in enumerate(table["number"])}
+    by_name = {str(name).casefold(): k for k, name in enumerate(table["stadtteil"])}
+    rows = []
+    for ref in selection:
+        k = by_number.get(ref) if isinstance(ref, int) else by_name.get(str(ref).strip().casefold())
+        if k is None and isinstance(ref, str) and ref.strip().isdigit():
+            k = by_number.get(int(ref))
+        if k is None:
+            raise InputError(source, field, "official Stadtteil numbers or names (see "
+                             "'quartiersim stadtteile')", ref)
+        rows.append(k)
+    return np.array(sorted(set(rows)), dtype=np.int64)
