@@ -49,6 +49,8 @@ class World:
         self.init_active = np.zeros(n_st * max_init, dtype=np.uint8)
         self.init_members = np.zeros(n_st * max_init, dtype=np.int32)
         self.init_weeks = np.zeros(n_st * max_init, dtype=np.int32)
+        # drop-out hazard multipliers: 1 for most, lower for initiatives with a grant
+        self.init_rr = np.where(rng.random(n_st * max_init) < 0.3, 0.6, 1.0)
         self.founded = np.zeros(n_st * max_init, dtype=np.uint8)
         self.dropped = np.zeros(n_st * max_init, dtype=np.uint8)
         self.member_of = np.full(n, -1, dtype=np.int32)

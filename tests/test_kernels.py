@@ -35,7 +35,7 @@ def _args(w: World, name: str):
                                w.volunteer, w.threshold, w.member_of, w.tie_j, w.deg, e["activation"], 0.5, 0.2,
                                0.05, 0.05, 0.05, 0.03, 0.02, 2.0, k),
         "initiative_step": (w.st_off, w.weight_s, w.age, w.aware, w.participating, w.volunteer, w.member_of,
-                            w.init_active, w.init_members, w.init_weeks, w.founded, w.dropped,
+                            w.init_active, w.init_members, w.init_weeks, w.init_rr, w.founded, w.dropped,
                             np.zeros(w.n_st, np.int64), np.zeros(w.n_st, np.int64), e["advice"],
                             e["support"], 0.05, 1.0, 0.3, 0.2, 0.6, 1.0, 5.0, 2.0, w.max_init, k),
         "group_stats": (w.st_off, w.weight_s, w.age, w.mig, w.inc, w.health, w.stille, w.lonely, w.aware,
@@ -158,7 +158,7 @@ def _week_args(w: World, week: int):
             w.member_of, w.home_place, w.alt_place, w.venue, w.visit_count, w.tie_j, w.tie_w, w.tie_slot, w.deg,
             w.place_cap, w.place_bf, w.place_lt, w.place_used, np.zeros(w.n_venues, np.int32),
             np.zeros(w.n_venues, np.int64), np.zeros(max(w.n, 1), np.int32), w.init_active, w.init_members,
-            w.init_weeks, w.founded, w.dropped, np.zeros(w.n_st, np.int64), np.zeros(w.n_st, np.int64),
+            w.init_weeks, w.init_rr, w.founded, w.dropped, np.zeros(w.n_st, np.int64), np.zeros(w.n_st, np.int64),
             e["outreach"], e["events"], e["activation"], e["bridging"], e["health"], e["advice"], e["support"],
             w.rr_health, prm["awareness_step"], p_vi, p_en, prm["tie_step"], prm["loneliness_step"],
             prm["participation_step"], p_in, keys)

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from quartiersim.agents import PLACE_KINDS, Initiative, MeetingPlace, MunicipalRole
-from quartiersim.areas import area_index
+from quartiersim.areas import area_index, need_percentile
 from quartiersim.data import (
     INDICATOR_NAMES,
     load_city_indicators,
@@ -43,6 +43,7 @@ from quartiersim.data import (
     select_stadtteile,
 )
 from quartiersim.errors import InputError
+from quartiersim.funding import FundingRounds
 from quartiersim.kernels import core
 from quartiersim.kernels.random import week_key
 from quartiersim.outputs import Recorder
@@ -102,6 +103,11 @@ class QuarterModel(mesa.Model):
         self._build_places()
         self._init_state()
         self._alloc_buffers()
+        self.funding: FundingRounds | None = None
+        if spec.initiative_funding is not None:
+            need = need_percentile(self.ranking)
+            need_s = np.array([need.get(int(n), 0.0) for n in self.profile["number"]])
+            self.funding = FundingRounds(self, spec.initiative_funding, need_s)
         self.setup_seconds = time.perf_counter() - t0
         self.n_weeks = (spec.end - spec.start).days // 7 + 1
         self.recorder = Recorder(self.profile["stadtteil"].tolist(), spec.report)
@@ -236,6 +242,7 @@ class QuarterModel(mesa.Model):
         self.init_active = np.zeros(n_slots, dtype=np.uint8)
         self.init_members = np.zeros(n_slots, dtype=np.int32)
         self.init_weeks = np.zeros(n_slots, dtype=np.int32)
+        self.init_rr = np.ones(n_slots)  # drop-out hazard multiplier per slot (grants lower it)
         self.init_founded = np.zeros(n_slots, dtype=np.uint8)
         self.init_dropped = np.zeros(n_slots, dtype=np.uint8)
         n_init_s = np.rint(self.pop_s * p.initiative_initial_per_1000 / 1000.0).astype(np.int64)
@@ -281,6 +288,7 @@ class QuarterModel(mesa.Model):
         self.period_founded = np.zeros(n_st)
         self.period_role_hours = np.zeros(n_st)
         self.period_cost = np.zeros(n_st)
+        self.period_grants = np.zeros(n_st)
 
     def _spin_up(self, weeks: int) -> None:
         """Run ``weeks`` weeks before the start date (no role is active then, nothing is reported).
@@ -296,7 +304,8 @@ class QuarterModel(mesa.Model):
             self.week += 1
             self.date = self.spec.start + dt.timedelta(days=7 * self.week)
         self.residents.visit_count[:] = 0
-        for acc in (self.period_dropouts, self.period_founded, self.period_role_hours, self.period_cost):
+        for acc in (self.period_dropouts, self.period_founded, self.period_role_hours, self.period_cost,
+                    self.period_grants):
             acc[:] = 0.0
 
     # ------------------------------------------------------------------------------------------------------
@@ -396,6 +405,8 @@ class QuarterModel(mesa.Model):
         e["support"][:] = self.task_hours[:, _T["advice"]] + self.task_hours[:, _T["networking"]]
         self.period_role_hours += self.week_role_hours
         self.period_cost += self.week_cost
+        if self.funding is not None and self.week >= 0:
+            self.funding.week(self.date)
 
     def _resident_week(self) -> None:
         """Awareness to initiatives for every Stadtteil, as one kernel (see :meth:`step`)."""
@@ -409,7 +420,7 @@ class QuarterModel(mesa.Model):
             r.member_of, r.home_place, r.alt_place, r.venue, r.visit_count,
             r.tie_j, r.tie_w, r.tie_slot, r.deg,
             self.place_cap, self.place_bf, self.place_lt, self.place_used, self.v_count, self.v_start,
-            self.v_members, self.init_active, self.init_members, self.init_weeks, self.init_founded,
+            self.v_members, self.init_active, self.init_members, self.init_weeks, self.init_rr, self.init_founded,
             self.init_dropped, self.n_found, self.n_drop,
             e["outreach"], e["events"], e["activation"], e["bridging"], e["health"], e["advice"], e["support"],
             self.rr_health, prm["awareness"], prm["visits"], prm["encounters"], prm["ties"], prm["loneliness"],
@@ -462,7 +473,8 @@ class QuarterModel(mesa.Model):
         r = self.residents
         core.initiative_step(
             r.st_off, r.weight_s, r.age, r.aware, r.participating, r.volunteer, r.member_of, self.init_active,
-            self.init_members, self.init_weeks, self.init_founded, self.init_dropped, self.n_found, self.n_drop,
+            self.init_members, self.init_weeks, self.init_rr, self.init_founded, self.init_dropped, self.n_found,
+            self.n_drop,
             self.effects["advice"], self.effects["support"], *self._prm["initiatives"], self.max_init,
             self._wkey("initiatives"))
         self._initiative_books()
@@ -473,6 +485,7 @@ class QuarterModel(mesa.Model):
         self.period_dropouts += n_drop
         self.period_founded += n_found
         if n_drop.any():
+            self.init_rr[self.init_dropped == 1] = 1.0  # a grant ends with its initiative
             for g in np.flatnonzero(self.init_dropped):
                 agent = self.initiatives.pop(int(g), None)
                 if agent is not None:
@@ -511,13 +524,15 @@ class QuarterModel(mesa.Model):
         self._compute_stats()
         active = self.init_active.reshape(self.n_st, self.max_init).sum(axis=1).astype(np.float64)
         if report:
+            funded = ((self.init_active == 1) & (self.init_rr < 1.0)).reshape(self.n_st, self.max_init).sum(axis=1)
             self.recorder.add(label, self.stats, active, self.period_dropouts, self.period_role_hours,
-                              self.period_cost)
+                              self.period_cost, self.period_grants, funded.astype(np.float64))
             self.residents.visit_count[:] = 0
             self.period_dropouts[:] = 0.0
             self.period_founded[:] = 0.0
             self.period_role_hours[:] = 0.0
             self.period_cost[:] = 0.0
+            self.period_grants[:] = 0.0
         self.latest = Recorder.city_values(self.stats, active)
         self.datacollector.collect(self)
 

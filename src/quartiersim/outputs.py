@@ -24,6 +24,7 @@ CITY = "Stuttgart"
 #: resident indicators as (name, numerator quantity, denominator quantity or None, unit, meaning)
 RESIDENT_INDICATORS: tuple[tuple[str, int, int | None, str, str], ...] = (
     ("lonely_share", 2, 1, "share of adults", "share of adults (18+) who are lonely"),
+    ("lonely_adults", 2, None, "persons", "adults (18+) who are lonely"),
     ("ties_per_resident", 3, 0, "ties", "mean number of social ties"),
     ("bridging_tie_share", 4, 3, "share of ties", "share of ties that link residents with and without "
      "migration background"),
@@ -40,6 +41,8 @@ STADTTEIL_INDICATORS: tuple[tuple[str, str, str], ...] = (
     ("initiative_dropouts", "initiatives per period", "initiatives that dropped out in the period"),
     ("role_hours", "hours per period", "hours the municipal roles worked in the Stadtteil in the period"),
     ("cost_eur", "EUR per period", "cost of the municipal roles attributed to the Stadtteil in the period"),
+    ("grants_eur", "EUR per period", "grants to initiatives in the Stadtteil in the period"),
+    ("funded_initiatives", "initiatives", "active initiatives holding a grant at the end of the period"),
 )
 INDICATORS: tuple[str, ...] = tuple(x[0] for x in RESIDENT_INDICATORS) + tuple(x[0] for x in STADTTEIL_INDICATORS)
 COLUMNS = ("date", "stadtteil", "indicator", "group", "value")
@@ -83,14 +86,17 @@ class Recorder:
         return min(label, end)
 
     def add(self, date: dt.date, stats: np.ndarray, active: np.ndarray, dropouts: np.ndarray,
-            role_hours: np.ndarray, cost: np.ndarray) -> None:
-        """Record one period: ``stats[s, g, q]`` from the stats kernel and per-Stadtteil flows and stocks."""
+            role_hours: np.ndarray, cost: np.ndarray, grants: np.ndarray, funded: np.ndarray) -> None:
+        """Record one period: ``stats[s, g, q]`` from the stats kernel and per-Stadtteil flows and stocks.
+
+        The per-Stadtteil arrays come in the order of :data:`STADTTEIL_INDICATORS`.
+        """
         n_st = stats.shape[0]
         full = np.concatenate([stats, stats.sum(axis=0, keepdims=True)], axis=0)  # + city total
         res = np.empty((n_st + 1, len(RESIDENT_INDICATORS), len(GROUPS)))
         for k, (_, num, den, _, _) in enumerate(RESIDENT_INDICATORS):
             res[:, k, :] = full[:, :, num] if den is None else _ratio(full[:, :, num], full[:, :, den])
-        st_vals = np.stack([active, dropouts, role_hours, cost], axis=1)
+        st_vals = np.stack([active, dropouts, role_hours, cost, grants, funded], axis=1)
         st_vals = np.concatenate([st_vals, st_vals.sum(axis=0, keepdims=True)], axis=0)
         block = np.concatenate([res.reshape(n_st + 1, -1), st_vals], axis=1)
         self.dates.append(date)

@@ -202,6 +202,9 @@ PARAMS: tuple[Param, ...] = (
     P("initiative_min_members", 5, "members", 1, 100, "members below which the small-group hazard applies", _A,
       "initiatives", integer=True),
     P("initiative_small_rr", 2.0, "RR", 1, 100, "drop-out RR of initiatives with few members", _A, "initiatives"),
+    P("grant_dropout_effect", 0.3, "1", 0, 1, "relative fall of an initiative's drop-out hazard in the year of a "
+      "grant", "assumption; direction from Scheirer 2005 and Savaya & Spiro 2012 (diverse, secured funding)",
+      "initiatives"),
     P("initiative_initial_per_1000", 1.0, "initiatives per 1,000 residents", 0, 50,
       "active initiatives per 1,000 residents at the start", _A, "initiatives"),
     P("max_initiatives", 64, "initiatives", 1, 1024, "most initiatives one Stadtteil can hold at once",

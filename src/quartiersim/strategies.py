@@ -167,8 +167,8 @@ def plan(scenario: Scenario, stadtteile: pd.DataFrame, ranking: pd.DataFrame) ->
         queue = _queue(alloc, scenario, stadtteile, ranking, roles)
         areas = _waves(alloc, queue, run_end)
         for _, area in areas.iterrows():
-            for k, member in enumerate(alloc.team):
-                team_role = _team_role(member, area, k)
+            for member in alloc.team:
+                team_role = _team_role(member, area)
                 roles.append(apply_verstetigung(team_role, scenario.verstetigung, run_end))
     return Plan(roles=roles, areas=areas, ranking=ranking)
 
@@ -230,7 +230,7 @@ def _waves(alloc: AllocationSpec, queue: pd.DataFrame, run_end: dt.date) -> pd.D
     nxt = 0
     year = 0
     while nxt < len(queue):
-        date = _add_years(alloc.start, year)
+        date = add_years(alloc.start, year)
         if date > run_end:
             break
         at_work = [r for r in rows if r["start"] <= date <= r["end"]]
@@ -259,14 +259,15 @@ def _default_grade(member: TeamRole) -> str:
                     end=dt.date(2000, 1, 1)).grade
 
 
-def _team_role(member: TeamRole, area: pd.Series, k: int) -> RoleSpec:
+def _team_role(member: TeamRole, area: pd.Series) -> RoleSpec:
     return RoleSpec(name=f"{ROLE_LABELS[member.kind]} {area['stadtteil']} (project area from "
                     f"{area['start']:%Y})", kind=member.kind, fte=member.fte, stadtteile=[int(area["number"])],
                     start=area["start"], end=area["end"], tasks=member.tasks, pay_grade=member.pay_grade,
                     cost_per_fte_eur=member.cost_per_fte_eur, quartierstreff=member.quartierstreff)
 
 
-def _add_years(date: dt.date, years: int) -> dt.date:
+def add_years(date: dt.date, years: int) -> dt.date:
+    """The same day ``years`` later (28 February for 29 February in a common year)."""
     try:
         return date.replace(year=date.year + years)
     except ValueError:  # 29 February

@@ -465,7 +465,8 @@ def _participation(s, st_off, age, mig, aware, participating, part_new, voluntee
 
 @njit(cache=True)
 def _initiatives(s, st_off, weight_s, age, aware, participating, volunteer, member_of, init_active, init_members,
-                 init_weeks, founded, dropped, n_found, n_drop, advice_s, support_hours_s, prm, max_init, wkey):
+                 init_weeks, init_rr, founded, dropped, n_found, n_drop, advice_s, support_hours_s, prm, max_init,
+                 wkey):
     (founding_rate, advice_effect, join_prob, dropout_base, support_effect, support_half, min_members,
      small_rr) = prm
     n_res = st_off[-1]
@@ -496,6 +497,7 @@ def _initiatives(s, st_off, weight_s, age, aware, participating, volunteer, memb
             continue
         init_weeks[g] += 1
         hazard = dropout_base * (1.0 - support_effect * support)
+        hazard *= init_rr[g]
         if init_members[g] * w < min_members:
             hazard *= small_rr
         if event(uniform(wkey, n_res + n_st + g, 0), hazard):
@@ -560,6 +562,7 @@ def _initiatives(s, st_off, weight_s, age, aware, participating, volunteer, memb
         init_active[slot] = 1
         init_members[slot] = 1
         init_weeks[slot] = 0
+        init_rr[slot] = 1.0
         founded[slot] = 1
         n_found[s] += 1
 
@@ -680,13 +683,14 @@ def participation_step(st_off, age, mig, aware, participating, part_new, volunte
 
 @njit(cache=True)
 def initiative_step(st_off, weight_s, age, aware, participating, volunteer, member_of, init_active,
-                    init_members, init_weeks, founded, dropped, n_found, n_drop, advice_s, support_hours_s,
+                    init_members, init_weeks, init_rr, founded, dropped, n_found, n_drop, advice_s, support_hours_s,
                     founding_rate, advice_effect, join_prob, dropout_base, support_effect, support_half,
                     min_members, small_rr, max_init, wkey):
     """Initiatives: drop-outs at a hazard that intermediary support lowers, members joining, new foundings.
 
     Per Stadtteil: (1) each active initiative drops out with weekly hazard ``dropout_base * (1 -
-    support_effect * sat(support per initiative)) * small_rr [if fewer than min_members persons]``; its
+    support_effect * sat(support per initiative)) * init_rr[slot] * small_rr [if fewer than min_members
+    persons]``, where ``init_rr`` is 1 except for initiatives with a grant (see quartiersim.funding); its
     members are released. (2) Participating volunteers aged 14+ who are no member join a random active
     initiative with chance ``join_prob``; members are aware of local offers. (3) A Poisson number (at most 4)
     of initiatives is founded with mean ``founding_rate * engaged persons * (1 + advice_effect * advice_s)``,
@@ -697,8 +701,8 @@ def initiative_step(st_off, weight_s, age, aware, participating, volunteer, memb
            small_rr)
     for s in range(st_off.shape[0] - 1):
         _initiatives(s, st_off, weight_s, age, aware, participating, volunteer, member_of, init_active,
-                     init_members, init_weeks, founded, dropped, n_found, n_drop, advice_s, support_hours_s, prm,
-                     max_init, wkey)
+                     init_members, init_weeks, init_rr, founded, dropped, n_found, n_drop, advice_s, support_hours_s,
+                     prm, max_init, wkey)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -713,7 +717,7 @@ def week_step(st_off, pl_off, weight_s, n_places, max_init,
               home_place, alt_place, venue, visit_count,
               tie_j, tie_w, tie_slot, deg,
               place_cap, place_bf, place_lt, place_used, v_count, v_start, v_members,
-              init_active, init_members, init_weeks, founded, dropped, n_found, n_drop,
+              init_active, init_members, init_weeks, init_rr, founded, dropped, n_found, n_drop,
               outreach_s, events_s, activation_s, bridging_venue_s, health_promo_s, advice_s, support_hours_s,
               rr_health, p_aw, p_vi, p_en, p_ti, p_lo, p_pa, p_in, wkeys):
     """All resident-level phases of one week, for each Stadtteil in turn (Stadtteile in parallel).
@@ -736,8 +740,8 @@ def week_step(st_off, pl_off, weight_s, n_places, max_init,
         _participation(s, st_off, age, mig, aware_new, participating, part_new, volunteer, threshold, member_of,
                        tie_j, deg, activation_s, p_pa, wkeys[5])
         _initiatives(s, st_off, weight_s, age, aware_new, part_new, volunteer, member_of, init_active,
-                     init_members, init_weeks, founded, dropped, n_found, n_drop, advice_s, support_hours_s, p_in,
-                     max_init, wkeys[6])
+                     init_members, init_weeks, init_rr, founded, dropped, n_found, n_drop, advice_s, support_hours_s,
+                     p_in, max_init, wkeys[6])
 
 
 # ----------------------------------------------------------------------------------------------------------

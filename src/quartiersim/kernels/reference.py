@@ -247,7 +247,7 @@ def participation_step(st_off, age, mig, aware, participating, part_new, volunte
 
 
 def initiative_step(st_off, weight_s, age, aware, participating, volunteer, member_of, init_active,
-                    init_members, init_weeks, founded, dropped, n_found, n_drop, advice_s, support_hours_s,
+                    init_members, init_weeks, init_rr, founded, dropped, n_found, n_drop, advice_s, support_hours_s,
                     founding_rate, advice_effect, join_prob, dropout_base, support_effect, support_half,
                     min_members, small_rr, max_init, wkey):
     """Reference of :func:`quartiersim.kernels.core.initiative_step`."""
@@ -269,6 +269,7 @@ def initiative_step(st_off, weight_s, age, aware, participating, volunteer, memb
         for g in active:
             init_weeks[g] += 1
             hazard = dropout_base * (1.0 - support_effect * support)
+            hazard *= init_rr[g]
             if init_members[g] * w < min_members:
                 hazard *= small_rr
             if _event(U(wkey, n_res + n_st + g, 0), hazard):
@@ -318,6 +319,7 @@ def initiative_step(st_off, weight_s, age, aware, participating, volunteer, memb
             member_of[founders[0]] = g
             aware[founders[0]] = 1
             init_active[g], init_members[g], init_weeks[g], founded[g] = 1, 1, 0, 1
+            init_rr[g] = 1.0
             n_found[s] += 1
 
 
