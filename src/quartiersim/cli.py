@@ -154,6 +154,88 @@ def cmd_scenarios(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_areas(args: argparse.Namespace, console: Console) -> int:
+    """Rank the Stadtteile by the area-selection index, print and save the ranking."""
+    import pandas as pd
+
+    from quartiersim.areas import DEFAULT_WEIGHTS, area_index
+    from quartiersim.data import load_city_indicators, load_indicators, load_stadtteile
+    from quartiersim.spec import build_scenario
+
+    weights = {**DEFAULT_WEIGHTS, **_parse_set(args.weight)}
+    spec = build_scenario({"area_index": {"method": args.method, "weights": weights}}, source="argument").area_index
+    out = Path(args.out)
+    if out.exists() and not args.overwrite:
+        raise InputError("argument", "--out", "a file that does not exist yet (or --overwrite)", str(out))
+    table = load_stadtteile(args.stadtteile)
+    city = load_city_indicators()
+    indicators = load_indicators(args.indicators, stadtteile=table, city=city)
+    try:
+        ranking = area_index(indicators, city, table, spec)
+    except ValueError as exc:
+        raise InputError(args.indicators or "bundled indicators", "--method", str(exc)) from None
+    contrib = [c for c in ranking.columns if c.startswith("contrib_")]
+    view = Table(title=f"Area-selection index ({spec.method}); rank 1 = highest need; all contributions in {out}")
+    for col in ("rank", "number", "stadtteil", "bezirk", "score", "observed", "largest contributions"):
+        view.add_column(col, justify="right" if col in ("rank", "number", "score", "observed") else "left")
+    shown = ranking if args.top is None else ranking.head(args.top)
+    for _, row in shown.iterrows():
+        largest = sorted(contrib, key=lambda c: -abs(row[c]))[:3]
+        view.add_row("" if pd.isna(row["rank"]) else str(row["rank"]), str(row["number"]), row["stadtteil"],
+                     row["bezirk"], f"{row['score']:+.3f}", f"{row['observed_weight']:.0%}",
+                     ", ".join(f"{c[8:]} {row[c]:+.3f}" for c in largest if row[c] != 0))
+    console.print(view)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.partial")
+    ranking.to_csv(tmp, index=False)
+    tmp.replace(out)
+    ranked = ranking[ranking["rank"].notna()]
+    no_data = int((ranked["observed_weight"] == 0).sum())
+    if no_data:
+        console.print(f"[yellow]warning:[/] {no_data} of {len(ranked)} ranked Stadtteile have no figures of their "
+                      "own and count as city average (score 0); equal scores are ordered by Stadtteil number. "
+                      "Give the statistics office's table with --indicators.")
+    console.print(f"wrote the ranking with each indicator's contribution to [green]{out}[/]")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace, console: Console) -> int:
+    """Run scenarios with the same seeds and report paired differences and cost per unit of outcome."""
+    from quartiersim.compare import compare
+
+    overrides = _parse_set(args.set)
+    if args.scale is not None:
+        overrides["scale"] = args.scale
+    t0 = time.perf_counter()
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
+                  TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=args.no_progress) as bar:
+        task = bar.add_task("comparing", total=None)
+        result = compare(args.scenarios, seeds=args.seeds, out=args.out, workers=args.workers,
+                         progress=lambda done, total: bar.update(task, completed=done, total=total), **overrides)
+    years = sorted({y for y in result.differences["year"].unique() if y in (2027, 2030, 2032, 2035)}) or \
+        sorted(result.differences["year"].unique())[-1:]
+    for name in result.scenarios[1:]:
+        view = Table(title=f"{name} minus {result.reference}: Stuttgart, group 'all', mean paired difference "
+                     f"[90 % interval], {len(result.seeds)} seeds")
+        view.add_column("indicator")
+        for y in years:
+            view.add_column(str(y), justify="right")
+        head = result.headline(name, years)
+        for indicator, rows in head.groupby("indicator", sort=False):
+            cells = {int(r["year"]): f"{_fmt(r['mean_difference'])} [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]"
+                     for _, r in rows.iterrows()}
+            view.add_row(str(indicator), *[cells.get(y, "") for y in years])
+        console.print(view)
+        ce = result.cost_effectiveness
+        for _, r in ce[(ce["scenario"] == name) & ce["year"].isin(years)].iterrows():
+            text = (f"{_fmt(r['eur_per_unit'])} [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]" if r["clear_effect"]
+                    else "no clear effect")
+            console.print(f"  {int(r['year'])} {r['unit']}: {text}")
+    console.print(f"wrote differences.csv, cost_effectiveness.csv and the runs to [green]{args.out}[/] in "
+                  f"{time.perf_counter() - t0:.1f} s")
+    return 0
+
+
 def cmd_phases(args: argparse.Namespace, console: Console) -> int:
     """Print the weekly phases in order."""
     from quartiersim.model import QuarterModel
@@ -187,6 +269,26 @@ def build_parser() -> argparse.ArgumentParser:
     st.set_defaults(func=cmd_stadtteile)
     sc = sub.add_parser("scenarios", help="list the scenario files")
     sc.set_defaults(func=cmd_scenarios)
+    ar = sub.add_parser("areas", help="rank the Stadtteile by the area-selection index (Gebietsauswahl)")
+    ar.add_argument("--indicators", help="per-Stadtteil indicators CSV (format: docs/ODD.md); bundled if omitted")
+    ar.add_argument("--stadtteile", help="a Stadtteile CSV instead of the bundled one")
+    ar.add_argument("--method", choices=("ratio", "zscore"), default="ratio", help="standardisation (default ratio)")
+    ar.add_argument("--weight", action="append", default=[], metavar="INDICATOR=WEIGHT",
+                    help="set an indicator's weight (repeatable; the others keep theirs)")
+    ar.add_argument("--out", default="area_ranking.csv", help="CSV to write (default area_ranking.csv)")
+    ar.add_argument("--top", type=int, help="print only the first N")
+    ar.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    ar.set_defaults(func=cmd_areas)
+    cp = sub.add_parser("compare", help="run scenarios with the same seeds; paired differences and cost per unit")
+    cp.add_argument("scenarios", nargs="+", help="two or more scenario files or names; the first is the reference")
+    cp.add_argument("--seeds", type=int, default=20, help="number of seeds, 0..N-1 (default 20)")
+    cp.add_argument("--out", required=True, help="output directory (an interrupted compare resumes in it)")
+    cp.add_argument("--scale", type=float, help="agents per resident for every scenario")
+    cp.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                    help="override a parameter or scenario field in every scenario; repeatable")
+    cp.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    cp.add_argument("--no-progress", action="store_true", help="no progress bar")
+    cp.set_defaults(func=cmd_compare)
     ph = sub.add_parser("phases", help="print the weekly phases in order")
     ph.set_defaults(func=cmd_phases)
     return parser

@@ -71,12 +71,12 @@ class FundingRounds:
         self.history: list[dict] = []
 
     def week(self, date: dt.date) -> None:
-        """Run the round that falls in the week starting at ``date``, and end grants that ran out."""
+        """Run a round due by ``date`` (rounds fall in the first week starting on or after their date)."""
         m = self.model
         if self.expires is not None and date >= self.expires:
             m.init_rr[:] = 1.0
             self.expires = None
-        if self.next < len(self.dates) and self.dates[self.next] < date + dt.timedelta(days=7):
+        if self.next < len(self.dates) and self.dates[self.next] <= date:
             self._round(self.next, date)
             self.next += 1
 

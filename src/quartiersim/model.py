@@ -40,6 +40,7 @@ from quartiersim.data import (
     load_city_indicators,
     load_indicators,
     load_stadtteile,
+    select_bezirke,
     select_stadtteile,
 )
 from quartiersim.errors import InputError
@@ -130,7 +131,10 @@ class QuarterModel(mesa.Model):
         table = load_stadtteile(spec.path_of(spec.stadtteile_file))
         city = load_city_indicators()
         indicators = load_indicators(spec.path_of(spec.indicators_file), stadtteile=table, city=city)
-        rows = select_stadtteile(table, spec.stadtteile, source=spec.origin)
+        if spec.bezirke is not None:
+            rows = np.flatnonzero(table["bezirk"].isin(select_bezirke(table, spec.bezirke, spec.origin, "bezirke")))
+        else:
+            rows = select_stadtteile(table, spec.stadtteile, source=spec.origin)
         profile = table.iloc[rows].reset_index(drop=True)
         ind = indicators.set_index("number").loc[profile["number"]].reset_index(drop=True)
         self.stadtteile_table = table
@@ -141,7 +145,7 @@ class QuarterModel(mesa.Model):
             self.ranking = area_index(indicators, city, table, spec.area_index)
         except ValueError as exc:
             raise InputError(spec.origin, "area_index", str(exc)) from None
-        self.plan = plan(spec, table, self.ranking)
+        self.plan = plan(spec, table, self.ranking, simulated=self.profile["number"].tolist())
 
     def _build_population(self) -> None:
         p = self.params

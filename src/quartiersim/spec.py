@@ -303,6 +303,7 @@ class Scenario(_Strict):
     start: dt.date = dt.date(2024, 1, 1)
     end: dt.date = dt.date(2035, 12, 31)
     stadtteile: Literal["all"] | list[StadtteilRef] = "all"
+    bezirke: list[str] | None = Field(default=None, description="simulate the Stadtteile of these Bezirke")
     scale: float = Field(default=1.0, gt=0, le=1.0, description="agents per resident")
     report: Literal["weekly", "monthly", "quarterly", "yearly"] = "monthly"
     spinup_weeks: int = Field(default=104, ge=0, le=1040,
@@ -331,6 +332,8 @@ class Scenario(_Strict):
     def _check(self) -> Scenario:
         if self.end < self.start + dt.timedelta(days=6):
             raise FieldError("end", f"an end at least one week after start: start {self.start}, end {self.end}")
+        if self.bezirke is not None and (self.stadtteile != "all" or not self.bezirke):
+            raise FieldError("bezirke", "a non-empty list of Bezirke, with stadtteile left at \"all\"")
         if self.phase3_start <= self.pilot_end:
             raise FieldError("phase3_start", f"a date after pilot_end ({self.pilot_end})")
         if self.allocation is not None and self.allocation.strategy != "none" and self.allocation.start > self.end:

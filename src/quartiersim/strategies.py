@@ -49,13 +49,13 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
-from quartiersim.data import load_pay_grades, select_stadtteile
-from quartiersim.errors import InputError
+from quartiersim.data import load_pay_grades, select_bezirke, select_stadtteile
 from quartiersim.spec import ROLE_LABELS, AllocationSpec, RoleSpec, Scenario, TeamRole, VerstetigungSpec
 
 ONE_DAY = dt.timedelta(days=1)
@@ -147,13 +147,15 @@ def apply_verstetigung(role: RoleSpec, spec: VerstetigungSpec, run_end: dt.date)
     return RoleSpec(**data)
 
 
-def plan(scenario: Scenario, stadtteile: pd.DataFrame, ranking: pd.DataFrame) -> Plan:
+def plan(scenario: Scenario, stadtteile: pd.DataFrame, ranking: pd.DataFrame,
+         simulated: Sequence[int] | None = None) -> Plan:
     """The roles of a run: the scenario's roles with Verstetigung, plus the teams of its allocation.
 
     Args:
         scenario: the scenario.
         stadtteile: the Stadtteile table (names, Bezirke).
         ranking: the area index ranking (:func:`quartiersim.areas.area_index`).
+        simulated: numbers of the Stadtteile the run simulates; an allocation chooses only among them.
 
     Raises:
         InputError: an allocation naming an unknown Bezirk or Stadtteil.
@@ -164,7 +166,8 @@ def plan(scenario: Scenario, stadtteile: pd.DataFrame, ranking: pd.DataFrame) ->
     areas = _empty_areas()
     alloc = scenario.allocation
     if alloc is not None and alloc.strategy != "none":
-        queue = _queue(alloc, scenario, stadtteile, ranking, roles)
+        eligible = ranking if simulated is None else ranking[ranking["number"].isin(list(simulated))]
+        queue = _queue(alloc, scenario, stadtteile, eligible, roles)
         areas = _waves(alloc, queue, run_end)
         for _, area in areas.iterrows():
             for member in alloc.team:
@@ -200,13 +203,7 @@ def _queue(alloc: AllocationSpec, scenario: Scenario, stadtteile: pd.DataFrame, 
         rows = select_stadtteile(stadtteile, alloc.stadtteile, source=source, field="allocation.stadtteile")
         return ranked[ranked["number"].isin(stadtteile["number"].iloc[rows])]
     if alloc.strategy == "expression_of_interest":
-        known = {b.casefold(): b for b in stadtteile["bezirk"].unique()}
-        chosen = []
-        for name in alloc.bezirke:
-            if name.strip().casefold() not in known:
-                raise InputError(source, "allocation.bezirke", "names of Stuttgart's Stadtbezirke: "
-                                 + ", ".join(sorted(known.values())), name)
-            chosen.append(known[name.strip().casefold()])
+        chosen = select_bezirke(stadtteile, alloc.bezirke, source, "allocation.bezirke")
         return ranked[ranked["bezirk"].isin(chosen)]
     # equal_per_bezirk: Bezirke take turns, neediest Bezirk first, each giving its neediest Stadtteil
     per_bezirk = [group for _, group in ranked.groupby("bezirk", sort=False)]

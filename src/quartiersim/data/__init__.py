@@ -346,3 +346,16 @@ def select_stadtteile(table: pd.DataFrame, selection: Any, source: str, field: s
                              "'quartiersim stadtteile')", ref)
         rows.append(k)
     return np.array(sorted(set(rows)), dtype=np.int64)
+
+
+def select_bezirke(table: pd.DataFrame, names: list[str], source: str, field: str) -> list[str]:
+    """The official spelling of each Bezirk named (case and surrounding spaces do not matter)."""
+    known = {b.casefold(): b for b in table["bezirk"].unique()}
+    chosen = []
+    for name in names:
+        key = str(name).strip().casefold()
+        if key not in known:
+            raise InputError(source, field, "names of Stuttgart's Stadtbezirke: " + ", ".join(sorted(known.values())),
+                             name)
+        chosen.append(known[key])
+    return chosen

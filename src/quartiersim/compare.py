@@ -1,0 +1,312 @@
+"""Paired comparison of scenarios with common random numbers (``quartiersim compare``).
+
+Every scenario runs with the same seeds. Because each random process draws from a counter-based stream keyed
+by the seed (:mod:`quartiersim.rng`), resident 17's loneliness draw in week 40 of seed 3 is the same number in
+every scenario: differences between scenarios with the same seed come from the scenarios, not from chance.
+The comparison is therefore paired: per seed, scenario minus reference (the first scenario), and over the
+seeds the mean difference with a 90 % t-interval (``mean +- t(0.95, n-1) * sd / sqrt(n)``), for every
+indicator, group, Stadtteil and year.
+
+Years: stocks (shares, ties, active initiatives, lonely adults) take the value at the end of the year; flows
+(visits, drop-outs, role hours, cost, grants) the sum over the year's reporting periods.
+
+Cost per unit of outcome, per scenario against the reference and year (city-wide, group ``all``):
+
+* ``lonely_adults``: the year's extra cost (roles and grants) divided by the number of lonely adults fewer at
+  the end of the year: EUR a year per lonely resident fewer.
+* ``active_initiatives``: the extra cost spent from the start of the run to the end of the year divided by the
+  number of initiatives more active at the end of that year: EUR per initiative still active.
+
+The ratio is given where the outcome's 90 % interval excludes zero, with a 90 % interval from a paired
+bootstrap over seeds; otherwise it is left empty (``clear_effect`` false), since a ratio to an effect that may
+be zero is not a cost-effectiveness.
+
+Everything lands in the output directory: each run's yearly table as soon as it finishes
+(``runs/<scenario>/seed_<k>.parquet``, so an interrupted comparison resumes where it stopped), then
+``yearly.parquet``, ``differences.csv``/``.parquet``, ``cost_effectiveness.csv`` and ``compare.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import warnings
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from quartiersim.errors import InputError
+from quartiersim.outputs import CITY
+from quartiersim.run import package_version, simulate
+from quartiersim.spec import Scenario, resolve_scenario
+
+FLOWS = ("meeting_place_visits", "initiative_dropouts", "role_hours", "cost_eur", "grants_eur")
+KEYS = ["stadtteil", "indicator", "group", "year"]
+HEADLINE = ("lonely_share", "lonely_adults", "ties_per_resident", "participation_share", "volunteer_share",
+            "active_initiatives", "cost_eur", "grants_eur")
+MANIFEST = "compare.json"
+
+
+def yearly(table: pd.DataFrame) -> pd.DataFrame:
+    """A run's tidy table by calendar year: stocks at the year's last report, flows summed over the year."""
+    t = table.assign(year=table["date"].dt.year)
+    for col in ("stadtteil", "indicator", "group"):
+        t[col] = t[col].astype(str)
+    is_flow = t["indicator"].isin(FLOWS)
+    last = t[~is_flow].sort_values("date").groupby(KEYS, sort=False)["value"].last()
+    summed = t[is_flow].groupby(KEYS, sort=False)["value"].sum(min_count=1)
+    return pd.concat([last, summed]).rename("value").reset_index()
+
+
+def _run_one(job: tuple[dict[str, Any], int, str]) -> str:
+    """Run one scenario with one seed and write its yearly table atomically (a worker's task)."""
+    data, seed, path = job
+    scenario = Scenario(**data)
+    table = yearly(simulate(scenario, seed=seed))
+    _write_atomic(Path(path), lambda p: table.to_parquet(p, index=False))
+    return path
+
+
+def _one_thread() -> None:
+    """Worker processes use one numba thread each, so workers do not compete for the cores."""
+    import numba
+
+    numba.set_num_threads(1)
+
+
+def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass
+class Comparison:
+    """The result of :func:`compare`: the yearly tables, paired differences and cost-effectiveness."""
+
+    reference: str
+    scenarios: list[str]
+    seeds: list[int]
+    yearly: pd.DataFrame
+    differences: pd.DataFrame
+    cost_effectiveness: pd.DataFrame
+
+    def headline(self, scenario: str, years: Sequence[int] | None = None) -> pd.DataFrame:
+        """City-wide differences of the main indicators (group ``all``) for a few years."""
+        d = self.differences
+        d = d[(d["scenario"] == scenario) & (d["stadtteil"] == CITY) & (d["group"] == "all")
+              & d["indicator"].isin(HEADLINE)]
+        if years is not None:
+            d = d[d["year"].isin(years)]
+        return d
+
+
+def compare(scenarios: Sequence[str | Path | Scenario], seeds: int | Sequence[int] = 20,
+            out: str | Path | None = None, workers: int = 1, progress: Callable[[int, int], None] | None = None,
+            **overrides: Any) -> Comparison:
+    """Run scenarios with the same seeds and compare each with the first (the reference).
+
+    Args:
+        scenarios: two or more scenario files, names or Scenario objects; the first is the reference.
+        seeds: the number of seeds (0 .. n-1) or the seeds themselves.
+        out: the output directory; runs already in it (from an interrupted comparison of the same scenarios)
+            are reused. None keeps everything in memory.
+        workers: local worker processes (1 runs in this process).
+        progress: called as ``progress(done, total)`` after each run.
+        **overrides: scenario fields or parameters applied to every scenario (e.g. ``scale=0.1``).
+
+    Raises:
+        InputError: fewer than two scenarios, a bad scenario, duplicate names, no seeds, or an output directory
+            that holds something else.
+
+    """
+    if len(scenarios) < 2:
+        raise InputError("argument", "scenarios", "at least two scenarios (the first is the reference)")
+    specs = [resolve_scenario(s, **overrides) for s in scenarios]
+    names = [s.name for s in specs]
+    if len(set(names)) < len(names):
+        raise InputError("argument", "scenarios", "scenarios with different names", names)
+    seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
+    if not seed_list or any(s < 0 for s in seed_list):
+        raise InputError("argument", "--seeds", "at least one seed, all >= 0", seeds)
+    if len(seed_list) < 2:
+        raise InputError("argument", "--seeds", "at least 2 seeds for an interval", len(seed_list))
+    manifest = {"reference": names[0], "scenarios": {s.name: s.resolved() for s in specs}, "seeds": seed_list,
+                "overrides": {k: str(v) for k, v in overrides.items()}}
+    out = Path(out) if out is not None else None
+    if out is not None:
+        _check_out(out, manifest)
+    tables = _run_all(specs, seed_list, out, workers, progress)
+    yearly_all = pd.concat([t.assign(scenario=name, seed=seed) for (name, seed), t in tables.items()],
+                           ignore_index=True)
+    diffs = differences(yearly_all, names[0], names[1:])
+    cost = cost_effectiveness(yearly_all, names[0], names[1:])
+    result = Comparison(names[0], names, seed_list, yearly_all, diffs, cost)
+    if out is not None:
+        _write_atomic(out / "yearly.parquet", lambda p: yearly_all.to_parquet(p, index=False))
+        _write_atomic(out / "differences.parquet", lambda p: diffs.to_parquet(p, index=False))
+        _write_atomic(out / "differences.csv", lambda p: diffs.to_csv(p, index=False))
+        _write_atomic(out / "cost_effectiveness.csv", lambda p: cost.to_csv(p, index=False))
+        done = dict(manifest, complete=True, version=package_version())
+        _write_atomic(out / MANIFEST, lambda p: p.write_text(json.dumps(done, indent=2, default=str)))
+    return result
+
+
+def _check_out(out: Path, manifest: dict[str, Any]) -> None:
+    if not out.exists():
+        return
+    old_path = out / MANIFEST
+    if not old_path.is_file():
+        raise InputError("argument", "--out", "a new directory, or one an earlier compare of the same scenarios "
+                         "and seeds wrote", str(out))
+    old = json.loads(old_path.read_text())
+    if old.get("scenarios") != json.loads(json.dumps(manifest["scenarios"], default=str)) or \
+            old.get("seeds") != manifest["seeds"]:
+        raise InputError("argument", "--out", "a new directory; this one holds a compare of other scenarios or "
+                         "seeds", str(out))
+
+
+def _run_all(specs: list[Scenario], seeds: list[int], out: Path | None, workers: int,
+             progress: Callable[[int, int], None] | None) -> dict[tuple[str, int], pd.DataFrame]:
+    total = len(specs) * len(seeds)
+    tables: dict[tuple[str, int], pd.DataFrame] = {}
+    if out is None:
+        for spec in specs:
+            for seed in seeds:
+                tables[(spec.name, seed)] = yearly(simulate(spec, seed=seed))
+                if progress:
+                    progress(len(tables), total)
+        return tables
+    out.mkdir(parents=True, exist_ok=True)
+    _write_atomic(out / MANIFEST, lambda p: p.write_text(json.dumps(
+        {"reference": specs[0].name, "scenarios": {s.name: s.resolved() for s in specs}, "seeds": seeds,
+         "complete": False}, indent=2, default=str)))
+    jobs = []
+    for spec in specs:
+        for seed in seeds:
+            path = out / "runs" / spec.name / f"seed_{seed}.parquet"
+            if not path.is_file():
+                jobs.append((_dumped(spec), seed, str(path)))
+    done = total - len(jobs)
+    if progress:
+        progress(done, total)
+    if workers > 1 and len(jobs) > 1:
+        with ProcessPoolExecutor(max_workers=workers, initializer=_one_thread) as pool:
+            for _ in pool.map(_run_one, jobs):
+                done += 1
+                if progress:
+                    progress(done, total)
+    else:
+        for job in jobs:
+            _run_one(job)
+            done += 1
+            if progress:
+                progress(done, total)
+    for spec in specs:
+        for seed in seeds:
+            tables[(spec.name, seed)] = pd.read_parquet(out / "runs" / spec.name / f"seed_{seed}.parquet")
+    return tables
+
+
+def _dumped(spec: Scenario) -> dict[str, Any]:
+    data = spec.model_dump()
+    data["base_dir"] = spec.base_dir
+    data["source_file"] = spec.source_file
+    return data
+
+
+def _paired(yearly_all: pd.DataFrame, reference: str, scenario: str) -> tuple[pd.DataFrame, np.ndarray,
+                                                                              np.ndarray]:
+    """Rows (KEYS) with values per seed of the reference and the scenario, aligned."""
+    wide = yearly_all[yearly_all["scenario"].isin([reference, scenario])].pivot_table(
+        index=KEYS, columns=["scenario", "seed"], values="value", aggfunc="first", dropna=False)
+    a = wide[reference].to_numpy(dtype=float)
+    b = wide[scenario][wide[reference].columns].to_numpy(dtype=float)
+    return wide.index.to_frame(index=False), a, b
+
+
+def differences(yearly_all: pd.DataFrame, reference: str, others: Sequence[str], level: float = 0.90
+                ) -> pd.DataFrame:
+    """Per scenario, Stadtteil, indicator, group and year: mean paired difference with a t-interval."""
+    frames = []
+    for name in others:
+        keys, a, b = _paired(yearly_all, reference, name)
+        d = b - a
+        n = np.sum(~np.isnan(d), axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # rows with fewer than two values: NaN, as wanted
+            mean_d = _nanmean(d)
+            sd = np.nanstd(d, axis=1, ddof=1)
+            half = stats.t.ppf(0.5 + level / 2, np.maximum(n - 1, 1)) * sd / np.sqrt(np.maximum(n, 1))
+        half[n < 2] = np.nan
+        frame = keys.assign(scenario=name, reference=reference,
+                            mean_reference=_nanmean(a), mean_scenario=_nanmean(b), mean_difference=mean_d,
+                            ci_low=mean_d - half, ci_high=mean_d + half, sd_difference=sd, n_seeds=n)
+        frames.append(frame)
+    out = pd.concat(frames, ignore_index=True)
+    cols = ["scenario", "reference", *KEYS, "mean_reference", "mean_scenario", "mean_difference", "ci_low",
+            "ci_high", "sd_difference", "n_seeds"]
+    return out[cols]
+
+
+def _nanmean(x: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        n = np.sum(~np.isnan(x), axis=1)
+        s = np.nansum(x, axis=1)
+        return np.where(n > 0, s / np.maximum(n, 1), np.nan)
+
+
+def cost_effectiveness(yearly_all: pd.DataFrame, reference: str, others: Sequence[str], level: float = 0.90,
+                       n_boot: int = 2000) -> pd.DataFrame:
+    """EUR per lonely adult fewer (yearly cost) and per initiative more (cumulative cost), city-wide."""
+    city = yearly_all[(yearly_all["stadtteil"] == CITY) & (yearly_all["group"] == "all")]
+    wide = city.pivot_table(index=["scenario", "seed", "year"], columns="indicator", values="value",
+                            aggfunc="first")
+    wide["total_cost"] = wide.get("cost_eur", 0.0) + wide.get("grants_eur", 0.0)
+    wide["cumulative_cost"] = wide.groupby(level=["scenario", "seed"])["total_cost"].cumsum()
+    rng = np.random.default_rng(0)
+    rows = []
+    ref = wide.loc[reference]
+    seeds = sorted(ref.index.get_level_values("seed").unique())
+    years = sorted(ref.index.get_level_values("year").unique())
+    boot = rng.integers(0, len(seeds), size=(n_boot, len(seeds)))
+    for name in others:
+        other = wide.loc[name]
+        for year in years:
+            a = ref.xs(year, level="year").loc[seeds]
+            b = other.xs(year, level="year").loc[seeds]
+            for outcome, sign, basis in (("lonely_adults", -1.0, "total_cost"),
+                                         ("active_initiatives", 1.0, "cumulative_cost")):
+                effect = (sign * (b[outcome] - a[outcome])).to_numpy(dtype=float)
+                cost = (b[basis] - a[basis]).to_numpy(dtype=float)
+                n = len(effect)
+                mean_e, mean_c = float(effect.mean()), float(cost.mean())
+                half = float(stats.t.ppf(0.5 + level / 2, n - 1) * effect.std(ddof=1) / np.sqrt(n)) if n > 1 \
+                    else np.nan
+                clear = bool(n > 1 and (mean_e - half > 0 or mean_e + half < 0))
+                ratio = lo = hi = np.nan
+                if clear:
+                    ratio = mean_c / mean_e
+                    with np.errstate(invalid="ignore", divide="ignore"):
+                        ratios = cost[boot].mean(axis=1) / effect[boot].mean(axis=1)
+                    lo, hi = np.quantile(ratios, [0.5 - level / 2, 0.5 + level / 2])
+                rows.append({"scenario": name, "reference": reference, "year": int(year), "outcome": outcome,
+                             "unit": "EUR per year per lonely adult fewer" if outcome == "lonely_adults"
+                             else "EUR since the start per initiative more",
+                             "cost_difference_eur": mean_c, "outcome_difference": mean_e,
+                             "outcome_ci_low": mean_e - half, "outcome_ci_high": mean_e + half,
+                             "clear_effect": clear, "eur_per_unit": ratio, "ci_low": lo, "ci_high": hi})
+    return pd.DataFrame(rows)
