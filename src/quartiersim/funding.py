@@ -69,6 +69,7 @@ class FundingRounds:
         self.weights = np.array([spec.weights.get(c, 0.0) for c in FUNDING_CRITERIA])
         self.weights = self.weights / self.weights.sum()
         self.history: list[dict] = []
+        self.last: dict[str, np.ndarray] = {}  # the latest round's applicants, scores and funded slots
 
     def week(self, date: dt.date) -> None:
         """Run a round due by ``date`` (rounds fall in the first week starting on or after their date)."""
@@ -122,6 +123,7 @@ class FundingRounds:
         m.init_rr[funded] = 1.0 - float(m.params.grant_dropout_effect)
         np.add.at(m.period_grants, funded // m.max_init, spec.grant_eur)
         self.expires = add_years(self.dates[k], 1)
+        self.last = {"applicants": applicants, "score": score, "funded": funded}
         self.history.append({"round": k, "date": str(self.dates[k]), "applications": int(len(applicants)),
                              "funded": int(len(funded)), "eur": float(len(funded) * spec.grant_eur),
                              "lowest_funded_score": float(score[funded].min()) if len(funded) else None})

@@ -131,7 +131,7 @@ def apply_verstetigung(role: RoleSpec, spec: VerstetigungSpec, run_end: dt.date)
             changes.append({"date": begin, "fte": last["fte"] * spec.handover_fte_share,
                             "quartierstreff": last["quartierstreff"],
                             "note": "welfare organisation with project funding"})
-        end = min(run_end, begin + dt.timedelta(days=round(365.25 * spec.project_years)) - ONE_DAY)
+        end = min(run_end, later(begin, spec.project_years) - ONE_DAY)
     else:  # self_organisation
         steps = max(1, math.ceil(spec.taper_years * 4))
         for k in range(steps):
@@ -141,7 +141,7 @@ def apply_verstetigung(role: RoleSpec, spec: VerstetigungSpec, run_end: dt.date)
             changes.append({"date": date, "fte": last["fte"] * spec.coaching_start_share * (1 - k / steps),
                             "tasks": COACHING_TASKS, "quartierstreff": False,
                             "note": f"coaching for self-organisation, step {k + 1} of {steps}"})
-        end = min(run_end, after + dt.timedelta(days=round(365.25 * spec.taper_years)) - ONE_DAY)
+        end = min(run_end, later(after, spec.taper_years) - ONE_DAY)
     changes = [c for c in changes if c["date"] <= end]
     data.update(end=max(end, role.end), changes=changes)
     return RoleSpec(**data)
@@ -220,7 +220,6 @@ def _waves(alloc: AllocationSpec, queue: pd.DataFrame, run_end: dt.date) -> pd.D
     team_cost = sum(m.fte * annual_cost_per_fte(m.pay_grade or _default_grade(m), m.cost_per_fte_eur)
                     for m in alloc.team)
     team_posts = sum(m.fte for m in alloc.team)
-    term = dt.timedelta(days=round(365.25 * alloc.years_per_area))
     per_year = len(queue) if alloc.strategy == "pilot_only" else alloc.new_stadtteile_per_year
     rows: list[dict[str, Any]] = []
     queue = queue.reset_index(drop=True)
@@ -241,7 +240,8 @@ def _waves(alloc: AllocationSpec, queue: pd.DataFrame, run_end: dt.date) -> pd.D
                 break
             row = queue.iloc[nxt]
             rows.append({"number": int(row["number"]), "stadtteil": row["stadtteil"], "bezirk": row["bezirk"],
-                         "rank": int(row["rank"]), "start": date, "end": min(run_end, date + term - ONE_DAY),
+                         "rank": int(row["rank"]), "start": date,
+                         "end": min(run_end, later(date, alloc.years_per_area) - ONE_DAY),
                          "posts": team_posts, "cost_eur_per_year": team_cost})
             cost += team_cost
             posts += team_posts
@@ -261,6 +261,13 @@ def _team_role(member: TeamRole, area: pd.Series) -> RoleSpec:
                     f"{area['start']:%Y})", kind=member.kind, fte=member.fte, stadtteile=[int(area["number"])],
                     start=area["start"], end=area["end"], tasks=member.tasks, pay_grade=member.pay_grade,
                     cost_per_fte_eur=member.cost_per_fte_eur, quartierstreff=member.quartierstreff)
+
+
+def later(date: dt.date, years: float) -> dt.date:
+    """``years`` after ``date``: calendar years when whole, else 365.25 days a year."""
+    if float(years).is_integer():
+        return add_years(date, int(years))
+    return date + dt.timedelta(days=round(365.25 * years))
 
 
 def add_years(date: dt.date, years: int) -> dt.date:
