@@ -164,7 +164,7 @@ NEED = [{"number": 211, "low_income_share": 0.30}, {"number": 215, "low_income_s
         {"number": 124, "low_income_share": 0.18}]
 
 
-def _plan(tmp_path, allocation, roles=(), end=D(2035, 12, 31)):
+def _plan(tmp_path, allocation, roles=(), end=RUN_END):
     ranking = _ranking(tmp_path, NEED, AreaIndexSpec(weights={"low_income_share": 1.0}))
     spec = build_scenario({"end": end, "roles": list(roles), "allocation": allocation})
     return plan(spec, load_stadtteile(), ranking)
