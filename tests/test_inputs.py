@@ -48,6 +48,43 @@ BAD_SCENARIOS = [
      'start = 2024-01-01\nend = 2024-02-01\ntasks = {outreach = 0.8, events = 0.5}\n', "roles.0",
      "add up to at most 1"),
     ("not TOML", "name = [unclosed\n", "(syntax)", "valid TOML"),
+    # strategies (issue 4)
+    ("unknown allocation strategy", GOOD + '[allocation]\nstrategy = "lottery"\nstart = 2024-02-01\n',
+     "allocation.strategy", "one of 'needs_based'"),
+    ("unknown Verstetigung strategy", GOOD + '[verstetigung]\nstrategy = "forever"\n', "verstetigung.strategy",
+     "one of 'funding_ends'"),
+    ("negative budget", GOOD + '[allocation]\nstrategy = "needs_based"\nstart = 2024-02-01\n'
+     'budget_eur_per_year = -5\n', "allocation.budget_eur_per_year", ">= 0"),
+    ("negative grant budget", GOOD + '[initiative_funding]\nstart = 2024-02-01\nbudget_eur_per_year = -1\n',
+     "initiative_funding.budget_eur_per_year", ">= 0"),
+    ("allocation starts after the run", GOOD + '[allocation]\nstrategy = "needs_based"\nstart = 2029-01-01\n',
+     "allocation.start", "on or before the scenario's end"),
+    ("phase 3 before the pilot ends", GOOD + "pilot_end = 2027-12-31\nphase3_start = 2027-01-01\n", "phase3_start",
+     "a date after pilot_end"),
+    ("grants end before they start", GOOD + "[initiative_funding]\nstart = 2024-03-01\nend = 2024-02-01\n",
+     "initiative_funding.end", "not before the start"),
+    ("role starts after it ends", GOOD + '[[roles]]\nname = "x"\nkind = "gemeinwesenarbeit"\nfte = 1\n'
+     'start = 2025-03-01\nend = 2024-02-01\n', "roles.0.end", "an end not before the start"),
+    ("role change outside the role", GOOD + '[[roles]]\nname = "x"\nkind = "gemeinwesenarbeit"\nfte = 1\n'
+     'start = 2024-01-01\nend = 2024-02-01\nchanges = [{date = 2024-06-01, fte = 2}]\n', "roles.0",
+     "change dates between"),
+    ("unknown pay grade", GOOD + '[[roles]]\nname = "x"\nkind = "gemeinwesenarbeit"\nfte = 1\n'
+     'start = 2024-01-01\nend = 2024-02-01\npay_grade = "A 16"\n', "roles.0.pay_grade", "a pay grade of the table"),
+    ("role serves an unknown Stadtteil", GOOD + '[[roles]]\nname = "x"\nkind = "gemeinwesenarbeit"\nfte = 1\n'
+     'start = 2024-01-01\nend = 2024-02-01\nstadtteile = ["Atlantis"]\n', "stadtteile",
+     "official Stadtteil numbers or names"),
+    ("expression of interest from an unknown Bezirk", GOOD + '[allocation]\nstrategy = "expression_of_interest"\n'
+     'start = 2024-02-01\nbezirke = ["Bad Cannstatt", "Gotham"]\n', "allocation.bezirke",
+     "names of Stuttgart's Stadtbezirke"),
+    ("expression of interest without Bezirke", GOOD + '[allocation]\nstrategy = "expression_of_interest"\n'
+     'start = 2024-02-01\n', "allocation", "needs the applying Bezirke"),
+    ("pilot quarter that does not exist", GOOD + '[allocation]\nstrategy = "pilot_only"\nstart = 2024-02-01\n'
+     "stadtteile = [999]\n", "allocation.stadtteile", "official Stadtteil numbers or names"),
+    ("unknown Bezirk to simulate", GOOD.replace("stadtteile = [211]", 'bezirke = ["Gotham"]'), "bezirke",
+     "names of Stuttgart's Stadtbezirke"),
+    ("unknown index indicator", GOOD + "[area_index]\nweights = {noise_share = 1.0}\n", "area_index.weights",
+     "indicator names out of"),
+    ("zscore index without data", GOOD + '[area_index]\nmethod = "zscore"\n', "area_index", "at least 3"),
 ]
 
 
@@ -208,3 +245,20 @@ def test_cli_lists(capsys):
     assert "Neckarvorstadt" in capsys.readouterr().out
     assert main(["phases"]) == 0
     assert "encounters" in capsys.readouterr().out
+
+
+def test_compare_and_areas_bad_input_exit_2_without_output(tmp_path, capsys):
+    bad = _write(tmp_path, GOOD + '[verstetigung]\nstrategy = "forever"\n')
+    good = _write(tmp_path, GOOD, name="good.toml")
+    out = tmp_path / "cmp"
+    assert main(["compare", str(good), str(bad), "--seeds", "2", "--out", str(out), "--no-progress"]) == 2
+    assert "verstetigung.strategy" in capsys.readouterr().err and not out.exists()
+    assert main(["compare", str(good), "--seeds", "2", "--out", str(out), "--no-progress"]) == 2
+    assert "at least two scenarios" in capsys.readouterr().err and not out.exists()
+    assert main(["compare", str(good), str(good), "--seeds", "2", "--out", str(out), "--no-progress"]) == 2
+    assert "different names" in capsys.readouterr().err and not out.exists()
+    ranking = tmp_path / "ranking.csv"
+    assert main(["areas", "--weight", "noise_share=1", "--out", str(ranking)]) == 2
+    assert "area_index.weights" in capsys.readouterr().err and not ranking.exists()
+    assert main(["areas", "--method", "zscore", "--out", str(ranking)]) == 2
+    assert "at least 3" in capsys.readouterr().err.replace("\n", "") and not ranking.exists()

@@ -87,6 +87,8 @@ def metadata(model: QuarterModel) -> dict[str, Any]:
         },
         "residents": {"agents": len(model.residents), "persons": float(model.pop_s.sum()),
                       "scale": spec.scale},
+        "plan": model.plan.as_records(),
+        "funding_rounds": model.funding.history if model.funding is not None else [],
         "weeks": model.n_weeks,
         "report": spec.report,
         "columns": ["date", "stadtteil", "indicator", "group", "value"],
