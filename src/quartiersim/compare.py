@@ -29,6 +29,7 @@ Everything lands in the output directory: each run's yearly table as soon as it 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import tempfile
 import warnings
@@ -173,7 +174,8 @@ def _check_out(out: Path, manifest: dict[str, Any]) -> None:
         raise InputError("argument", "--out", "a new directory, or one an earlier compare of the same scenarios "
                          "and seeds wrote", str(out))
     old = json.loads(old_path.read_text())
-    if old.get("scenarios") != json.loads(json.dumps(manifest["scenarios"], default=str)) or \
+    new = json.loads(json.dumps(manifest["scenarios"], default=str))
+    if old.get("scenarios") != new or list(old.get("scenarios", {})) != list(new) or \
             old.get("seeds") != manifest["seeds"]:
         raise InputError("argument", "--out", "a new directory; this one holds a compare of other scenarios or "
                          "seeds", str(out))
@@ -204,7 +206,8 @@ def _run_all(specs: list[Scenario], seeds: list[int], out: Path | None, workers:
     if progress:
         progress(done, total)
     if workers > 1 and len(jobs) > 1:
-        with ProcessPoolExecutor(max_workers=workers, initializer=_one_thread) as pool:
+        context = multiprocessing.get_context("spawn")  # numba's threads do not survive fork
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_one_thread) as pool:
             for _ in pool.map(_run_one, jobs):
                 done += 1
                 if progress:
@@ -231,8 +234,8 @@ def _dumped(spec: Scenario) -> dict[str, Any]:
 def _paired(yearly_all: pd.DataFrame, reference: str, scenario: str) -> tuple[pd.DataFrame, np.ndarray,
                                                                               np.ndarray]:
     """Rows (KEYS) with values per seed of the reference and the scenario, aligned."""
-    wide = yearly_all[yearly_all["scenario"].isin([reference, scenario])].pivot_table(
-        index=KEYS, columns=["scenario", "seed"], values="value", aggfunc="first", dropna=False)
+    wide = yearly_all[yearly_all["scenario"].isin([reference, scenario])].set_index(
+        [*KEYS, "scenario", "seed"])["value"].unstack(["scenario", "seed"])
     a = wide[reference].to_numpy(dtype=float)
     b = wide[scenario][wide[reference].columns].to_numpy(dtype=float)
     return wide.index.to_frame(index=False), a, b
