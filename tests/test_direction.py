@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import quartiersim
+from quartiersim.data import load_stadtteile
 from quartiersim.model import QuarterModel
 from quartiersim.outputs import CITY
 from quartiersim.spec import Scenario
@@ -96,3 +97,66 @@ def test_stronger_health_effect_raises_loneliness(lever):
         low = quartiersim.simulate(None, seed=seed, **dict(BASE, end="2025-12-31"), **{lever: 10.0})
         high = quartiersim.simulate(None, seed=seed, **dict(BASE, end="2025-12-31"), **{lever: 120.0})
         assert _city(high, "lonely_share", "poor_health")[-1] > _city(low, "lonely_share", "poor_health")[-1]
+
+
+# ------------------------------------------------------------------------------------------------------------
+# strategies (issue 4)
+# ------------------------------------------------------------------------------------------------------------
+
+
+def test_keeping_the_intermediary_roles_keeps_more_initiatives_active_after_2027():
+    """Permanent posts against funding simply ending, on the bundled Verstetigung scenarios (Bad Cannstatt).
+
+    Tolerance: the lower end of the 90 % paired t-interval of active initiatives, over 3 seeds, is above zero
+    at the end of 2029 and of 2030, and the two scenarios are identical up to 2027. Here the difference is
+    about +15 initiatives with a seed-to-seed spread of a few, so the test fails only if the direction flips.
+    """
+    from quartiersim.compare import compare
+
+    result = compare(["verstetigung_funding_ends", "verstetigung_permanent_posts"], seeds=3, scale=0.1,
+                     end="2030-12-31", spinup_weeks=52)
+    d = result.headline("verstetigung_permanent_posts").set_index(["indicator", "year"])
+    assert d.loc[("active_initiatives", 2027), "mean_difference"] == 0
+    for year in (2029, 2030):
+        assert d.loc[("active_initiatives", year), "ci_low"] > 0
+    assert d.loc[("cost_eur", 2029), "mean_difference"] > 0  # and it costs the posts
+
+
+def test_needs_based_allocation_lowers_loneliness_more_where_need_is_highest(tmp_path):
+    """Needs-based against equal allocation with the same budget (three teams at a time).
+
+    The indicator table is synthetic test data (labelled so): three Bad Cannstatt Stadtteile have the highest
+    need, one Stadtteil each in Mitte and Nord follow. Needs-based allocation serves the three neediest;
+    equal allocation serves the neediest of each Bezirk, so two of the three neediest go without.
+    Tolerance: in the three highest-ranked Stadtteile together, the lonely adults at the end of 2028 are fewer
+    under needs-based allocation: the upper end of the 90 % paired t-interval over 4 seeds is below zero.
+    """
+    from quartiersim.compare import compare
+
+    indicators = tmp_path / "need.csv"
+    indicators.write_text("number,low_income_share,source\n211,0.30,synthetic test values\n"
+                          "215,0.28,synthetic test values\n205,0.26,synthetic test values\n"
+                          "103,0.20,synthetic test values\n124,0.18,synthetic test values\n", encoding="utf-8")
+    common = dict(bezirke=["Bad Cannstatt", "Mitte", "Nord"], scale=0.25, start="2024-01-01", end="2028-12-31",
+                  spinup_weeks=52, report="yearly", indicators_file=str(indicators),
+                  area_index={"weights": {"low_income_share": 1.0}})
+    team = [{"kind": "gemeinwesenarbeit", "fte": 1.0, "pay_grade": "S 12", "quartierstreff": True}]
+    alloc = dict(start="2025-01-01", new_stadtteile_per_year=3, years_per_area=4, budget_eur_per_year=250_000,
+                 team=team)
+    needs = Scenario(name="needs", allocation=dict(alloc, strategy="needs_based"), **common)
+    equal = Scenario(name="equal", allocation=dict(alloc, strategy="equal_per_bezirk"), **common)
+    result = compare([equal, needs], seeds=4)
+    names = load_stadtteile().set_index("number")["stadtteil"]
+    top = list(names.loc[[211, 215, 205]])
+    y = result.yearly[(result.yearly["indicator"] == "lonely_adults") & (result.yearly["group"] == "all")
+                      & (result.yearly["year"] == 2028) & result.yearly["stadtteil"].isin(top)]
+    per_seed = y.groupby(["scenario", "seed"])["value"].sum().unstack("scenario")
+    diff = (per_seed["needs"] - per_seed["equal"]).to_numpy()
+    from scipy import stats
+
+    upper = diff.mean() + stats.t.ppf(0.95, len(diff) - 1) * diff.std(ddof=1) / np.sqrt(len(diff))
+    assert upper < 0, diff
+    # same budget: the same yearly cost of the teams
+    cost = result.differences[(result.differences["indicator"] == "cost_eur")
+                              & (result.differences["stadtteil"] == CITY)]
+    assert np.allclose(cost["mean_difference"], 0)
