@@ -55,7 +55,7 @@ LAYERS = {  # module -> its layer; a module may import only from its own layer o
     "errors": 0, "data": 0, "parameters": 0, "rng": 0, "spec": 0, "areas": 0, "strategies": 0,
     "kernels": 1,
     "population": 2, "outputs": 2, "agents": 2, "funding": 2, "model": 2,
-    "run": 3, "mesa_baseline": 3,
+    "run": 3, "mesa_baseline": 3, "compare": 3,
     "cli": 9,
 }
 

@@ -5,7 +5,7 @@
 
 1. ``roles``: each active municipal role spends its weekly hours by task in the Stadtteile it serves; the
    hours become per-Stadtteil effects (outreach, events, networking, advice, health networks, support) and
-   cost. Quartierstreffs of roles open and close with their role.
+   cost. Quartierstreffs of roles open and close with their role; initiatives' funding rounds run.
 2. ``awareness``: residents learn of local offers through general channels, ties and outreach; forget them.
 3. ``visits``: initiative meetings and meeting-place visits within capacity, thresholds and accessibility.
 4. ``encounters``: attendees of one venue meet; chance encounters in the Stadtteil; ties form by
