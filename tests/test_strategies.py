@@ -138,6 +138,14 @@ def test_verstetigung_strategies_as_dated_states():
     assert apply_verstetigung(fixed, VerstetigungSpec(strategy="permanent_posts"), RUN_END) == fixed
 
 
+def test_timeline_defaults_come_from_pilot_end_and_phase3_start():
+    spec = build_scenario({"pilot_end": D(2026, 12, 31), "phase3_start": D(2027, 1, 1),
+                           "roles": [{k: v for k, v in GWA.items() if k != "end"}],
+                           "allocation": {"strategy": "needs_based"}})
+    assert spec.roles[0].end == D(2026, 12, 31) and spec.allocation.start == D(2027, 1, 1)
+    assert build_scenario({"roles": [{k: v for k, v in GWA.items() if k != "end"}]}).roles[0].end == D(2027, 12, 31)
+
+
 def test_role_hours_and_cost_follow_dated_changes_and_pay_grade():
     spec = build_scenario({
         "stadtteile": [211], "scale": 0.2, "start": D(2025, 1, 1), "end": D(2025, 12, 31), "spinup_weeks": 2,

@@ -312,14 +312,32 @@ class Scenario(_Strict):
     stadtteile_file: str | None = None
     parameters: dict[str, Any] = Field(default_factory=dict)
     roles: list[RoleSpec] = Field(default_factory=list)
-    pilot_end: dt.date = Field(default=dt.date(2027, 12, 31), description="last day of the pilot phase")
-    phase3_start: dt.date = Field(default=dt.date(2028, 1, 1), description="first day of Phase 3")
+    pilot_end: dt.date = Field(default=dt.date(2027, 12, 31), description="last day of the pilot phase; the end "
+                               "of roles that give none")
+    phase3_start: dt.date = Field(default=dt.date(2028, 1, 1), description="first day of Phase 3; the start of "
+                                  "an allocation that gives none")
     area_index: AreaIndexSpec = Field(default_factory=AreaIndexSpec)
     verstetigung: VerstetigungSpec = Field(default_factory=VerstetigungSpec)
     allocation: AllocationSpec | None = None
     initiative_funding: FundingSpec | None = None
     base_dir: str | None = Field(default=None, exclude=True)
     source_file: str | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _timeline_defaults(cls, data: Any) -> Any:
+        """Roles without an end run to ``pilot_end``; an allocation without a start begins at ``phase3_start``."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        pilot_end = data.get("pilot_end", cls.model_fields["pilot_end"].default)
+        if isinstance(data.get("roles"), list):
+            data["roles"] = [dict(r, end=pilot_end) if isinstance(r, dict) and r.get("end") is None else r
+                             for r in data["roles"]]
+        alloc = data.get("allocation")
+        if isinstance(alloc, dict) and alloc.get("start") is None:
+            data["allocation"] = dict(alloc, start=data.get("phase3_start", cls.model_fields["phase3_start"].default))
+        return data
 
     @field_validator("stadtteile")
     @classmethod
