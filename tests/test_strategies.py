@@ -67,11 +67,11 @@ def test_ratio_index_by_hand(tmp_path):
     assert ranking.loc[101, "contrib_migration_share"] == 0.0
     assert "migration_share" in ranking.loc[101, "fallback_indicators"]
     assert ranking.loc[101, "observed_weight"] == pytest.approx(0.75)
-    # ranks follow the scores by hand; Stadtteile with no data score 0 and tie, ordered by number
+    # ranks follow the scores by hand; Stadtteile with no data score 0 and tie, the most populous first
     order = sorted(by_hand, key=lambda n: -by_hand[n])
     assert [int(ranking.loc[n, "rank"]) for n in order[:2]] == [1, 2]
-    zero = ranking[(ranking["score"] == 0) & ranking["rank"].notna()]
-    assert zero["tied"].all() and list(zero.sort_values("rank").index) == sorted(zero.index)
+    zero = ranking[(ranking["score"] == 0) & ranking["rank"].notna()].sort_values("rank")
+    assert zero["tied"].all() and zero["population"].is_monotonic_decreasing
     assert ranking.loc[101, "rank"] == ranking["rank"].max()  # below average: last
     # Stadtteile counted inside a neighbour get no rank
     counted = load_stadtteile().dropna(subset=["counted_in"])["number"]

@@ -25,8 +25,8 @@ Both centre on the city value, not on the mean of the Stadtteile given, so that
   on it, never as in need and never as well off. ``observed_weight`` says which share of the weight rests on
   real figures, and ``quartiersim areas`` warns when Stadtteile rely on fallbacks.
 
-Ranks go from 1 (highest score, most need) down; equal scores are ordered by Stadtteil number and flagged in
-``tied``. Stadtteile whose residents are counted inside a neighbour (population 0) are not ranked.
+Ranks go from 1 (highest score, most need) down; equal scores are ordered by population, largest first (with
+equal need, a team reaches more people there), then by number, and flagged in ``tied``. Stadtteile whose residents are counted inside a neighbour (population 0) are not ranked.
 
 The default weights (:data:`DEFAULT_WEIGHTS`) are an assumption: poverty indicators carry most weight, as in
 the Neckarvorstadt profile the city presented (seed 003); planners set their own under ``[area_index]``.
@@ -132,7 +132,7 @@ def area_index(indicators: pd.DataFrame, city: pd.DataFrame, stadtteile: pd.Data
     out["observed_weight"] = observed
     out["fallback_indicators"] = [
         ", ".join(n for n in weights if frame.loc[k, f"{n}_fallback"]) for k in range(len(frame))]
-    order = np.lexsort((out["number"].to_numpy(), -np.where(ranked, score, -np.inf)))
+    order = np.lexsort((out["number"].to_numpy(), -pop, -np.where(ranked, score, -np.inf)))
     out = out.iloc[order].reset_index(drop=True)
     is_ranked = out["population"].to_numpy() > 0
     out.insert(0, "rank", pd.array(np.where(is_ranked, np.cumsum(is_ranked), 0), dtype="Int64"))

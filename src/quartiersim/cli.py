@@ -193,7 +193,7 @@ def cmd_areas(args: argparse.Namespace, console: Console) -> int:
     no_data = int((ranked["observed_weight"] == 0).sum())
     if no_data:
         console.print(f"[yellow]warning:[/] {no_data} of {len(ranked)} ranked Stadtteile have no figures of their "
-                      "own and count as city average (score 0); equal scores are ordered by Stadtteil number. "
+                      "own and count as city average (score 0); equal scores are ordered by population, largest first. "
                       "Give the statistics office's table with --indicators.")
     console.print(f"wrote the ranking with each indicator's contribution to [green]{out}[/]")
     return 0
