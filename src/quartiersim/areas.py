@@ -26,7 +26,8 @@ Both centre on the city value, not on the mean of the Stadtteile given, so that
   real figures, and ``quartiersim areas`` warns when Stadtteile rely on fallbacks.
 
 Ranks go from 1 (highest score, most need) down; equal scores are ordered by population, largest first (with
-equal need, a team reaches more people there), then by number, and flagged in ``tied``. Stadtteile whose residents are counted inside a neighbour (population 0) are not ranked.
+equal need, a team reaches more people there), then by number, and flagged in ``tied``. Stadtteile whose
+residents are counted inside a neighbour (population 0) are not ranked.
 
 The default weights (:data:`DEFAULT_WEIGHTS`) are an assumption: poverty indicators carry most weight, as in
 the Neckarvorstadt profile the city presented (seed 003); planners set their own under ``[area_index]``.
