@@ -150,6 +150,9 @@ def compare(scenarios: Sequence[str | Path | Scenario], seeds: int | Sequence[in
     out = Path(out) if out is not None else None
     if out is not None:
         _check_out(out, manifest)
+        out.mkdir(parents=True, exist_ok=True)
+        started = dict(manifest, complete=False)
+        _write_atomic(out / MANIFEST, lambda p: p.write_text(json.dumps(started, indent=2, default=str)))
     tables = _run_all(specs, seed_list, out, workers, progress)
     yearly_all = pd.concat([t.assign(scenario=name, seed=seed) for (name, seed), t in tables.items()],
                            ignore_index=True)
@@ -192,10 +195,6 @@ def _run_all(specs: list[Scenario], seeds: list[int], out: Path | None, workers:
                 if progress:
                     progress(len(tables), total)
         return tables
-    out.mkdir(parents=True, exist_ok=True)
-    _write_atomic(out / MANIFEST, lambda p: p.write_text(json.dumps(
-        {"reference": specs[0].name, "scenarios": {s.name: s.resolved() for s in specs}, "seeds": seeds,
-         "complete": False}, indent=2, default=str)))
     jobs = []
     for spec in specs:
         for seed in seeds:

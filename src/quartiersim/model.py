@@ -158,7 +158,7 @@ class QuarterModel(mesa.Model):
         """Generate meeting places per Stadtteil, add the roles' Quartierstreffs, assign residents."""
         p, r = self.params, self.residents
         gen = self.streams.generator("places")
-        records = []  # (stadtteil index, kind, barrier_free, low_threshold, opens, closes)
+        records = []  # (stadtteil index, kind, barrier_free, low_threshold, opens, closes, role)
         for s in range(self.n_st):
             if self.pop_s[s] <= 0:
                 continue
@@ -166,14 +166,13 @@ class QuarterModel(mesa.Model):
             for _ in range(n_places):
                 kind = PLACE_KINDS[int(gen.integers(0, 4))]
                 records.append((s, kind, bool(gen.random() < p.barrier_free_share),
-                                bool(gen.random() < p.low_threshold_share), None, None))
+                                bool(gen.random() < p.low_threshold_share), None, None, None))
         numbers = self.profile["number"].tolist()
         for role in self.roles:
             if any(state.quartierstreff for state in role.states):
                 for s in role.served:
                     if self.pop_s[s] > 0:
                         records.append((int(s), "Quartierstreff", True, True, role.spec.start, role.spec.end, role))
-        records = [rec if len(rec) == 7 else (*rec, None) for rec in records]
         order = sorted(range(len(records)), key=lambda k: (records[k][0], k))
         records = [records[k] for k in order]
         self.place_st = np.array([rec[0] for rec in records], dtype=np.int64)

@@ -56,7 +56,15 @@ from typing import Any
 import pandas as pd
 
 from quartiersim.data import load_pay_grades, select_bezirke, select_stadtteile
-from quartiersim.spec import ROLE_LABELS, AllocationSpec, RoleSpec, Scenario, TeamRole, VerstetigungSpec
+from quartiersim.spec import (
+    DEFAULT_PAY_GRADES,
+    ROLE_LABELS,
+    AllocationSpec,
+    RoleSpec,
+    Scenario,
+    TeamRole,
+    VerstetigungSpec,
+)
 
 ONE_DAY = dt.timedelta(days=1)
 TAKEOVER_TASKS = {"networking": 0.4, "events": 0.4, "advice": 0.2}
@@ -217,7 +225,7 @@ def _queue(alloc: AllocationSpec, scenario: Scenario, stadtteile: pd.DataFrame, 
 
 def _waves(alloc: AllocationSpec, queue: pd.DataFrame, run_end: dt.date) -> pd.DataFrame:
     """Start dates of the areas: each year up to the yearly number, while the teams at work fit the budget."""
-    team_cost = sum(m.fte * annual_cost_per_fte(m.pay_grade or _default_grade(m), m.cost_per_fte_eur)
+    team_cost = sum(m.fte * annual_cost_per_fte(m.pay_grade or DEFAULT_PAY_GRADES[m.kind], m.cost_per_fte_eur)
                     for m in alloc.team)
     team_posts = sum(m.fte for m in alloc.team)
     per_year = len(queue) if alloc.strategy == "pilot_only" else alloc.new_stadtteile_per_year
@@ -249,11 +257,6 @@ def _waves(alloc: AllocationSpec, queue: pd.DataFrame, run_end: dt.date) -> pd.D
             added += 1
         year += 1
     return pd.DataFrame(rows) if rows else _empty_areas()
-
-
-def _default_grade(member: TeamRole) -> str:
-    return RoleSpec(name="x", kind=member.kind, fte=member.fte, start=dt.date(2000, 1, 1),
-                    end=dt.date(2000, 1, 1)).grade
 
 
 def _team_role(member: TeamRole, area: pd.Series) -> RoleSpec:

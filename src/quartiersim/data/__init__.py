@@ -103,6 +103,15 @@ def _read_csv(path: Path) -> pd.DataFrame:
         raise InputError(path, "(file)", f"a UTF-8 CSV file ({exc})") from None
 
 
+def _read_with_columns(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
+    """A CSV that must have ``columns`` (the first missing one is named in the error)."""
+    raw = _read_csv(path)
+    missing = [c for c in columns if c not in raw.columns]
+    if missing:
+        raise InputError(path, missing[0], f"the columns {', '.join(columns)}")
+    return raw
+
+
 def _number(value: str, path: Path, field: str, line: int) -> int:
     try:
         return int(value)
@@ -125,10 +134,7 @@ def load_stadtteile(path: str | Path | None = None) -> pd.DataFrame:
 
     """
     path = Path(path) if path is not None else STADTTEILE_CSV
-    raw = _read_csv(path)
-    missing = [c for c in STADTTEILE_COLUMNS if c not in raw.columns]
-    if missing:
-        raise InputError(path, missing[0], f"the columns {', '.join(STADTTEILE_COLUMNS)}")
+    raw = _read_with_columns(path, STADTTEILE_COLUMNS)
     problems: list[InputError] = []
     numbers, pops, counted = [], [], []
     for i, row in raw.iterrows():
@@ -300,10 +306,7 @@ def load_pay_grades(path: str | Path | None = None) -> pd.DataFrame:
 
     """
     path = Path(path) if path is not None else PAY_GRADES_CSV
-    raw = _read_csv(path)
-    missing = [c for c in PAY_GRADE_COLUMNS if c not in raw.columns]
-    if missing:
-        raise InputError(path, missing[0], f"the columns {', '.join(PAY_GRADE_COLUMNS)}")
+    raw = _read_with_columns(path, PAY_GRADE_COLUMNS)
     problems: list[InputError] = []
     numbers: dict[str, list[float]] = {c: [] for c in ("monthly_eur", "uprating", "annual_factor",
                                                        "employer_on_cost")}
