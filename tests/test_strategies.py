@@ -11,13 +11,12 @@ import pandas as pd
 import pytest
 
 import quartiersim
-from quartiersim.agents import role_states
 from quartiersim.areas import AreaIndexSpec, area_index, need_percentile
 from quartiersim.data import load_city_indicators, load_indicators, load_pay_grades, load_stadtteile
 from quartiersim.model import QuarterModel
 from quartiersim.outputs import CITY
 from quartiersim.spec import RoleSpec, VerstetigungSpec, build_scenario
-from quartiersim.strategies import apply_verstetigung, plan
+from quartiersim.strategies import apply_verstetigung, plan, role_states
 
 D = dt.date
 CITY_VALUES = load_city_indicators()["value"]

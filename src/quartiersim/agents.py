@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
 
-from quartiersim.spec import ROLE_LABELS, TASKS, RoleSpec, shares_of
-from quartiersim.strategies import annual_cost_per_fte
+from quartiersim.spec import ROLE_LABELS, TASKS, RoleSpec
+from quartiersim.strategies import RoleState, role_states
 
 if TYPE_CHECKING:
     from quartiersim.model import QuarterModel
@@ -91,40 +90,6 @@ class Initiative(mesa.Agent):
     def weeks_active(self) -> int:
         """Weeks since founding (or since the start of the run)."""
         return int(self.model.init_weeks[self.slot])
-
-
-@dataclass(frozen=True)
-class RoleState:
-    """What a role does from a date on: posts, task shares, yearly cost of one post, Quartierstreff open."""
-
-    date: dt.date
-    fte: float
-    shares: dict[str, float]
-    cost_per_fte: float
-    quartierstreff: bool
-    note: str = ""
-
-
-def role_states(spec: RoleSpec) -> list[RoleState]:
-    """The role's states in date order: the start, then one per dated change (fields not given carry over)."""
-    grade, cost, tasks = spec.grade, spec.cost_per_fte_eur, spec.tasks
-    state = RoleState(spec.start, spec.fte, shares_of(spec.kind, tasks), annual_cost_per_fte(grade, cost),
-                      spec.quartierstreff)
-    states = [state]
-    for change in spec.changes:
-        if change.pay_grade is not None or change.cost_per_fte_eur is not None:
-            grade = change.pay_grade or grade
-            cost = change.cost_per_fte_eur
-        tasks = change.tasks if change.tasks is not None else tasks
-        state = RoleState(change.date, state.fte if change.fte is None else change.fte, shares_of(spec.kind, tasks),
-                          annual_cost_per_fte(grade, cost),
-                          state.quartierstreff if change.quartierstreff is None else change.quartierstreff,
-                          change.note)
-        if states[-1].date == state.date:
-            states[-1] = state
-        else:
-            states.append(state)
-    return states
 
 
 class MunicipalRole(mesa.Agent):

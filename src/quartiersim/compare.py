@@ -200,7 +200,7 @@ def _run_all(specs: list[Scenario], seeds: list[int], out: Path | None, workers:
         for seed in seeds:
             path = out / "runs" / spec.name / f"seed_{seed}.parquet"
             if not path.is_file():
-                jobs.append((_dumped(spec), seed, str(path)))
+                jobs.append((spec.as_data(), seed, str(path)))
     done = total - len(jobs)
     if progress:
         progress(done, total)
@@ -221,13 +221,6 @@ def _run_all(specs: list[Scenario], seeds: list[int], out: Path | None, workers:
         for seed in seeds:
             tables[(spec.name, seed)] = pd.read_parquet(out / "runs" / spec.name / f"seed_{seed}.parquet")
     return tables
-
-
-def _dumped(spec: Scenario) -> dict[str, Any]:
-    data = spec.model_dump()
-    data["base_dir"] = spec.base_dir
-    data["source_file"] = spec.source_file
-    return data
 
 
 def _paired(yearly_all: pd.DataFrame, reference: str, scenario: str) -> tuple[pd.DataFrame, np.ndarray,

@@ -377,12 +377,17 @@ class Scenario(_Strict):
         p = Path(relative)
         return p if p.is_absolute() or self.base_dir is None else Path(self.base_dir) / p
 
-    def with_overrides(self, **overrides: Any) -> Scenario:
-        """A copy with scenario fields or parameters replaced (names of parameters go into ``parameters``)."""
-        fields = set(type(self).model_fields) - {"base_dir", "source_file"}
+    def as_data(self) -> dict[str, Any]:
+        """The scenario as data that rebuilds it, including where it came from (for copies and workers)."""
         data = self.model_dump()
         data["base_dir"] = self.base_dir
         data["source_file"] = self.source_file
+        return data
+
+    def with_overrides(self, **overrides: Any) -> Scenario:
+        """A copy with scenario fields or parameters replaced (names of parameters go into ``parameters``)."""
+        fields = set(type(self).model_fields) - {"base_dir", "source_file"}
+        data = self.as_data()
         params = dict(data.get("parameters") or {})
         for key, value in overrides.items():
             if key in fields and key != "parameters":

@@ -48,6 +48,7 @@ Verstetigung after a team's term are outside the allocation budget and show up i
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -64,6 +65,7 @@ from quartiersim.spec import (
     Scenario,
     TeamRole,
     VerstetigungSpec,
+    shares_of,
 )
 
 ONE_DAY = dt.timedelta(days=1)
@@ -75,7 +77,13 @@ def annual_cost_per_fte(pay_grade: str, cost_per_fte_eur: float | None = None) -
     """Yearly employer cost of one post: the explicit cost if given, else the pay-grade table's."""
     if cost_per_fte_eur is not None:
         return float(cost_per_fte_eur)
-    return float(load_pay_grades().loc[pay_grade, "annual_cost_eur"])
+    return _annual_costs()[pay_grade]
+
+
+@functools.cache
+def _annual_costs() -> dict[str, float]:
+    """The bundled pay-grade table's yearly cost per post, read once per process."""
+    return {grade: float(v) for grade, v in load_pay_grades()["annual_cost_eur"].items()}
 
 
 @dataclass
@@ -102,15 +110,38 @@ class Plan:
         }
 
 
-def _last_state(role: RoleSpec) -> dict[str, Any]:
-    state = {"fte": role.fte, "tasks": role.tasks, "pay_grade": role.pay_grade,
-             "cost_per_fte_eur": role.cost_per_fte_eur, "quartierstreff": role.quartierstreff}
-    for change in role.changes:
-        for key in state:
-            value = getattr(change, key)
-            if value is not None:
-                state[key] = value
-    return state
+@dataclass(frozen=True)
+class RoleState:
+    """What a role does from a date on: posts, task shares, yearly cost of one post, Quartierstreff open."""
+
+    date: dt.date
+    fte: float
+    shares: dict[str, float]
+    cost_per_fte: float
+    quartierstreff: bool
+    note: str = ""
+
+
+def role_states(spec: RoleSpec) -> list[RoleState]:
+    """The role's states in date order: the start, then one per dated change (fields not given carry over)."""
+    grade, cost, tasks = spec.grade, spec.cost_per_fte_eur, spec.tasks
+    state = RoleState(spec.start, spec.fte, shares_of(spec.kind, tasks), annual_cost_per_fte(grade, cost),
+                      spec.quartierstreff)
+    states = [state]
+    for change in spec.changes:
+        if change.pay_grade is not None or change.cost_per_fte_eur is not None:
+            grade = change.pay_grade or grade
+            cost = change.cost_per_fte_eur
+        tasks = change.tasks if change.tasks is not None else tasks
+        state = RoleState(change.date, state.fte if change.fte is None else change.fte, shares_of(spec.kind, tasks),
+                          annual_cost_per_fte(grade, cost),
+                          state.quartierstreff if change.quartierstreff is None else change.quartierstreff,
+                          change.note)
+        if states[-1].date == state.date:
+            states[-1] = state
+        else:
+            states.append(state)
+    return states
 
 
 def apply_verstetigung(role: RoleSpec, spec: VerstetigungSpec, run_end: dt.date) -> RoleSpec:
@@ -118,7 +149,7 @@ def apply_verstetigung(role: RoleSpec, spec: VerstetigungSpec, run_end: dt.date)
     if not role.verstetigung or role.end >= run_end or spec.strategy == "funding_ends":
         return role
     citywide = role.stadtteile == "all"
-    last = _last_state(role)
+    last = role_states(role)[-1]
     after = role.end + ONE_DAY
     data = role.model_dump()
     changes = list(data["changes"])
@@ -128,7 +159,7 @@ def apply_verstetigung(role: RoleSpec, spec: VerstetigungSpec, run_end: dt.date)
     elif citywide:
         return role
     elif spec.strategy == "meeting_places":
-        changes.append({"date": after, "fte": last["fte"] * spec.takeover_fte_share, "tasks": TAKEOVER_TASKS,
+        changes.append({"date": after, "fte": last.fte * spec.takeover_fte_share, "tasks": TAKEOVER_TASKS,
                         "pay_grade": spec.takeover_pay_grade, "cost_per_fte_eur": None, "quartierstreff": False,
                         "note": "meeting places take over coordination"})
         end = run_end
@@ -136,8 +167,8 @@ def apply_verstetigung(role: RoleSpec, spec: VerstetigungSpec, run_end: dt.date)
         changes.append({"date": after, "fte": 0.0, "quartierstreff": False, "note": "hand-over gap"})
         begin = after + dt.timedelta(weeks=spec.handover_gap_weeks)
         if begin <= run_end:
-            changes.append({"date": begin, "fte": last["fte"] * spec.handover_fte_share,
-                            "quartierstreff": last["quartierstreff"],
+            changes.append({"date": begin, "fte": last.fte * spec.handover_fte_share,
+                            "quartierstreff": last.quartierstreff,
                             "note": "welfare organisation with project funding"})
         end = min(run_end, later(begin, spec.project_years) - ONE_DAY)
     else:  # self_organisation
@@ -146,7 +177,7 @@ def apply_verstetigung(role: RoleSpec, spec: VerstetigungSpec, run_end: dt.date)
             date = after + dt.timedelta(days=round(365.25 * spec.taper_years * k / steps))
             if date > run_end:
                 break
-            changes.append({"date": date, "fte": last["fte"] * spec.coaching_start_share * (1 - k / steps),
+            changes.append({"date": date, "fte": last.fte * spec.coaching_start_share * (1 - k / steps),
                             "tasks": COACHING_TASKS, "quartierstreff": False,
                             "note": f"coaching for self-organisation, step {k + 1} of {steps}"})
         end = min(run_end, later(after, spec.taper_years) - ONE_DAY)
