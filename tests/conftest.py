@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 from hypothesis import settings
 
+from quartiersim.kernels import core
+from quartiersim.kernels.random import week_key
+
 # No wall-clock limits in tests (shared, noisy machines; a first call may load compiled kernels from the cache):
 # hypothesis's default 200 ms deadline per example is switched off for every property test.
 settings.register_profile("quartiersim", deadline=None)
 settings.load_profile("quartiersim")
-
-from quartiersim.kernels import core
-from quartiersim.kernels.random import week_key
 
 
 class World:
