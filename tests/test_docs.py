@@ -55,7 +55,8 @@ LAYERS = {  # module -> its layer; a module may import only from its own layer o
     "errors": 0, "data": 0, "parameters": 0, "rng": 0, "spec": 0, "areas": 0, "strategies": 0,
     "kernels": 1,
     "population": 2, "outputs": 2, "agents": 2, "funding": 2, "model": 2,
-    "run": 3, "mesa_baseline": 3, "compare": 3,
+    "run": 3, "mesa_baseline": 3, "executors": 3, "compare": 3, "experiments": 3,
+    "sweeps": 4,
     "cli": 9,
 }
 

@@ -29,12 +29,8 @@ Everything lands in the output directory: each run's yearly table as soon as it 
 from __future__ import annotations
 
 import json
-import multiprocessing
-import os
-import tempfile
 import warnings
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,8 +40,9 @@ import pandas as pd
 from scipy import stats
 
 from quartiersim.errors import InputError
+from quartiersim.executors import local_executor, run_jobs
 from quartiersim.outputs import CITY
-from quartiersim.run import package_version, simulate
+from quartiersim.run import package_version, remove_partials, simulate, write_atomic
 from quartiersim.spec import Scenario, resolve_scenario
 
 FLOWS = ("meeting_place_visits", "initiative_dropouts", "role_hours", "cost_eur", "grants_eur")
@@ -66,32 +63,10 @@ def yearly(table: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([last, summed]).rename("value").reset_index()
 
 
-def _run_one(job: tuple[dict[str, Any], int, str]) -> str:
-    """Run one scenario with one seed and write its yearly table atomically (a worker's task)."""
-    data, seed, path = job
-    scenario = Scenario(**data)
-    table = yearly(simulate(scenario, seed=seed))
-    _write_atomic(Path(path), lambda p: table.to_parquet(p, index=False))
-    return path
-
-
-def _one_thread() -> None:
-    """Worker processes use one numba thread each, so workers do not compete for the cores."""
-    import numba
-
-    numba.set_num_threads(1)
-
-
-def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _run_one(job: tuple[str, dict[str, Any], int]) -> pd.DataFrame:
+    """Run one scenario with one seed and return its yearly table (a worker's task)."""
+    _, data, seed = job
+    return yearly(simulate(Scenario(**data), seed=seed))
 
 
 @dataclass
@@ -152,7 +127,7 @@ def compare(scenarios: Sequence[str | Path | Scenario], seeds: int | Sequence[in
         _check_out(out, manifest)
         out.mkdir(parents=True, exist_ok=True)
         started = dict(manifest, complete=False)
-        _write_atomic(out / MANIFEST, lambda p: p.write_text(json.dumps(started, indent=2, default=str)))
+        write_atomic(out / MANIFEST, lambda p: p.write_text(json.dumps(started, indent=2, default=str)))
     tables = _run_all(specs, seed_list, out, workers, progress)
     yearly_all = pd.concat([t.assign(scenario=name, seed=seed) for (name, seed), t in tables.items()],
                            ignore_index=True)
@@ -160,12 +135,12 @@ def compare(scenarios: Sequence[str | Path | Scenario], seeds: int | Sequence[in
     cost = cost_effectiveness(yearly_all, names[0], names[1:])
     result = Comparison(names[0], names, seed_list, yearly_all, diffs, cost)
     if out is not None:
-        _write_atomic(out / "yearly.parquet", lambda p: yearly_all.to_parquet(p, index=False))
-        _write_atomic(out / "differences.parquet", lambda p: diffs.to_parquet(p, index=False))
-        _write_atomic(out / "differences.csv", lambda p: diffs.to_csv(p, index=False))
-        _write_atomic(out / "cost_effectiveness.csv", lambda p: cost.to_csv(p, index=False))
+        write_atomic(out / "yearly.parquet", lambda p: yearly_all.to_parquet(p, index=False))
+        write_atomic(out / "differences.parquet", lambda p: diffs.to_parquet(p, index=False))
+        write_atomic(out / "differences.csv", lambda p: diffs.to_csv(p, index=False))
+        write_atomic(out / "cost_effectiveness.csv", lambda p: cost.to_csv(p, index=False))
         done = dict(manifest, complete=True, version=package_version())
-        _write_atomic(out / MANIFEST, lambda p: p.write_text(json.dumps(done, indent=2, default=str)))
+        write_atomic(out / MANIFEST, lambda p: p.write_text(json.dumps(done, indent=2, default=str)))
     return result
 
 
@@ -188,39 +163,38 @@ def _run_all(specs: list[Scenario], seeds: list[int], out: Path | None, workers:
              progress: Callable[[int, int], None] | None) -> dict[tuple[str, int], pd.DataFrame]:
     total = len(specs) * len(seeds)
     tables: dict[tuple[str, int], pd.DataFrame] = {}
-    if out is None:
-        for spec in specs:
-            for seed in seeds:
-                tables[(spec.name, seed)] = yearly(simulate(spec, seed=seed))
-                if progress:
-                    progress(len(tables), total)
-        return tables
+
+    def path_of(name: str, seed: int) -> Path | None:
+        return None if out is None else out / "runs" / name / f"seed_{seed}.parquet"
+
     jobs = []
     for spec in specs:
         for seed in seeds:
-            path = out / "runs" / spec.name / f"seed_{seed}.parquet"
-            if not path.is_file():
-                jobs.append((spec.as_data(), seed, str(path)))
-    done = total - len(jobs)
+            path = path_of(spec.name, seed)
+            if path is not None and path.is_file():
+                tables[(spec.name, seed)] = pd.read_parquet(path)
+            else:
+                jobs.append((spec.name, spec.as_data(), seed))
     if progress:
-        progress(done, total)
-    if workers > 1 and len(jobs) > 1:
-        context = multiprocessing.get_context("spawn")  # numba's threads do not survive fork
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_one_thread) as pool:
-            for _ in pool.map(_run_one, jobs):
-                done += 1
-                if progress:
-                    progress(done, total)
-    else:
-        for job in jobs:
-            _run_one(job)
-            done += 1
-            if progress:
-                progress(done, total)
-    for spec in specs:
-        for seed in seeds:
-            tables[(spec.name, seed)] = pd.read_parquet(out / "runs" / spec.name / f"seed_{seed}.parquet")
-    return tables
+        progress(len(tables), total)
+
+    def finished(job: tuple[str, dict[str, Any], int], table: pd.DataFrame) -> None:
+        name, _, seed = job
+        path = path_of(name, seed)
+        if path is not None:
+            write_atomic(path, lambda p: table.to_parquet(p, index=False))
+        tables[(name, seed)] = table
+        if progress:
+            progress(len(tables), total)
+
+    def failed(job: tuple[str, dict[str, Any], int], exc: BaseException) -> None:
+        raise exc
+
+    if out is not None:
+        remove_partials(out / "runs")
+    with local_executor(workers if len(jobs) > 1 else 1) as executor:
+        run_jobs(executor, _run_one, jobs, finished, failed, window=2 * workers)
+    return {(spec.name, seed): tables[(spec.name, seed)] for spec in specs for seed in seeds}
 
 
 def _paired(yearly_all: pd.DataFrame, reference: str, scenario: str) -> tuple[pd.DataFrame, np.ndarray,

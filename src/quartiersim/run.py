@@ -132,6 +132,33 @@ def write_results(out: str | Path, table: pd.DataFrame, meta: dict[str, Any], in
     return out
 
 
+def write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """Write one file atomically: ``write(tmp)`` fills a hidden temporary file beside ``path``, then it is renamed.
+
+    A reader sees the old file or the whole new one, never a part; an interrupted write leaves only a hidden
+    ``.<name>.*.partial`` file, which :func:`remove_partials` clears.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def remove_partials(directory: str | Path) -> int:
+    """Delete the leftovers of interrupted atomic writes in ``directory``; returns how many."""
+    leftovers = list(Path(directory).glob(".*.partial")) if Path(directory).is_dir() else []
+    for p in leftovers:
+        p.unlink(missing_ok=True)
+    return len(leftovers)
+
+
 def read_results(path: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Read a results directory back: the tidy table and its metadata."""
     path = Path(path)

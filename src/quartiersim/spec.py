@@ -410,13 +410,7 @@ class Scenario(_Strict):
 
 def build_scenario(data: dict[str, Any], source: str = "scenario") -> Scenario:
     """Validate scenario data (a parsed TOML table), raising InputError with file, field and expectation."""
-    try:
-        scenario = Scenario(**data)
-    except ValidationError as exc:
-        problems = [_problem(source, err) for err in exc.errors()]
-        raise problems[0] if len(problems) == 1 else InputErrors(source, problems) from None
-    except TypeError as exc:
-        raise InputError(source, "(top level)", f"a table of scenario fields ({exc})") from None
+    scenario = validate_model(Scenario, data, source, _SECTIONS)
     validate_parameters(scenario.parameters, source=source)  # unknown or out-of-range parameters, now
     return scenario
 
@@ -442,20 +436,43 @@ _SECTIONS: dict[str, type[BaseModel]] = {
 }
 
 
-def _model_at(loc: tuple) -> type[BaseModel]:
-    """The model whose fields are valid at a location of the scenario data (for 'known fields' hints)."""
-    model: type[BaseModel] = Scenario
+def validate_model[M: BaseModel](model: type[M], data: dict[str, Any], source: str,
+                                 sections: dict[str, type[BaseModel]] | None = None) -> M:
+    """Build a pydantic model from file data, turning every validation error into an InputError.
+
+    Args:
+        model: the model of the whole file (e.g. :class:`Scenario`).
+        data: the parsed TOML table.
+        source: the file, for messages.
+        sections: models of nested tables by key, so an unknown key lists the fields known at its place.
+
+    Raises:
+        InputError: one problem; InputErrors: several, all reported.
+
+    """
+    try:
+        return model(**data)
+    except ValidationError as exc:
+        problems = [_problem(source, err, model, sections or {}) for err in exc.errors()]
+        raise problems[0] if len(problems) == 1 else InputErrors(source, problems) from None
+    except TypeError as exc:
+        raise InputError(source, "(top level)", f"a table of fields ({exc})") from None
+
+
+def _model_at(loc: tuple, root: type[BaseModel], sections: dict[str, type[BaseModel]]) -> type[BaseModel]:
+    """The model whose fields are valid at a location of the data (for 'known fields' hints)."""
+    model = root
     for part in loc:
-        model = _SECTIONS.get(str(part), model)
+        model = sections.get(str(part), model)
     return model
 
 
-def _problem(source: str, err: dict) -> InputError:
+def _problem(source: str, err: dict, root: type[BaseModel], sections: dict[str, type[BaseModel]]) -> InputError:
     loc = ".".join(str(x) for x in err["loc"] if not str(x).startswith(("function-after", "list[")))
     kind = err["type"]
     ctx = err.get("ctx", {}) or {}
     if kind == "extra_forbidden":
-        known = sorted(set(_model_at(err["loc"][:-1]).model_fields) - {"base_dir", "source_file"})
+        known = sorted(set(_model_at(err["loc"][:-1], root, sections).model_fields) - {"base_dir", "source_file"})
         expected = _EXPECTED[kind].format(known=", ".join(known))
     elif kind == "literal_error":
         expected = f"one of {ctx.get('expected', '')}"
