@@ -95,7 +95,9 @@ def _print_summary(console: Console, table, model, out: Path, elapsed: float) ->
     console.print(f"wrote {len(table):,} rows to [green]{out}[/] in {elapsed:.1f} s")
 
 
-def _fmt(value: float) -> str:
+def _fmt(value: Any) -> str:
+    if isinstance(value, str) or not isinstance(value, int | float):
+        return str(value)
     if value != value:  # NaN
         return "n/a"
     if abs(value) >= 100:
@@ -236,6 +238,99 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
+    """Run or resume an experiment's design with every seed; each run is stored as it finishes."""
+    from quartiersim.experiments import load_experiment
+    from quartiersim.sweeps import sweep
+
+    exp = load_experiment(args.experiment)
+    out = Path(args.out) if args.out else Path("sweeps") / exp.name
+    where = (f"Dask scheduler {args.scheduler or args.scheduler_file}" if args.scheduler or args.scheduler_file
+             else f"{args.workers} local worker{'s' if args.workers > 1 else ''}")
+    console.print(f"[bold]quartiersim sweep[/] [cyan]{exp.name}[/]: {exp.n_points} design points "
+                  f"({exp.method}) x {len(exp.seeds)} seeds = {exp.n_points * len(exp.seeds)} runs, on {where}, "
+                  f"into {out}")
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
+                  TextColumn("[red]{task.fields[failed]} failed"), TimeElapsedColumn(), TimeRemainingColumn(),
+                  console=console, disable=args.no_progress) as bar:
+        task = bar.add_task("sweeping", total=None, failed=0)
+
+        def progress(ran: int, to_run: int, failed: int) -> None:
+            bar.update(task, completed=ran, total=to_run, failed=failed)
+
+        try:
+            result = sweep(exp, out, workers=args.workers, scheduler=args.scheduler,
+                           scheduler_file=args.scheduler_file, rerun_failed=args.rerun_failed, progress=progress)
+        except KeyboardInterrupt:
+            Console(stderr=True).print(f"interrupted: every finished run is kept in {out}; run the same command "
+                                       "to resume")
+            return 130
+    console.print(f"{result.ran} runs done now in {result.seconds:.1f} s; the store holds {result.finished} of "
+                  f"{result.total} runs, {result.failed} failed. Outcomes: {out / 'outcomes.csv'}")
+    if result.failed:
+        from quartiersim.sweeps import open_store
+
+        failures = open_store(out).failures()
+        for _, row in failures.head(5).iterrows():
+            console.print(f"  failed: point {row['point']} seed {row['seed']}: {row['error']}: {row['message']}",
+                          markup=False, highlight=False)
+        console.print(f"the errors are in {out / 'failed'}; run again with --rerun-failed to retry them")
+    if result.lost:
+        console.print(f"{result.lost} runs were not finished because a worker process died (out of memory?); run "
+                      "the same command to resume")
+    if not result.complete:
+        return 1
+    console.print(f"next: quartiersim summarise {out}")
+    return 0
+
+
+def cmd_summarise(args: argparse.Namespace, console: Console) -> int:
+    """Mean and 90 % range of each outcome per design point."""
+    from quartiersim.sweeps import open_store, summarise
+
+    table = summarise(args.directory)
+    store = open_store(args.directory)
+    labels = [o.label for o in store.outcomes]
+    wide = table.pivot(index="point", columns="outcome", values=["mean", "p05", "p95", "seeds"])
+    view = Table(title=f"{store.manifest['name']}: mean [5th, 95th percentile] over seeds per design point")
+    view.add_column("point", justify="right")
+    for factor in store.factors:
+        view.add_column(factor)
+    for label in labels:
+        view.add_column(label, justify="right")
+    design = store.design.set_index("point")
+    for point in list(wide.index)[: args.top]:
+        cells = [f"{_fmt(wide.loc[point, ('mean', lb)])} [{_fmt(wide.loc[point, ('p05', lb)])}, "
+                 f"{_fmt(wide.loc[point, ('p95', lb)])}]" for lb in labels]
+        view.add_row(str(point), *[_fmt(design.loc[point, f]) for f in store.factors], *cells)
+    console.print(view)
+    if len(wide) > args.top:
+        console.print(f"(first {args.top} of {len(wide)} design points)")
+    console.print(f"wrote {Path(args.directory) / 'summary.csv'} and summary.parquet")
+    return 0
+
+
+def cmd_sensitivity(args: argparse.Namespace, console: Console) -> int:
+    """Sobol or Morris indices of a sweep made for them."""
+    from quartiersim.sweeps import open_store, sensitivity
+
+    table = sensitivity(args.directory, outcomes=args.outcome or None, plot=not args.no_plot)
+    store = open_store(args.directory)
+    method = store.manifest["method"]
+    columns = ["mu_star", "mu_star_conf", "sigma"] if method == "morris" else ["S1", "S1_conf", "ST", "ST_conf"]
+    levers = list(store.manifest["levers"])
+    for (_, outcome), rows in table.groupby(["lever_set", "outcome"], sort=False):
+        title = f"{outcome}" + (": " + ", ".join(f"{lv} = {rows[lv].iloc[0]}" for lv in levers) if levers else "")
+        view = Table(title=f"{method} indices, {title}")
+        for col in ["rank", "parameter", *columns]:
+            view.add_column(col, justify="left" if col == "parameter" else "right")
+        for _, r in rows.sort_values("rank").iterrows():
+            view.add_row(str(r["rank"]), str(r["parameter"]), *[_fmt(r[c]) for c in columns])
+        console.print(view)
+    console.print(f"wrote sensitivity.csv{'' if args.no_plot else ' and sensitivity.png'} in {args.directory}")
+    return 0
+
+
 def cmd_phases(args: argparse.Namespace, console: Console) -> int:
     """Print the weekly phases in order."""
     from quartiersim.model import QuarterModel
@@ -289,6 +384,26 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
     cp.add_argument("--no-progress", action="store_true", help="no progress bar")
     cp.set_defaults(func=cmd_compare)
+    sw = sub.add_parser("sweep", help="run an experiment's design points with every seed (resumable)")
+    sw.add_argument("experiment", help="experiment file (TOML), e.g. experiments/verstetigung_uncertainty.toml")
+    sw.add_argument("--out", help="store directory (default sweeps/<experiment name>); an earlier sweep in it "
+                    "resumes")
+    sw.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    sw.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on a running dask.distributed scheduler")
+    sw.add_argument("--scheduler-file", help="the scheduler file of a running dask.distributed scheduler")
+    sw.add_argument("--rerun-failed", action="store_true", help="run again the runs recorded as failed")
+    sw.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sw.set_defaults(func=cmd_sweep)
+    sm = sub.add_parser("summarise", aliases=["summarize"], help="mean and 90 %% range of each outcome per design "
+                        "point of a sweep (CSV + Parquet)")
+    sm.add_argument("directory", help="a sweep's store directory")
+    sm.add_argument("--top", type=int, default=30, help="design points to print (default 30; all are written)")
+    sm.set_defaults(func=cmd_summarise)
+    se = sub.add_parser("sensitivity", help="Sobol or Morris indices of a sweep with such a design (table + plot)")
+    se.add_argument("directory", help="a sweep's store directory")
+    se.add_argument("--outcome", action="append", default=[], help="only this outcome (repeatable)")
+    se.add_argument("--no-plot", action="store_true", help="no sensitivity.png")
+    se.set_defaults(func=cmd_sensitivity)
     ph = sub.add_parser("phases", help="print the weekly phases in order")
     ph.set_defaults(func=cmd_phases)
     return parser

@@ -40,8 +40,8 @@ from quartiersim.data import (
     load_city_indicators,
     load_indicators,
     load_stadtteile,
-    select_bezirke,
     select_stadtteile,
+    simulated_rows,
 )
 from quartiersim.errors import InputError
 from quartiersim.funding import FundingRounds
@@ -131,10 +131,7 @@ class QuarterModel(mesa.Model):
         table = load_stadtteile(spec.path_of(spec.stadtteile_file))
         city = load_city_indicators()
         indicators = load_indicators(spec.path_of(spec.indicators_file), stadtteile=table, city=city)
-        if spec.bezirke is not None:
-            rows = np.flatnonzero(table["bezirk"].isin(select_bezirke(table, spec.bezirke, spec.origin, "bezirke")))
-        else:
-            rows = select_stadtteile(table, spec.stadtteile, source=spec.origin)
+        rows = simulated_rows(table, spec.stadtteile, spec.bezirke, spec.origin)
         profile = table.iloc[rows].reset_index(drop=True)
         ind = indicators.set_index("number").loc[profile["number"]].reset_index(drop=True)
         self.stadtteile_table = table

@@ -256,7 +256,7 @@ def validate_parameters(values: dict[str, Any] | None, source: str = "parameters
         for err in exc.errors():
             name = str(err["loc"][0]) if err["loc"] else "?"
             if err["type"] == "extra_forbidden":
-                close = _close_names(name)
+                close = close_names(name)
                 hint = f" (did you mean {', '.join(close)}?)" if close else ""
                 problems.append(InputError(source, f"parameters.{name}",
                                            f"a declared parameter name{hint}; see 'quartiersim params'"))
@@ -269,7 +269,8 @@ def validate_parameters(values: dict[str, Any] | None, source: str = "parameters
         raise (problems[0] if len(problems) == 1 else InputErrors(source, problems)) from None
 
 
-def _close_names(name: str) -> list[str]:
+def close_names(name: str) -> list[str]:
+    """Declared parameter names close to a misspelt one, for "did you mean" hints."""
     import difflib
 
     return difflib.get_close_matches(name, PARAMS_BY_NAME, n=3, cutoff=0.6)

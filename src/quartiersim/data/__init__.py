@@ -351,6 +351,13 @@ def select_stadtteile(table: pd.DataFrame, selection: Any, source: str, field: s
     return np.array(sorted(set(rows)), dtype=np.int64)
 
 
+def simulated_rows(table: pd.DataFrame, stadtteile: Any, bezirke: list[str] | None, source: str) -> np.ndarray:
+    """Row positions of the Stadtteile a scenario simulates: those of its ``bezirke``, else its ``stadtteile``."""
+    if bezirke is not None:
+        return np.flatnonzero(table["bezirk"].isin(select_bezirke(table, bezirke, source, "bezirke")))
+    return select_stadtteile(table, stadtteile, source=source)
+
+
 def select_bezirke(table: pd.DataFrame, names: list[str], source: str, field: str) -> list[str]:
     """The official spelling of each Bezirk named (case and surrounding spaces do not matter)."""
     known = {b.casefold(): b for b in table["bezirk"].unique()}

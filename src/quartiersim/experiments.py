@@ -1,0 +1,544 @@
+"""Experiment files for ``quartiersim sweep``: a base scenario, levers, uncertainties, a design, seeds, outcomes.
+
+An experiment file (TOML, in ``experiments/``)::
+
+    name = "verstetigung_uncertainty"
+    description = "Two Verstetigung strategies under uncertain visiting and contagion"
+    scenario = "verstetigung_funding_ends"   # a bundled scenario name, or a file relative to this one
+    seeds = 5                                 # replicate seeds 0..4 for every design point (or a list)
+    store = "city"                            # what each run keeps: "city" (Stuttgart and the Stadtteile
+                                              # the outcomes name) or "all" (every Stadtteil)
+
+    [set]                                     # fixed changes to the base scenario: fields or parameters
+    scale = 0.2
+
+    [levers]                                  # what planners choose: a list of values each, all combined
+    "verstetigung.strategy" = ["funding_ends", "permanent_posts"]
+    "roles.Gemeinwesenarbeit Neckarvorstadt.fte" = [0.5, 1.0]   # a role by name (or index), a field
+    place_capacity_factor = [0.5, 1.0]        # a parameter
+
+    [uncertainties]                           # parameter ranges, inside the declared ranges
+    visit_base = [0.08, 0.16]                 # low, high
+    lonely_contagion = {relative = 0.5}       # the default +- 50 % (clipped to the declared range)
+    tie_half_life = {low = 8, high = 26}
+
+    [design]
+    method = "latin_hypercube"                # full_factorial | latin_hypercube | sobol | morris
+    samples = 20                              # see below
+    seed = 0                                  # the sampling seed
+
+    [[outcomes]]
+    indicator = "lonely_adults"               # any indicator of the results table
+    year = 2030                               # its value in 2030
+
+    [[outcomes]]
+    name = "cost_2028_2032"
+    indicator = "cost_eur"
+    years = [2028, 2032]
+    aggregate = "sum"                         # sum | mean | min | max | change (last year minus first)
+    stadtteil = "Stuttgart"                   # the default; or a simulated Stadtteil's number or name
+    group = "all"                             # the default; or a population group
+
+**Design points.** Every combination of lever values (a full factorial over the levers) is crossed with every
+sample of the uncertainties, and each design point runs once per seed with common random numbers. Samples:
+
+* ``full_factorial``: ``levels`` evenly spaced values (default 3) of each uncertainty, all combined (integer
+  parameters: the distinct whole numbers among them). Without uncertainties, the lever combinations alone.
+* ``latin_hypercube``: ``samples`` points (default 20), SALib's Latin hypercube.
+* ``sobol``: Saltelli's scheme through SALib (``samples`` = N, a power of 2, default 64): N (D + 2) points for
+  D uncertainties, N (2D + 2) with ``second_order = true``. For ``quartiersim sensitivity``.
+* ``morris``: ``samples`` trajectories (default 10) on a grid of ``levels`` levels (default 4): N (D + 1)
+  points. For ``quartiersim sensitivity``.
+
+Integer parameters are sampled as real numbers and rounded to the nearest whole number when applied; the
+design table lists the value as sampled. Outcome values follow :func:`quartiersim.compare.yearly`: stocks at
+the end of the year, flows summed over the year.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from quartiersim.data import load_stadtteile, select_stadtteile, simulated_rows
+from quartiersim.errors import InputError
+from quartiersim.outputs import CITY, GROUPS, INDICATORS, STADTTEIL_INDICATORS
+from quartiersim.parameters import PARAMS_BY_NAME, close_names
+from quartiersim.spec import FieldError, Scenario, build_scenario, resolve_scenario, validate_model
+
+METHODS = ("full_factorial", "latin_hypercube", "sobol", "morris")
+AGGREGATES = ("value", "sum", "mean", "min", "max", "change")
+DEFAULT_SAMPLES = {"latin_hypercube": 20, "sobol": 64, "morris": 10}
+DEFAULT_LEVELS = {"full_factorial": 3, "morris": 4}
+_LOCAL_INDICATORS = {name for name, _, _ in STADTTEIL_INDICATORS}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OutcomeSpec(_Strict):
+    """One outcome kept from every run: an indicator, group and Stadtteil, aggregated over years."""
+
+    name: str | None = Field(default=None, min_length=1)
+    indicator: str
+    group: str = "all"
+    stadtteil: int | str = CITY
+    year: int | None = None
+    years: list[int] | None = None
+    aggregate: Literal["value", "sum", "mean", "min", "max", "change"] = "value"
+
+    @model_validator(mode="after")
+    def _check(self) -> OutcomeSpec:
+        if self.indicator not in INDICATORS:
+            raise FieldError("indicator", "an indicator of the results table: " + ", ".join(INDICATORS))
+        if self.group not in GROUPS:
+            raise FieldError("group", "a group: " + ", ".join(GROUPS))
+        if self.indicator in _LOCAL_INDICATORS and self.group != "all":
+            raise FieldError("group", f"'all' ({self.indicator} is a Stadtteil-level indicator)")
+        if self.aggregate == "value":
+            if self.year is None or self.years is not None:
+                raise FieldError("year", "a year (e.g. year = 2030) for aggregate 'value'; or years = [from, to] "
+                                 "with aggregate sum, mean, min, max or change")
+        elif self.years is None or len(self.years) != 2 or self.years[0] > self.years[1] or self.year is not None:
+            raise FieldError("years", f"years = [from, to] with from <= to for aggregate '{self.aggregate}'")
+        return self
+
+    @property
+    def first_year(self) -> int:
+        """The first year the outcome reads."""
+        return self.year if self.year is not None else self.years[0]  # type: ignore[index]
+
+    @property
+    def last_year(self) -> int:
+        """The last year the outcome reads."""
+        return self.year if self.year is not None else self.years[1]  # type: ignore[index]
+
+    @property
+    def label(self) -> str:
+        """The outcome's column name: ``name``, or one made from indicator, years, group and Stadtteil."""
+        if self.name:
+            return self.name
+        when = str(self.year) if self.aggregate == "value" else f"{self.aggregate}_{self.first_year}_{self.last_year}"
+        parts = [self.indicator, when]
+        if self.group != "all":
+            parts.append(self.group)
+        if str(self.stadtteil) != CITY:
+            parts.append(str(self.stadtteil).replace(" ", "_"))
+        return "_".join(parts)
+
+
+class DesignSpec(_Strict):
+    """How the uncertainties are sampled (the levers are always combined in full)."""
+
+    method: Literal["full_factorial", "latin_hypercube", "sobol", "morris"] = "full_factorial"
+    samples: int | None = Field(default=None, ge=1, le=1_000_000)
+    levels: int | None = Field(default=None, ge=2, le=1000)
+    second_order: bool = False
+    seed: int = Field(default=0, ge=0)
+
+
+class ExperimentFile(_Strict):
+    """The tables of an experiment file, as written."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    scenario: str = Field(min_length=1)
+    seeds: int | list[int] = 5
+    store: Literal["city", "all"] = "city"
+    set: dict[str, Any] = Field(default_factory=dict)
+    levers: dict[str, list[Any]] = Field(default_factory=dict)
+    uncertainties: dict[str, Any] = Field(default_factory=dict)
+    design: DesignSpec = Field(default_factory=DesignSpec)
+    outcomes: list[OutcomeSpec] = Field(min_length=1)
+
+
+_SECTIONS: dict[str, type[BaseModel]] = {"design": DesignSpec, "outcomes": OutcomeSpec}
+
+
+@dataclass(frozen=True)
+class Uncertainty:
+    """A parameter range to sample."""
+
+    name: str
+    low: float
+    high: float
+    integer: bool
+
+    def apply(self, value: float) -> float | int:
+        """The value a run uses (integer parameters rounded)."""
+        return int(round(value)) if self.integer else float(value)
+
+
+@dataclass
+class Experiment:
+    """A validated experiment: the design points with the scenario each runs, the seeds and the outcomes.
+
+    Attributes:
+        design: one row per design point: ``point``, ``lever_set`` (the lever combination), ``sample`` (the
+            uncertainty sample) and one column per lever and uncertainty.
+        lever_data: the scenario data of each lever combination (the base with ``[set]`` and the levers).
+
+    """
+
+    name: str
+    description: str
+    source: str
+    base: Scenario
+    seeds: list[int]
+    store: str
+    levers: dict[str, list[Any]]
+    uncertainties: list[Uncertainty]
+    method: str
+    settings: dict[str, Any]
+    outcomes: list[OutcomeSpec]
+    outcome_stadtteile: list[str]
+    design: pd.DataFrame
+    lever_data: list[dict[str, Any]] = field(repr=False)
+    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    @property
+    def n_points(self) -> int:
+        """The number of design points."""
+        return len(self.design)
+
+    @property
+    def labels(self) -> list[str]:
+        """The outcome names."""
+        return [o.label for o in self.outcomes]
+
+    @property
+    def factors(self) -> list[str]:
+        """Lever and uncertainty names, in design-table order."""
+        return [*self.levers, *(u.name for u in self.uncertainties)]
+
+    def scenario_data(self, point: int) -> dict[str, Any]:
+        """The data of the scenario a design point runs (``Scenario(**data)`` rebuilds it)."""
+        row = self.design.iloc[point]
+        data = copy.deepcopy(self.lever_data[int(row["lever_set"])])
+        data["parameters"] = {**data["parameters"], **{u.name: u.apply(row[u.name]) for u in self.uncertainties}}
+        return data
+
+    def keep(self) -> list[str] | None:
+        """The Stadtteile each run keeps (None: all of them)."""
+        return None if self.store == "all" else sorted({CITY, *self.outcome_stadtteile})
+
+    def problem(self) -> dict[str, Any]:
+        """The uncertainties as a SALib problem."""
+        return {"num_vars": len(self.uncertainties), "names": [u.name for u in self.uncertainties],
+                "bounds": [[u.low, u.high] for u in self.uncertainties]}
+
+    def identity(self) -> dict[str, Any]:
+        """What makes two sweeps the same (for resuming): base scenario, design, outcomes and storage."""
+        design = self.design.astype(object).where(self.design.notna(), None).to_dict(orient="records")
+        ident = {"base": self.base.resolved(), "method": self.method, "settings": self.settings,
+                 "design": design, "lever_data": self.lever_data, "outcomes": [o.model_dump() for o in self.outcomes],
+                 "store": self.store}
+        return json.loads(json.dumps(ident, default=str))
+
+    def outcome_values(self, table: pd.DataFrame) -> dict[str, float]:
+        """The outcomes of one run from its yearly table (:func:`quartiersim.compare.yearly`)."""
+        return {o.label: outcome_value(table, o, st) for o, st in zip(self.outcomes, self.outcome_stadtteile,
+                                                                        strict=True)}
+
+
+def outcome_value(table: pd.DataFrame, outcome: OutcomeSpec, stadtteil: str) -> float:
+    """One outcome from a yearly table: the year's value, or an aggregate over a range of years."""
+    rows = table[(table["stadtteil"] == stadtteil) & (table["indicator"] == outcome.indicator)
+                 & (table["group"] == outcome.group)]
+    by_year = rows.set_index("year")["value"].astype(float).sort_index()
+    if outcome.aggregate == "value":
+        return float(by_year.get(outcome.year, math.nan))
+    first, last = outcome.first_year, outcome.last_year
+    if outcome.aggregate == "change":
+        return float(by_year.get(last, math.nan) - by_year.get(first, math.nan))
+    span = by_year.loc[first:last]
+    if len(span) < last - first + 1 or span.isna().any():
+        return math.nan
+    return float(getattr(span, outcome.aggregate)())
+
+
+# ------------------------------------------------------------------------------------------------------------
+# reading and validating
+# ------------------------------------------------------------------------------------------------------------
+
+def load_experiment(path: str | Path) -> Experiment:
+    """Read and validate an experiment file; every problem names the file, the field and what was expected."""
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise InputError(path, "(file)", "an existing experiment file (TOML)") from None
+    except IsADirectoryError:
+        raise InputError(path, "(file)", "an experiment file (TOML), not a directory") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(path, "(syntax)", f"valid TOML ({exc})") from None
+    data.setdefault("name", path.stem)
+    return build_experiment(data, source=str(path), base_dir=path.parent)
+
+
+def build_experiment(data: dict[str, Any], source: str = "experiment", base_dir: str | Path = ".") -> Experiment:
+    """Validate experiment data (a parsed TOML table) and lay out its design points."""
+    spec = validate_model(ExperimentFile, data, source, _SECTIONS)
+    seeds = _seeds(spec.seeds, source)
+    base = _base_scenario(spec, source, Path(base_dir))
+    uncertainties = [_uncertainty(name, value, source) for name, value in spec.uncertainties.items()]
+    for u in uncertainties:
+        if u.name in spec.levers or f"parameters.{u.name}" in spec.levers:
+            raise InputError(source, f"uncertainties.{u.name}", "a parameter that is not also a lever")
+    for path, values in spec.levers.items():
+        if not values:
+            raise InputError(source, f"levers.{path}", "a non-empty list of values")
+    if not spec.levers and not uncertainties:
+        raise InputError(source, "design", "at least one lever or uncertainty to vary (an experiment that varies "
+                         "nothing is one scenario: use 'quartiersim run' or 'quartiersim compare --seeds')")
+    method = spec.design.method
+    settings = _settings(spec.design, uncertainties, source)
+    base_data = base.as_data()
+    for path, values in spec.levers.items():  # each value alone, so a bad one is named precisely
+        for value in values:
+            _scenario_with(base_data, {path: value}, source, f"levers.{path}")
+    combos = list(itertools.product(*spec.levers.values())) if spec.levers else [()]
+    lever_data = []
+    for combo in combos:
+        choice = dict(zip(spec.levers, combo, strict=True))
+        lever_data.append(_scenario_with(base_data, choice, source, "levers").as_data())
+    samples = _samples(uncertainties, method, settings)
+    design = _design_table(spec.levers, combos, uncertainties, samples)
+    outcome_stadtteile = _check_outcomes(spec.outcomes, lever_data, source)
+    return Experiment(name=spec.name, description=spec.description, source=source, base=base, seeds=seeds,
+                      store=spec.store, levers=dict(spec.levers), uncertainties=uncertainties, method=method,
+                      settings=settings, outcomes=list(spec.outcomes), outcome_stadtteile=outcome_stadtteile,
+                      design=design, lever_data=lever_data, raw=data)
+
+
+def _seeds(seeds: int | list[int], source: str) -> list[int]:
+    out = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+    if not out or any(s < 0 for s in out) or len(set(out)) < len(out):
+        raise InputError(source, "seeds", "a number of seeds >= 1, or a list of distinct seeds >= 0", seeds)
+    return out
+
+
+def _base_scenario(spec: ExperimentFile, source: str, base_dir: Path) -> Scenario:
+    text = spec.scenario
+    if text.endswith(".toml") or "/" in text:
+        path = Path(text)
+        scenario = resolve_scenario(path if path.is_absolute() else base_dir / path)
+    else:
+        try:
+            scenario = resolve_scenario(text)
+        except InputError as exc:
+            raise InputError(source, "scenario", exc.expected, text) from None
+    for key, value in spec.set.items():
+        try:
+            scenario = scenario.with_overrides(**{key: value})
+        except InputError as exc:
+            raise InputError(source, f"set.{key}", exc.expected, value) from None
+    return scenario
+
+
+def _uncertainty(name: str, value: Any, source: str) -> Uncertainty:
+    where = f"uncertainties.{name}"
+    p = PARAMS_BY_NAME.get(name.removeprefix("parameters."))
+    if p is None:
+        close = close_names(name)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise InputError(source, where, f"a declared parameter name{hint}; see 'quartiersim params'")
+    form = "[low, high], {low = ..., high = ...}, {relative = r} (the default +- r) or \"declared\""
+    if value == "declared":
+        low, high = p.low, p.high
+    elif isinstance(value, list) and len(value) == 2 and all(_is_number(v) for v in value):
+        low, high = float(value[0]), float(value[1])
+    elif isinstance(value, dict) and set(value) == {"low", "high"} and all(_is_number(v) for v in value.values()):
+        low, high = float(value["low"]), float(value["high"])
+    elif isinstance(value, dict) and set(value) == {"relative"} and _is_number(value["relative"]) \
+            and value["relative"] > 0:
+        if p.default == 0:
+            raise InputError(source, where, "bounds given as [low, high] (the default is 0, so a relative range is "
+                             "empty)", value)
+        r = float(value["relative"])
+        low, high = sorted((p.default * (1 - r), p.default * (1 + r)))
+        low, high = max(low, p.low), min(high, p.high)
+    else:
+        raise InputError(source, where, form, value)
+    if not (p.low <= low < high <= p.high):
+        raise InputError(source, where, f"bounds with low < high inside the declared range [{p.low:g}, {p.high:g}] "
+                         f"{p.unit} of {p.name}", [low, high])
+    return Uncertainty(p.name, low, high, p.integer)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _settings(design: DesignSpec, uncertainties: list[Uncertainty], source: str) -> dict[str, Any]:
+    method = design.method
+    if method != "full_factorial" and not uncertainties:
+        raise InputError(source, "uncertainties", f"at least one parameter range for design method '{method}' "
+                         "(or method = 'full_factorial' for levers alone)")
+    if design.samples is not None and method == "full_factorial":
+        raise InputError(source, "design.samples", "no samples for full_factorial (it uses 'levels')")
+    if design.levels is not None and method in ("latin_hypercube", "sobol"):
+        raise InputError(source, "design.levels", f"no levels for {method} (it uses 'samples')")
+    if design.second_order and method != "sobol":
+        raise InputError(source, "design.second_order", "second_order only with method 'sobol'")
+    samples = design.samples or DEFAULT_SAMPLES.get(method)
+    levels = design.levels or DEFAULT_LEVELS.get(method)
+    if method == "sobol" and samples is not None and samples & (samples - 1):
+        raise InputError(source, "design.samples", "a power of 2 for the Sobol design (e.g. 32, 64, 128)", samples)
+    if method == "morris" and samples is not None and samples < 2:
+        raise InputError(source, "design.samples", "at least 2 Morris trajectories", samples)
+    return {"samples": samples, "levels": levels, "second_order": design.second_order, "seed": design.seed}
+
+
+def _samples(uncertainties: list[Uncertainty], method: str, settings: dict[str, Any]) -> np.ndarray:
+    """The uncertainty samples, one row per sample (one empty row without uncertainties)."""
+    if not uncertainties:
+        return np.zeros((1, 0))
+    problem = {"num_vars": len(uncertainties), "names": [u.name for u in uncertainties],
+               "bounds": [[u.low, u.high] for u in uncertainties]}
+    n, seed = settings["samples"], settings["seed"]
+    if method == "full_factorial":
+        grids = []
+        for u in uncertainties:
+            grid = np.linspace(u.low, u.high, settings["levels"])
+            grids.append(np.unique(np.round(grid)) if u.integer else grid)
+        return np.array(list(itertools.product(*grids)), dtype=float)
+    if method == "latin_hypercube":
+        from SALib.sample import latin
+
+        return latin.sample(problem, n, seed=seed)
+    if method == "sobol":
+        from SALib.sample import sobol
+
+        return sobol.sample(problem, n, calc_second_order=settings["second_order"], seed=seed)
+    from SALib.sample import morris
+
+    return morris.sample(problem, n, num_levels=settings["levels"], seed=seed)
+
+
+def _design_table(levers: dict[str, list[Any]], combos: list[tuple], uncertainties: list[Uncertainty],
+                  samples: np.ndarray) -> pd.DataFrame:
+    rows = []
+    for k, combo in enumerate(combos):
+        for j, sample in enumerate(samples):
+            row: dict[str, Any] = {"point": len(rows), "lever_set": k, "sample": j}
+            row.update({path: _cell(v) for path, v in zip(levers, combo, strict=True)})
+            row.update({u.name: float(x) for u, x in zip(uncertainties, sample, strict=True)})
+            rows.append(row)
+    table = pd.DataFrame(rows)
+    for path, values in levers.items():  # a lever column keeps one type: numbers, or text
+        if not all(_is_number(v) for v in values) and not all(isinstance(v, str) for v in values):
+            table[path] = table[path].map(lambda v: v if isinstance(v, str) else json.dumps(v, default=str))
+    return table
+
+
+def _cell(value: Any) -> Any:
+    return json.dumps(value, default=str) if isinstance(value, list | dict) else value
+
+
+def _scenario_with(base_data: dict[str, Any], choice: dict[str, Any], source: str, where: str) -> Scenario:
+    """The base scenario with lever values applied, validated; errors name the lever."""
+    data = copy.deepcopy(base_data)
+    for path, value in choice.items():
+        _assign(data, path, value, source)
+    try:
+        scenario = build_scenario(data, source=f"{source} ({where})")
+    except InputError as exc:
+        field_name = where if where != "levers" else f"levers ({', '.join(f'{k} = {v!r}' for k, v in choice.items())})"
+        raise InputError(source, field_name, f"{exc.field}: {exc.expected}", exc.got) from None
+    return scenario
+
+
+def _assign(data: dict[str, Any], path: str, value: Any, source: str) -> None:
+    """Set a lever's value in scenario data: a parameter name, or a dotted path (list items by name or index)."""
+    where = f"levers.{path}"
+    parts = path.split(".")
+    if len(parts) == 1 and parts[0] not in data:
+        if parts[0] not in PARAMS_BY_NAME:
+            close = close_names(parts[0])
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise InputError(source, where, "a scenario field (nested fields with dots, e.g. "
+                             f"allocation.budget_eur_per_year) or a declared parameter{hint}")
+        data["parameters"] = {**(data.get("parameters") or {}), parts[0]: value}
+        return
+    node: Any = data
+    for depth, part in enumerate(parts[:-1]):
+        here = ".".join(parts[: depth + 1])
+        if isinstance(node, dict):
+            if part not in node:
+                raise InputError(source, where, f"a field of the scenario; '{here}' is not one (known: "
+                                 f"{', '.join(sorted(node))})")
+            child = node[part]
+        elif isinstance(node, list):
+            child = _element(node, part, source, where, here)
+        else:
+            raise InputError(source, where, f"a path into tables; '{here}' is a value")
+        if child is None:
+            raise InputError(source, where, f"a table the base scenario has; it has no [{here}] (add one to the "
+                             "scenario, or set it in [set])")
+        node = child
+    last = parts[-1]
+    if isinstance(node, list):
+        raise InputError(source, where, "a path ending in a field (e.g. roles.NAME.fte)")
+    if not isinstance(node, dict):
+        raise InputError(source, where, "a path into tables")
+    node[last] = value
+
+
+def _element(items: list[Any], key: str, source: str, where: str, here: str) -> Any:
+    if key.isdigit() and int(key) < len(items):
+        return items[int(key)]
+    named = [x for x in items if isinstance(x, dict) and x.get("name") == key]
+    if len(named) == 1:
+        return named[0]
+    names = [str(x.get("name")) for x in items if isinstance(x, dict) and x.get("name")]
+    raise InputError(source, where, f"an index 0..{len(items) - 1} or the name of an item of "
+                     f"{here.rsplit('.', 1)[0]}" + (f" ({'; '.join(names)})" if names else ""), key)
+
+
+def _check_outcomes(outcomes: list[OutcomeSpec], lever_data: list[dict[str, Any]], source: str) -> list[str]:
+    """Each outcome's Stadtteil as named in results, checked against every lever combination's scenario."""
+    labels = [o.label for o in outcomes]
+    if len(set(labels)) < len(labels):
+        raise InputError(source, "outcomes", "outcomes with distinct names (set 'name' where two would "
+                         "otherwise share one)", labels)
+    names: list[str] = []
+    tables: dict[str | None, pd.DataFrame] = {}
+    for k, o in enumerate(outcomes):
+        for data in lever_data:
+            start, end = data["start"].year, data["end"].year
+            if not (start <= o.first_year and o.last_year <= end):
+                raise InputError(source, f"outcomes.{k}.{'year' if o.year is not None else 'years'}",
+                                 f"years the scenario simulates ({start} to {end})",
+                                 o.year if o.year is not None else o.years)
+        if str(o.stadtteil) == CITY:
+            names.append(CITY)
+            continue
+        chosen = set()
+        for data in lever_data:
+            scenario = Scenario(**data)
+            file = scenario.path_of(scenario.stadtteile_file)
+            key = str(file) if file else None
+            if key not in tables:
+                tables[key] = load_stadtteile(file)
+            table = tables[key]
+            row = select_stadtteile(table, [o.stadtteil], source=source, field=f"outcomes.{k}.stadtteil")[0]
+            simulated = simulated_rows(table, scenario.stadtteile, scenario.bezirke, scenario.origin)
+            if row not in set(simulated.tolist()):
+                raise InputError(source, f"outcomes.{k}.stadtteil", f"'{CITY}' or a Stadtteil the scenario "
+                                 "simulates", o.stadtteil)
+            chosen.add(str(table["stadtteil"].iloc[row]))
+        names.append(chosen.pop())
+    return names

@@ -1,0 +1,507 @@
+"""Running an experiment's design (``quartiersim sweep``), the results store, summaries and sensitivity indices.
+
+:func:`sweep` runs every design point of an experiment (:mod:`quartiersim.experiments`) with every seed on an
+executor (:mod:`quartiersim.executors`: this process, local worker processes, or a Dask cluster) and writes
+each run as soon as it returns. The store in the output directory::
+
+    sweep.json                 the manifest: experiment, seeds, outcomes, what identifies the design, status
+    design.csv, design.parquet the design points (point, lever_set, sample, one column per factor)
+    runs/p00012_s3.parquet     one file per finished run: its yearly table (the Stadtteile the experiment
+                               keeps) with ``point`` and ``seed`` columns; ``pd.read_parquet(DIR / "runs")``
+                               reads them all
+    failed/p00012_s3.json      one record per failed run: the error and its traceback
+    outcomes.csv, .parquet     one row per finished run: point, seed, factors and the outcome values
+
+Every file is written atomically (a hidden temporary file renamed into place), so a sweep killed at any moment
+leaves each run either complete or absent. Running ``sweep`` again on the directory resumes: finished runs are
+skipped, failed runs too unless ``rerun_failed``; a directory holding a different design is refused. A run
+that raises is recorded and the sweep goes on. A run's numbers depend only on its scenario and seed, not on the
+executor or on which runs were done before.
+
+:func:`summarise` gives, per design point and outcome, the mean over seeds, the 5th and 95th percentiles of
+the seeds' values (the 90 % range of outcomes) and a 90 % t-interval of the mean. :func:`sensitivity` computes
+Sobol or Morris indices with SALib for each lever combination, from the seed means of a design made for it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import socket
+import textwrap
+import time
+import traceback
+import warnings
+from collections.abc import Callable
+from concurrent.futures import Executor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from scipy import stats
+
+from quartiersim.compare import yearly
+from quartiersim.errors import InputError
+from quartiersim.executors import InProcessExecutor, dask_executor, local_executor, run_jobs
+from quartiersim.experiments import Experiment, OutcomeSpec, load_experiment, outcome_value
+from quartiersim.run import package_version, remove_partials, simulate, write_atomic
+from quartiersim.spec import Scenario
+
+MANIFEST = "sweep.json"
+RUNS = "runs"
+FAILED = "failed"
+META_KEY = b"quartiersim"
+
+
+def run_name(point: int, seed: int) -> str:
+    """The store's name of a run (without suffix)."""
+    return f"p{point:05d}_s{seed}"
+
+
+@dataclass(frozen=True)
+class RunJob:
+    """One run of a sweep, as sent to a worker."""
+
+    point: int
+    seed: int
+    data: dict[str, Any]
+    keep: list[str] | None
+    threads: int | None
+
+
+def execute(job: RunJob) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """A worker's task: run one design point with one seed and return its yearly table and run information."""
+    if job.threads is not None:
+        import numba
+
+        numba.set_num_threads(min(job.threads, numba.config.NUMBA_NUM_THREADS))
+    t0 = time.perf_counter()
+    table = yearly(simulate(Scenario(**job.data), seed=job.seed))
+    if job.keep is not None:
+        table = table[table["stadtteil"].isin(job.keep)]
+    table = table.reset_index(drop=True).assign(point=np.int32(job.point), seed=np.int32(job.seed))
+    info = {"point": job.point, "seed": job.seed, "seconds": time.perf_counter() - t0, "host": socket.gethostname(),
+            "pid": os.getpid(), "version": package_version(),
+            "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+    return table, info
+
+
+def write_run(path: Path, table: pd.DataFrame, info: dict[str, Any]) -> None:
+    """Write one run's table atomically as Parquet, with its run information in the file's metadata."""
+    arrow = pa.Table.from_pandas(table, preserve_index=False)
+    arrow = arrow.replace_schema_metadata({**(arrow.schema.metadata or {}), META_KEY: json.dumps(info).encode()})
+    write_atomic(path, lambda p: pq.write_table(arrow, p))
+
+
+def read_run_info(path: str | Path) -> dict[str, Any]:
+    """The run information stored in a run file (seconds, host, version, time finished)."""
+    meta = pq.read_schema(path).metadata or {}
+    return json.loads(meta.get(META_KEY, b"{}"))
+
+
+@dataclass
+class SweepResult:
+    """What a call of :func:`sweep` did and where the store stands."""
+
+    out: Path
+    total: int
+    finished: int
+    failed: int
+    ran: int
+    lost: int
+    seconds: float
+    outcomes: pd.DataFrame = field(repr=False)
+
+    @property
+    def complete(self) -> bool:
+        """Whether every run of the design has finished."""
+        return self.finished == self.total
+
+
+def sweep(experiment: str | Path | Experiment, out: str | Path, workers: int = 1,
+          scheduler: str | None = None, scheduler_file: str | None = None, executor: Executor | None = None,
+          rerun_failed: bool = False, progress: Callable[[int, int, int], None] | None = None) -> SweepResult:
+    """Run (or resume) every design point of an experiment with every seed and store each run as it finishes.
+
+    Args:
+        experiment: an experiment file or a loaded :class:`~quartiersim.experiments.Experiment`.
+        out: the store directory; an existing store of the same experiment is resumed.
+        workers: local worker processes (1 runs in this process).
+        scheduler: the address of a running dask.distributed scheduler (``tcp://HOST:PORT``) instead.
+        scheduler_file: a Dask scheduler file instead of the address.
+        executor: any concurrent.futures executor instead (e.g. ``Client(cluster).get_executor()``).
+        rerun_failed: run again the runs recorded as failed.
+        progress: called as ``progress(ran, to_run, failed)`` before the first run and after each: runs done in
+            this call, runs this call has to do, and failed runs in the store.
+
+    Returns:
+        The counts and the outcome table of every finished run (also in ``outcomes.csv``/``.parquet``).
+
+    Raises:
+        InputError: a bad experiment, or an output directory holding something else.
+
+    """
+    t0 = time.perf_counter()
+    exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
+    out = Path(out)
+    _prepare(out, exp)
+    runs, failed_dir = out / RUNS, out / FAILED
+    done = {p.stem for p in runs.glob("p*_s*.parquet")}
+    failed = {p.stem for p in failed_dir.glob("p*_s*.json")}
+    wanted = [(int(p), s) for p in exp.design["point"] for s in exp.seeds]
+    total = len(wanted)
+    todo = [(p, s) for p, s in wanted if run_name(p, s) not in done and (rerun_failed or run_name(p, s) not in failed)]
+    state = {"finished": sum(run_name(p, s) in done for p, s in wanted), "ran": 0, "lost": 0,
+             "failed": {run_name(p, s) for p, s in wanted if run_name(p, s) in failed}}
+
+    def report() -> None:
+        if progress:
+            progress(state["ran"] + state["lost"], len(todo), len(state["failed"]))
+
+    def finished(job: RunJob, result: tuple[pd.DataFrame, dict[str, Any]]) -> None:
+        table, info = result
+        name = run_name(job.point, job.seed)
+        if info.get("version") != package_version():
+            failed_run(job, RuntimeError(f"the worker runs quartiersim {info.get('version')}, this sweep "
+                                         f"{package_version()}; install the same version on every worker"))
+            return
+        write_run(runs / f"{name}.parquet", table, info)
+        (failed_dir / f"{name}.json").unlink(missing_ok=True)
+        state["failed"].discard(name)
+        state["finished"] += 1
+        state["ran"] += 1
+        report()
+
+    def failed_run(job: RunJob, exc: BaseException) -> None:
+        if isinstance(exc, BrokenProcessPool):  # a worker process died: no fault of this run, retry on resume
+            state["lost"] += 1
+            report()
+            return
+        name = run_name(job.point, job.seed)
+        record = {"point": job.point, "seed": job.seed, "error": type(exc).__name__, "message": str(exc),
+                  "traceback": "".join(traceback.format_exception(exc)),
+                  "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+        write_atomic(failed_dir / f"{name}.json", lambda p: p.write_text(json.dumps(record, indent=2)))
+        state["failed"].add(name)
+        state["ran"] += 1
+        report()
+
+    report()
+    context, window, threads = _executor(workers, scheduler, scheduler_file, executor, len(todo))
+    keep = exp.keep()
+    jobs = (RunJob(p, s, exp.scenario_data(p), keep, threads) for p, s in todo)
+    try:
+        with context as ex:
+            run_jobs(ex, execute, jobs, finished, failed_run, window=window)
+    finally:
+        _update_manifest(out, exp, state["finished"], len(state["failed"]), total)
+    outcomes = collect_outcomes(out)
+    write_atomic(out / "outcomes.parquet", lambda p: outcomes.to_parquet(p, index=False))
+    write_atomic(out / "outcomes.csv", lambda p: outcomes.to_csv(p, index=False))
+    return SweepResult(out, total, state["finished"], len(state["failed"]), state["ran"], state["lost"],
+                       time.perf_counter() - t0, outcomes)
+
+
+def _executor(workers: int, scheduler: str | None, scheduler_file: str | None, executor: Executor | None,
+              n_jobs: int) -> tuple[AbstractContextManager[Executor], int | None, int | None]:
+    """The executor's context, the most jobs in flight, and the numba threads per run."""
+    if executor is not None:
+        return nullcontext(executor), (1 if isinstance(executor, InProcessExecutor) else None), 1
+    if scheduler is not None or scheduler_file is not None:
+        if workers != 1:
+            raise InputError("argument", "--workers", "no --workers with --scheduler (the cluster's workers run "
+                             "the sweep)", workers)
+        return dask_executor(scheduler, scheduler_file), None, 1
+    if workers < 1:
+        raise InputError("argument", "--workers", "a number of worker processes >= 1", workers)
+    if workers == 1 or n_jobs <= 1:
+        return local_executor(1), 1, None
+    return local_executor(workers), 2 * workers, 1
+
+
+# ------------------------------------------------------------------------------------------------------------
+# the store
+# ------------------------------------------------------------------------------------------------------------
+
+def _fingerprint(exp: Experiment) -> dict[str, Any]:
+    ident = exp.identity()
+    for data in ident["lever_data"]:
+        data.pop("base_dir", None)
+        data.pop("source_file", None)
+    return {key: _digest(value) for key, value in ident.items()}
+
+
+def _digest(value: Any) -> str:
+    import hashlib
+
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _prepare(out: Path, exp: Experiment) -> None:
+    """Create the store, or check that an existing one holds this experiment's design."""
+    manifest_path = out / MANIFEST
+    fingerprint = _fingerprint(exp)
+    if manifest_path.is_file():
+        old = json.loads(manifest_path.read_text(encoding="utf-8"))
+        differs = [k for k, v in fingerprint.items() if old.get("fingerprint", {}).get(k) != v]
+        if differs:
+            raise InputError("argument", "--out", f"a new directory, or one holding a sweep of this same design "
+                             f"(this one holds '{old.get('name')}', which differs in: {', '.join(differs)})",
+                             str(out))
+    elif out.exists() and any(out.iterdir()):
+        raise InputError("argument", "--out", "a new or empty directory, or one an earlier sweep wrote", str(out))
+    out.mkdir(parents=True, exist_ok=True)
+    for d in (out, out / RUNS, out / FAILED):
+        remove_partials(d)
+    if not (out / "design.parquet").is_file():
+        write_atomic(out / "design.parquet", lambda p: exp.design.to_parquet(p, index=False))
+        write_atomic(out / "design.csv", lambda p: exp.design.to_csv(p, index=False))
+    _update_manifest(out, exp, None, None, len(exp.design) * len(exp.seeds), fingerprint)
+
+
+def _update_manifest(out: Path, exp: Experiment, finished: int | None, failed: int | None, total: int,
+                     fingerprint: dict[str, Any] | None = None) -> None:
+    manifest_path = out / MANIFEST
+    old = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.is_file() else {}
+    manifest = {
+        "name": exp.name, "description": exp.description, "experiment_file": exp.source,
+        "experiment": exp.raw, "base_scenario": exp.base.resolved(), "method": exp.method,
+        "settings": exp.settings, "seeds": exp.seeds, "levers": list(exp.levers),
+        "uncertainties": [{"name": u.name, "low": u.low, "high": u.high, "integer": u.integer}
+                          for u in exp.uncertainties],
+        "outcomes": [o.model_dump() for o in exp.outcomes], "outcome_stadtteile": exp.outcome_stadtteile,
+        "store": exp.store, "points": exp.n_points, "runs": total,
+        "fingerprint": fingerprint or old.get("fingerprint"), "version": package_version(),
+        "created": old.get("created", dt.datetime.now(dt.UTC).isoformat(timespec="seconds")),
+        "status": old.get("status", {}),
+    }
+    if finished is not None:
+        manifest["status"] = {"finished": finished, "failed": failed, "missing": total - finished - (failed or 0),
+                              "complete": finished == total,
+                              "updated": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+    text = json.dumps(manifest, indent=2, ensure_ascii=False, default=str)
+    write_atomic(manifest_path, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+@dataclass
+class Store:
+    """A sweep's store read back: manifest, design, outcome definitions."""
+
+    path: Path
+    manifest: dict[str, Any]
+    design: pd.DataFrame
+    outcomes: list[OutcomeSpec]
+
+    @property
+    def seeds(self) -> list[int]:
+        """The seeds of the sweep."""
+        return [int(s) for s in self.manifest["seeds"]]
+
+    @property
+    def factors(self) -> list[str]:
+        """Lever and uncertainty names."""
+        return [*self.manifest["levers"], *(u["name"] for u in self.manifest["uncertainties"])]
+
+    def failures(self) -> pd.DataFrame:
+        """The failed runs with their errors."""
+        rows = [json.loads(p.read_text()) for p in sorted((self.path / FAILED).glob("p*_s*.json"))]
+        return pd.DataFrame(rows, columns=["point", "seed", "error", "message", "traceback", "time"])
+
+
+def open_store(path: str | Path) -> Store:
+    """Read a sweep directory's manifest and design; InputError if it is not one."""
+    path = Path(path)
+    manifest_path = path / MANIFEST
+    if not manifest_path.is_file():
+        raise InputError(path, MANIFEST, "a directory written by 'quartiersim sweep' (it has no sweep.json)")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    design = pd.read_parquet(path / "design.parquet")
+    outcomes = [OutcomeSpec(**o) for o in manifest["outcomes"]]
+    return Store(path, manifest, design, outcomes)
+
+
+def collect_outcomes(path: str | Path) -> pd.DataFrame:
+    """One row per finished run of the store: point, seed, the factors, seconds and each outcome's value."""
+    store = open_store(path)
+    names = store.manifest["outcome_stadtteile"]
+    design = store.design.set_index("point")
+    rows = []
+    for point in design.index:
+        for seed in store.seeds:
+            file = store.path / RUNS / f"{run_name(int(point), seed)}.parquet"
+            if not file.is_file():
+                continue
+            table = pd.read_parquet(file)
+            row: dict[str, Any] = {"point": int(point), "seed": seed}
+            row.update({o.label: outcome_value(table, o, st) for o, st in zip(store.outcomes, names, strict=True)})
+            row["seconds"] = read_run_info(file).get("seconds")
+            rows.append(row)
+    labels = [o.label for o in store.outcomes]
+    frame = pd.DataFrame(rows, columns=["point", "seed", *labels, "seconds"])
+    factors = store.design[["point", "lever_set", "sample", *store.factors]]
+    return factors.merge(frame, on="point", how="inner")[["point", "seed", "lever_set", "sample", *store.factors,
+                                                           *labels, "seconds"]]
+
+
+# ------------------------------------------------------------------------------------------------------------
+# summaries
+# ------------------------------------------------------------------------------------------------------------
+
+def summarise(path: str | Path, level: float = 0.90) -> pd.DataFrame:
+    """Per design point and outcome: the seeds' mean, SD, 90 % range and a 90 % t-interval of the mean.
+
+    ``p05``/``p95`` are the 5th and 95th percentiles of the seeds' values (where outcomes of single runs fall);
+    ``mean_ci_low``/``mean_ci_high`` the t-interval of the mean over seeds (how well the mean is known).
+    ``seeds`` counts the finished runs, ``missing_seeds`` the others. Written to ``summary.csv`` and
+    ``summary.parquet`` in the store.
+    """
+    store = open_store(path)
+    outcomes = collect_outcomes(path)
+    labels = [o.label for o in store.outcomes]
+    long = outcomes.melt(id_vars=["point", "seed"], value_vars=labels, var_name="outcome")
+    lo_q, hi_q = (1 - level) / 2, (1 + level) / 2
+    rows = []
+    for (point, outcome), group in long.groupby(["point", "outcome"], sort=False):
+        v = group["value"].to_numpy(dtype=float)
+        v = v[~np.isnan(v)]
+        n = len(v)
+        mean = float(v.mean()) if n else np.nan
+        sd = float(v.std(ddof=1)) if n > 1 else np.nan
+        half = float(stats.t.ppf(0.5 + level / 2, n - 1) * sd / np.sqrt(n)) if n > 1 else np.nan
+        rows.append({"point": point, "outcome": outcome, "seeds": n, "mean": mean, "sd": sd,
+                     "p05": float(np.quantile(v, lo_q)) if n else np.nan,
+                     "p95": float(np.quantile(v, hi_q)) if n else np.nan,
+                     "mean_ci_low": mean - half, "mean_ci_high": mean + half})
+    stats_table = pd.DataFrame(rows, columns=["point", "outcome", "seeds", "mean", "sd", "p05", "p95",
+                                              "mean_ci_low", "mean_ci_high"])
+    grid = store.design[["point", "lever_set", "sample", *store.factors]].merge(
+        pd.DataFrame({"outcome": labels}), how="cross")
+    table = grid.merge(stats_table, on=["point", "outcome"], how="left")
+    table["seeds"] = table["seeds"].fillna(0).astype(int)
+    table["missing_seeds"] = len(store.seeds) - table["seeds"]
+    write_atomic(store.path / "summary.parquet", lambda p: table.to_parquet(p, index=False))
+    write_atomic(store.path / "summary.csv", lambda p: table.to_csv(p, index=False))
+    return table
+
+
+def sensitivity(path: str | Path, outcomes: list[str] | None = None, plot: bool = True) -> pd.DataFrame:
+    """Sobol or Morris indices (SALib) per lever combination and outcome, from the seed means of each point.
+
+    Sobol: first-order ``S1`` and total ``ST`` indices with 95 % confidence half-widths (bootstrap). Morris:
+    ``mu_star`` (mean absolute elementary effect, in the outcome's unit), ``mu`` and ``sigma``, with the 95 %
+    half-width of ``mu_star``. ``rank`` orders the parameters by ``ST`` or ``mu_star`` (1 = most influential).
+    Written to ``sensitivity.csv``/``.parquet`` and, with ``plot``, ``sensitivity.png`` in the store.
+
+    Raises:
+        InputError: the sweep's design is not Sobol or Morris, a design point has no finished run, or an outcome
+            is unknown.
+
+    """
+    store = open_store(path)
+    method = store.manifest["method"]
+    if method not in ("sobol", "morris"):
+        raise InputError(store.path, "design.method", "a sweep with design method 'sobol' or 'morris' for "
+                         "sensitivity indices", method)
+    labels = [o.label for o in store.outcomes]
+    chosen = outcomes or labels
+    for name in chosen:
+        if name not in labels:
+            raise InputError("argument", "--outcome", f"an outcome of this sweep: {', '.join(labels)}", name)
+    uncertainties = store.manifest["uncertainties"]
+    names = [u["name"] for u in uncertainties]
+    problem = {"num_vars": len(names), "names": names, "bounds": [[u["low"], u["high"]] for u in uncertainties]}
+    settings = store.manifest["settings"]
+    runs = collect_outcomes(path)
+    means = runs.groupby("point")[chosen].mean()
+    missing = sorted(set(store.design["point"]) - set(means.index))
+    if missing:
+        raise InputError(store.path, "runs", f"a finished run for every design point; {len(missing)} have none "
+                         f"(e.g. point {missing[0]}): resume the sweep, or rerun failed runs with --rerun-failed")
+    levers = list(store.manifest["levers"])
+    frames = []
+    for lever_set, points in store.design.groupby("lever_set", sort=True):
+        points = points.sort_values("sample")
+        x = points[names].to_numpy(dtype=float)
+        for name in chosen:
+            y = means.loc[points["point"], name].to_numpy(dtype=float)
+            if np.isnan(y).any():
+                raise InputError(store.path, f"outcomes.{name}", "a value in every run (some runs lack the "
+                                 "outcome's year or Stadtteil)")
+            frame = _indices(method, problem, x, y, settings)
+            frame.insert(0, "outcome", name)
+            frame.insert(0, "lever_set", int(lever_set))
+            for lever in reversed(levers):
+                frame.insert(1, lever, points[lever].iloc[0])
+            frames.append(frame)
+    table = pd.concat(frames, ignore_index=True)
+    write_atomic(store.path / "sensitivity.parquet", lambda p: table.to_parquet(p, index=False))
+    write_atomic(store.path / "sensitivity.csv", lambda p: table.to_csv(p, index=False))
+    if plot:
+        figure = sensitivity_figure(table, method, levers)
+        write_atomic(store.path / "sensitivity.png", lambda p: figure.savefig(p, format="png", dpi=120))
+    return table
+
+
+def _indices(method: str, problem: dict[str, Any], x: np.ndarray, y: np.ndarray, settings: dict[str, Any]
+             ) -> pd.DataFrame:
+    names = problem["names"]
+    if method == "morris":
+        from SALib.analyze import morris
+
+        res = morris.analyze(problem, x, y, num_levels=settings["levels"], conf_level=0.95, seed=0)
+        frame = pd.DataFrame({"parameter": names, "mu_star": res["mu_star"], "mu_star_conf": res["mu_star_conf"],
+                              "mu": res["mu"], "sigma": res["sigma"]})
+        key = "mu_star"
+    else:
+        from SALib.analyze import sobol
+
+        if np.var(y) == 0:  # no variance to decompose: every index is zero
+            frame = pd.DataFrame({"parameter": names, "S1": 0.0, "S1_conf": 0.0, "ST": 0.0, "ST_conf": 0.0})
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                res = sobol.analyze(problem, y, calc_second_order=settings["second_order"], conf_level=0.95, seed=0)
+            frame = pd.DataFrame({"parameter": names, "S1": res["S1"], "S1_conf": res["S1_conf"], "ST": res["ST"],
+                                  "ST_conf": res["ST_conf"]})
+        key = "ST"
+    frame["rank"] = frame[key].rank(ascending=False, method="min").astype(int)
+    return frame
+
+
+def sensitivity_figure(table: pd.DataFrame, method: str, levers: list[str]) -> Any:
+    """Bars of each parameter's index per outcome (columns) and lever combination (rows)."""
+    from matplotlib.figure import Figure
+
+    key, conf, label = (("mu_star", "mu_star_conf", "Morris mu* (outcome units)") if method == "morris"
+                        else ("ST", "ST_conf", "Sobol total index ST"))
+    outcomes = list(dict.fromkeys(table["outcome"]))
+    sets = sorted(table["lever_set"].unique())
+    fig = Figure(figsize=(4.2 * len(outcomes), 0.45 * table["parameter"].nunique() * len(sets) + 1.5 * len(sets)),
+                 layout="constrained")
+    axes = fig.subplots(len(sets), len(outcomes), squeeze=False)
+    for i, k in enumerate(sets):
+        for j, name in enumerate(outcomes):
+            ax = axes[i][j]
+            rows = table[(table["lever_set"] == k) & (table["outcome"] == name)].sort_values(key)
+            ax.barh(rows["parameter"], rows[key], xerr=rows[conf], color="#4477aa", capsize=2)
+            if method == "sobol":
+                ax.barh(rows["parameter"], rows["S1"], color="#ee6677", height=0.4, label="first order S1")
+                ax.legend(fontsize=7, loc="lower right")
+            ax.set_xlabel(label)
+            if not (rows[key].abs() > 0).any():
+                ax.set_xlim(0, 1)
+                ax.text(0.5, 0.5, "all indices 0:\nno parameter changes\nthis outcome", ha="center", va="center",
+                        fontsize=8, transform=ax.transAxes)
+            if i == 0:
+                ax.set_title(textwrap.fill(name, 40), fontsize=9)
+            if j == 0 and levers and len(rows):
+                text = "\n".join(textwrap.fill(f"{lv} = {rows.iloc[0][lv]}", 36) for lv in levers)
+                ax.set_ylabel(text, fontsize=7)
+    return fig
