@@ -262,3 +262,107 @@ def test_compare_and_areas_bad_input_exit_2_without_output(tmp_path, capsys):
     assert "area_index.weights" in capsys.readouterr().err and not ranking.exists()
     assert main(["areas", "--method", "zscore", "--out", str(ranking)]) == 2
     assert "at least 3" in capsys.readouterr().err.replace("\n", "") and not ranking.exists()
+
+
+# --- experiment files (issue 5) ---------------------------------------------------------------------------------
+
+EXP_HEAD = """
+name = "bad"
+scenario = "neckarvorstadt"
+seeds = 2
+[set]
+scale = 0.1
+end = 2028-12-31
+"""
+EXP_LEVER = '[levers]\n"verstetigung.strategy" = ["funding_ends", "permanent_posts"]\n'
+EXP_OUTCOME = '[[outcomes]]\nindicator = "lonely_adults"\nyear = 2028\n'
+EXP_GOOD = EXP_HEAD + EXP_LEVER + EXP_OUTCOME
+
+BAD_EXPERIMENTS = [
+    ("unknown parameter", EXP_GOOD + "[uncertainties]\nvisti_base = [0.1, 0.2]\n", "uncertainties.visti_base",
+     "did you mean visit_base"),
+    ("bounds out of the declared range", EXP_GOOD + "[uncertainties]\nvisit_base = [0.1, 1.5]\n",
+     "uncertainties.visit_base", "inside the declared range [0, 1]"),
+    ("bounds in the wrong order", EXP_GOOD + "[uncertainties]\nvisit_base = [0.2, 0.1]\n",
+     "uncertainties.visit_base", "low < high"),
+    ("bounds in an unknown form", EXP_GOOD + '[uncertainties]\nvisit_base = "wide"\n', "uncertainties.visit_base",
+     "[low, high]"),
+    ("empty design", EXP_HEAD + EXP_OUTCOME, "design", "at least one lever or uncertainty"),
+    ("empty lever", EXP_HEAD + '[levers]\nvisit_base = []\n' + EXP_OUTCOME, "levers.visit_base",
+     "a non-empty list"),
+    ("unknown outcome", EXP_HEAD + EXP_LEVER + '[[outcomes]]\nindicator = "happiness"\nyear = 2028\n',
+     "outcomes.0.indicator", "an indicator of the results table"),
+    ("unknown outcome group", EXP_GOOD.replace("year = 2028", 'year = 2028\ngroup = "pensioners"'),
+     "outcomes.0.group", "a group: all, migration"),
+    ("outcome year not simulated", EXP_GOOD.replace("year = 2028", "year = 2031"), "outcomes.0.year",
+     "years the scenario simulates (2024 to 2028)"),
+    ("outcome Stadtteil not simulated", EXP_GOOD.replace("year = 2028", "year = 2028\nstadtteil = 212"),
+     "outcomes.0.stadtteil", "a Stadtteil the scenario simulates"),
+    ("outcome range without years", EXP_GOOD.replace("year = 2028", 'aggregate = "sum"'), "outcomes.0.years",
+     "years = [from, to]"),
+    ("no outcomes", EXP_HEAD + EXP_LEVER, "outcomes", "this field to be given"),
+    ("unknown lever parameter", EXP_HEAD + '[levers]\nvisti_base = [0.1]\n' + EXP_OUTCOME, "levers.visti_base",
+     "did you mean visit_base"),
+    ("unknown lever field", EXP_HEAD + '[levers]\n"verstetigung.strategie" = ["x"]\n' + EXP_OUTCOME,
+     "levers.verstetigung.strategie", "no such field"),
+    ("bad lever value", EXP_HEAD + '[levers]\n"verstetigung.strategy" = ["forever"]\n' + EXP_OUTCOME,
+     "levers.verstetigung.strategy", "one of 'funding_ends'"),
+    ("lever on a table the scenario lacks", EXP_HEAD + '[levers]\n"allocation.budget_eur_per_year" = [1e6]\n'
+     + EXP_OUTCOME, "levers.allocation.budget_eur_per_year", "it has no [allocation]"),
+    ("lever on an unknown role", EXP_HEAD + '[levers]\n"roles.Mayor.fte" = [1.0]\n' + EXP_OUTCOME,
+     "levers.roles.Mayor.fte", "the name of an item of roles"),
+    ("parameter lever out of range", EXP_HEAD + '[levers]\nvisit_base = [0.1, 3]\n' + EXP_OUTCOME,
+     "levers.visit_base", "[0, 1]"),
+    ("Sobol samples not a power of 2", EXP_GOOD + '[uncertainties]\nvisit_base = [0.1, 0.2]\n'
+     '[design]\nmethod = "sobol"\nsamples = 10\n', "design.samples", "a power of 2"),
+    ("Sobol without uncertainties", EXP_GOOD + '[design]\nmethod = "sobol"\n', "uncertainties",
+     "at least one parameter range"),
+    ("unknown design method", EXP_GOOD + '[design]\nmethod = "random"\n', "design.method", "one of"),
+    ("unknown base scenario", EXP_GOOD.replace('"neckarvorstadt"', '"atlantis"'), "scenario",
+     "a scenario file or one of the names"),
+    ("unknown key", EXP_GOOD + 'colour = "red"\n', "outcomes.0.colour", "no such field"),
+    ("unknown top-level key", 'colour = "red"\n' + EXP_GOOD, "colour", "no such field"),
+    ("no seeds", EXP_GOOD.replace("seeds = 2", "seeds = 0"), "seeds", "a number of seeds >= 1"),
+    ("a parameter both lever and uncertainty", EXP_HEAD + '[levers]\nvisit_base = [0.1]\n'
+     '[uncertainties]\nvisit_base = [0.1, 0.2]\n' + EXP_OUTCOME, "uncertainties.visit_base", "not also a lever"),
+    ("bad fixed change", EXP_GOOD.replace("scale = 0.1", "scale = 3"), "set.scale", "<= 1"),
+    ("not TOML", "name = [unclosed\n", "(syntax)", "valid TOML"),
+]
+
+
+@pytest.mark.parametrize("label,text,field,expected", BAD_EXPERIMENTS, ids=[b[0] for b in BAD_EXPERIMENTS])
+def test_bad_experiment_file_message_and_exit_status(tmp_path, capsys, label, text, field, expected):
+    path = _write(tmp_path, text, "exp.toml")
+    out = tmp_path / "out"
+    status = main(["sweep", str(path), "--out", str(out), "--no-progress"])
+    err = capsys.readouterr().err.replace("\n", "")
+    assert status == 2
+    assert err.count("error:") == 1 and str(path) in err and f"'{field}'" in err and expected in err, err
+    assert not out.exists()
+
+
+def test_good_experiment_text_is_good(tmp_path):
+    from quartiersim.experiments import load_experiment
+
+    assert load_experiment(_write(tmp_path, EXP_GOOD, "exp.toml")).n_points == 2
+
+
+def test_sweep_store_arguments(tmp_path, capsys):
+    path = _write(tmp_path, EXP_GOOD, "exp.toml")
+    assert main(["sweep", str(tmp_path / "none.toml"), "--no-progress"]) == 2
+    assert "existing experiment file" in capsys.readouterr().err
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "keep.txt").write_text("x")
+    assert main(["sweep", str(path), "--out", str(other), "--no-progress"]) == 2
+    assert "a new or empty directory" in capsys.readouterr().err
+    assert sorted(p.name for p in other.iterdir()) == ["keep.txt"]
+    assert main(["sweep", str(path), "--out", str(tmp_path / "o"), "--workers", "0", "--no-progress"]) == 2
+    assert "--workers" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+    assert main(["sweep", str(path), "--out", str(tmp_path / "o"), "--scheduler", "tcp://127.0.0.1",
+                 "--no-progress"]) == 2
+    assert "--scheduler" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+    assert main(["summarise", str(other)]) == 2
+    assert "sweep.json" in capsys.readouterr().err

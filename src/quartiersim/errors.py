@@ -29,6 +29,10 @@ class InputError(ValueError):
             message += f", got {got!r}"
         super().__init__(message)
 
+    def __reduce__(self) -> tuple:
+        # rebuilt from its parts when it crosses a process boundary (a worker's failed run)
+        return (type(self), (self.source, self.field, self.expected, self.got))
+
 
 class InputErrors(InputError):
     """Several problems in one file, reported at once."""
@@ -43,3 +47,6 @@ class InputErrors(InputError):
         lines += [f"  - field '{p.field}': expected {p.expected}" + (f", got {p.got!r}" if p.got is not None
                                                                     else "") for p in problems]
         ValueError.__init__(self, "\n".join(lines))
+
+    def __reduce__(self) -> tuple:
+        return (type(self), (self.source, self.problems))

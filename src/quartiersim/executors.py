@@ -74,6 +74,8 @@ def dask_executor(address: str | None = None, scheduler_file: str | None = None,
     field = "--scheduler-file" if scheduler_file else "--scheduler"
     if (address is None) == (scheduler_file is None):
         raise InputError("argument", "--scheduler", "either a scheduler address or a scheduler file")
+    if address is not None:
+        _check_reachable(address, timeout)
     from distributed import Client
 
     try:
@@ -86,6 +88,28 @@ def dask_executor(address: str | None = None, scheduler_file: str | None = None,
         yield client.get_executor(pure=False)
     finally:
         client.close()
+
+
+def _check_reachable(address: str, timeout: float) -> None:
+    """Fail at once, with a clear message, when nothing listens at a ``tcp://HOST:PORT`` address."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    expected = "the address of a running dask scheduler, e.g. tcp://127.0.0.1:8786 (start one with 'dask scheduler')"
+    if parts.scheme != "tcp":
+        return  # other protocols (tls, inproc, ucx) are left to dask
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if not parts.hostname or port is None:
+        raise InputError("argument", "--scheduler", expected, address)
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise InputError("argument", "--scheduler", f"{expected}; nothing answers there ({exc})", address) from None
 
 
 def run_jobs[J, R](executor: cf.Executor, fn: Callable[[J], R], jobs: Iterable[J],

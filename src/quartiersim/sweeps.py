@@ -151,7 +151,7 @@ def sweep(experiment: str | Path | Experiment, out: str | Path, workers: int = 1
     t0 = time.perf_counter()
     exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
     out = Path(out)
-    _prepare(out, exp)
+    fingerprint = _check_store(out, exp)
     runs, failed_dir = out / RUNS, out / FAILED
     done = {p.stem for p in runs.glob("p*_s*.parquet")}
     failed = {p.stem for p in failed_dir.glob("p*_s*.json")}
@@ -193,15 +193,16 @@ def sweep(experiment: str | Path | Experiment, out: str | Path, workers: int = 1
         state["ran"] += 1
         report()
 
-    report()
     context, window, threads = _executor(workers, scheduler, scheduler_file, executor, len(todo))
     keep = exp.keep()
     jobs = (RunJob(p, s, exp.scenario_data(p), keep, threads) for p, s in todo)
-    try:
-        with context as ex:
+    with context as ex:  # a bad executor argument or an unreachable scheduler fails here, before any writing
+        _create_store(out, exp, fingerprint)
+        report()
+        try:
             run_jobs(ex, execute, jobs, finished, failed_run, window=window)
-    finally:
-        _update_manifest(out, exp, state["finished"], len(state["failed"]), total)
+        finally:
+            _update_manifest(out, exp, state["finished"], len(state["failed"]), total)
     outcomes = collect_outcomes(out)
     write_atomic(out / "outcomes.parquet", lambda p: outcomes.to_parquet(p, index=False))
     write_atomic(out / "outcomes.csv", lambda p: outcomes.to_csv(p, index=False))
@@ -244,8 +245,8 @@ def _digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _prepare(out: Path, exp: Experiment) -> None:
-    """Create the store, or check that an existing one holds this experiment's design."""
+def _check_store(out: Path, exp: Experiment) -> dict[str, str]:
+    """Check that ``out`` is new, empty, or a store of this experiment's design; returns the design's fingerprint."""
     manifest_path = out / MANIFEST
     fingerprint = _fingerprint(exp)
     if manifest_path.is_file():
@@ -257,6 +258,11 @@ def _prepare(out: Path, exp: Experiment) -> None:
                              str(out))
     elif out.exists() and any(out.iterdir()):
         raise InputError("argument", "--out", "a new or empty directory, or one an earlier sweep wrote", str(out))
+    return fingerprint
+
+
+def _create_store(out: Path, exp: Experiment, fingerprint: dict[str, str]) -> None:
+    """Create the store (or tidy an existing one): directories, design files and the manifest."""
     out.mkdir(parents=True, exist_ok=True)
     for d in (out, out / RUNS, out / FAILED):
         remove_partials(d)
