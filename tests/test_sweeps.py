@@ -353,3 +353,25 @@ def test_sensitivity_needs_a_design_made_for_it(finished, capsys):
     _, store_dir = finished
     assert main(["sensitivity", str(store_dir)]) == 2
     assert "design.method" in capsys.readouterr().err
+
+
+EXPERIMENTS = sorted((Path(__file__).resolve().parents[1] / "experiments").glob("*.toml"))
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=[p.stem for p in EXPERIMENTS])
+def test_bundled_experiment_files_run(path):
+    """Every experiment file in experiments/ is valid, and its first design point runs (at a small scale) to
+    finite values of every outcome."""
+    from quartiersim.sweeps import RunJob, execute
+
+    exp = load_experiment(path)
+    assert exp.n_points >= 2 and exp.description
+    data = dict(exp.scenario_data(0), scale=0.02)
+    table, info = execute(RunJob(0, 0, data, exp.keep(), None))
+    values = exp.outcome_values(table)
+    assert list(values) == exp.labels
+    assert all(np.isfinite(v) for v in values.values()), values
+
+
+def test_experiments_are_found():
+    assert len(EXPERIMENTS) >= 3
