@@ -42,11 +42,16 @@ def test_readme_explains_every_dependency_and_has_the_two_commands():
 
 def test_package_import_changes_no_global_state():
     # dependencies (scipy through Mesa) add warning filters of their own: import them first
-    code = ("import numpy as np, random, warnings, mesa, numba, pandas, pydantic;"
-            "s = np.random.get_state()[1][:4].tolist(); r = random.getstate();"
-            "f = list(warnings.filters); import quartiersim; "
+    # the sweep modules too: no start method, numba thread count or dask client is set, and dask and SALib are
+    # imported only when a sweep asks for them. (Not the CLI: rich draws from the random module on import.)
+    code = ("import numpy as np, random, sys, warnings, multiprocessing, mesa, numba, pandas, pydantic, scipy.stats;"
+            "s = np.random.get_state()[1][:4].tolist(); r = random.getstate(); t = numba.get_num_threads();"
+            "m = multiprocessing.get_start_method(allow_none=True);"
+            "f = list(warnings.filters); import quartiersim, quartiersim.sweeps, quartiersim.experiments; "
             "assert np.random.get_state()[1][:4].tolist() == s and random.getstate() == r; "
-            "assert list(warnings.filters) == f; print('ok')")
+            "assert list(warnings.filters) == f; assert numba.get_num_threads() == t; "
+            "assert multiprocessing.get_start_method(allow_none=True) == m; "
+            "assert not {'distributed', 'dask', 'SALib'} & set(sys.modules), sorted(sys.modules); print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "ok"
 
