@@ -171,6 +171,16 @@ def test_summary_by_hand(finished, tmp_path):
         else:
             assert np.isnan(row["mean_ci_low"])
     assert table[table["point"] == 2]["seeds"].tolist() == [1, 1]
+    # per lever combination, over the uncertainty samples and seeds together
+    levers = pd.read_csv(copy / "summary_levers.csv")
+    assert levers["verstetigung.strategy"].tolist() == ["funding_ends"] * 2 + ["permanent_posts"] * 2
+    for lever_set in (0, 1):
+        values = outcomes[outcomes["lever_set"] == lever_set]["lonely_adults_2028"].to_numpy()
+        row = levers[(levers["lever_set"] == lever_set) & (levers["outcome"] == "lonely_adults_2028")].iloc[0]
+        assert row["runs"] == len(values) == (4 if lever_set == 0 else 3)
+        assert row["mean"] == pytest.approx(values.mean())
+        assert row["p05"] == pytest.approx(np.quantile(values, 0.05))
+        assert row["p95"] == pytest.approx(np.quantile(values, 0.95))
     assert main(["summarise", str(copy)]) == 0
 
 
@@ -375,3 +385,19 @@ def test_bundled_experiment_files_run(path):
 
 def test_experiments_are_found():
     assert len(EXPERIMENTS) >= 3
+
+
+def test_store_keeps_the_city_and_outcome_stadtteile_or_all(tmp_path):
+    from quartiersim.sweeps import RunJob, execute
+
+    head = HEAD.replace("spinup_weeks = 13", "spinup_weeks = 13\nstadtteile = [211, 212]")
+    city = load_experiment(write_experiment(tmp_path, FACTORIAL, head=head))
+    head_all = head.replace("seeds = 2", 'seeds = 2\nstore = "all"')
+    every = load_experiment(write_experiment(tmp_path, FACTORIAL, head=head_all, name="all.toml"))
+    assert city.keep() == ["Neckarvorstadt", "Stuttgart"] and every.keep() is None
+    kept, _ = execute(RunJob(0, 0, city.scenario_data(0), city.keep(), None))
+    full, _ = execute(RunJob(0, 0, every.scenario_data(0), every.keep(), None))
+    assert set(kept["stadtteil"]) == {"Stuttgart", "Neckarvorstadt"}
+    assert set(full["stadtteil"]) == {"Stuttgart", "Neckarvorstadt", "Pragstraße"}
+    pd.testing.assert_frame_equal(kept.reset_index(drop=True),
+                                  full[full["stadtteil"] != "Pragstraße"].reset_index(drop=True))

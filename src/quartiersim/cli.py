@@ -285,28 +285,38 @@ def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_summarise(args: argparse.Namespace, console: Console) -> int:
-    """Mean and 90 % range of each outcome per design point."""
+    """Mean and 90 % range of each outcome per design point (and per lever combination)."""
     from quartiersim.sweeps import open_store, summarise
 
     table = summarise(args.directory)
     store = open_store(args.directory)
     labels = [o.label for o in store.outcomes]
-    wide = table.pivot(index="point", columns="outcome", values=["mean", "p05", "p95", "seeds"])
-    view = Table(title=f"{store.manifest['name']}: mean [5th, 95th percentile] over seeds per design point")
-    view.add_column("point", justify="right")
-    for factor in store.factors:
+    directory = Path(args.directory)
+    if store.manifest["uncertainties"]:  # sampled designs: each lever combination over all samples and seeds
+        import pandas as pd
+
+        rows = pd.read_parquet(directory / "summary_levers.parquet")
+        key, factors, title = "lever_set", list(store.manifest["levers"]), "per lever combination, over every " \
+            "uncertainty sample and seed"
+    else:
+        rows, key, factors, title = table, "point", store.factors, "per design point, over seeds"
+    view = Table(title=f"{store.manifest['name']}: mean [5th, 95th percentile] {title}")
+    view.add_column(key, justify="right")
+    for factor in factors:
         view.add_column(factor)
     for label in labels:
         view.add_column(label, justify="right")
-    design = store.design.set_index("point")
-    for point in list(wide.index)[: args.top]:
-        cells = [f"{_fmt(wide.loc[point, ('mean', lb)])} [{_fmt(wide.loc[point, ('p05', lb)])}, "
-                 f"{_fmt(wide.loc[point, ('p95', lb)])}]" for lb in labels]
-        view.add_row(str(point), *[_fmt(design.loc[point, f]) for f in store.factors], *cells)
+    keys = list(dict.fromkeys(rows[key]))
+    for k in keys[: args.top]:
+        group = rows[rows[key] == k].set_index("outcome")
+        cells = [f"{_fmt(group.loc[lb, 'mean'])} [{_fmt(group.loc[lb, 'p05'])}, {_fmt(group.loc[lb, 'p95'])}]"
+                 for lb in labels]
+        view.add_row(str(k), *[_fmt(group[f].iloc[0]) for f in factors], *cells)
     console.print(view)
-    if len(wide) > args.top:
-        console.print(f"(first {args.top} of {len(wide)} design points)")
-    console.print(f"wrote {Path(args.directory) / 'summary.csv'} and summary.parquet")
+    if len(keys) > args.top:
+        console.print(f"(first {args.top} of {len(keys)}; all are in the files)")
+    written = "summary.csv, summary_levers.csv" if store.manifest["uncertainties"] else "summary.csv"
+    console.print(f"wrote {written} (and .parquet) in {directory}")
     return 0
 
 

@@ -19,7 +19,8 @@ that raises is recorded and the sweep goes on. A run's numbers depend only on it
 executor or on which runs were done before.
 
 :func:`summarise` gives, per design point and outcome, the mean over seeds, the 5th and 95th percentiles of
-the seeds' values (the 90 % range of outcomes) and a 90 % t-interval of the mean. :func:`sensitivity` computes
+the seeds' values (the 90 % range of outcomes) and a 90 % t-interval of the mean; for designs with
+uncertainties also per lever combination, over every sample and seed (``summary_levers.csv``). :func:`sensitivity` computes
 Sobol or Morris indices with SALib for each lever combination, from the seed means of a design made for it.
 """
 
@@ -394,7 +395,36 @@ def summarise(path: str | Path, level: float = 0.90) -> pd.DataFrame:
     table["missing_seeds"] = len(store.seeds) - table["seeds"]
     write_atomic(store.path / "summary.parquet", lambda p: table.to_parquet(p, index=False))
     write_atomic(store.path / "summary.csv", lambda p: table.to_csv(p, index=False))
+    if store.manifest["uncertainties"]:
+        levers = summarise_levers(store, outcomes, labels, lo_q, hi_q)
+        write_atomic(store.path / "summary_levers.parquet", lambda p: levers.to_parquet(p, index=False))
+        write_atomic(store.path / "summary_levers.csv", lambda p: levers.to_csv(p, index=False))
     return table
+
+
+def summarise_levers(store: Store, outcomes: pd.DataFrame, labels: list[str], lo_q: float = 0.05,
+                     hi_q: float = 0.95) -> pd.DataFrame:
+    """Per lever combination and outcome, over every uncertainty sample and seed: runs, mean and 90 % range.
+
+    How robust a choice is: where its outcome falls across the uncertain parameters and chance together.
+    """
+    levers = list(store.manifest["levers"])
+    firsts = store.design.groupby("lever_set", sort=True)[levers].first().reset_index() if levers else \
+        pd.DataFrame({"lever_set": sorted(store.design["lever_set"].unique())})
+    rows = []
+    for (lever_set, outcome), group in outcomes.melt(id_vars=["lever_set"], value_vars=labels,
+                                                    var_name="outcome").groupby(["lever_set", "outcome"]):
+        v = group["value"].to_numpy(dtype=float)
+        v = v[~np.isnan(v)]
+        rows.append({"lever_set": lever_set, "outcome": outcome, "runs": len(v),
+                     "mean": float(v.mean()) if len(v) else np.nan,
+                     "p05": float(np.quantile(v, lo_q)) if len(v) else np.nan,
+                     "p95": float(np.quantile(v, hi_q)) if len(v) else np.nan})
+    table = pd.DataFrame(rows, columns=["lever_set", "outcome", "runs", "mean", "p05", "p95"])
+    order = {label: k for k, label in enumerate(labels)}
+    table = firsts.merge(table, on="lever_set", how="left")
+    return table.sort_values(["lever_set", "outcome"], key=lambda c: c.map(order) if c.name == "outcome" else c,
+                             ignore_index=True)
 
 
 def sensitivity(path: str | Path, outcomes: list[str] | None = None, plot: bool = True) -> pd.DataFrame:
