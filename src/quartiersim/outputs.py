@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 GROUPS: tuple[str, ...] = ("all", "migration", "no_migration", "low_income", "poor_health", "stille_gruppe",
-                           "age_65plus")
+                           "age_65plus", "health_very_good", "health_very_poor")
 CITY = "Stuttgart"
 
 #: resident indicators as (name, numerator quantity, denominator quantity or None, unit, meaning)

@@ -20,8 +20,9 @@ executor or on which runs were done before.
 
 :func:`summarise` gives, per design point and outcome, the mean over seeds, the 5th and 95th percentiles of
 the seeds' values (the 90 % range of outcomes) and a 90 % t-interval of the mean; for designs with
-uncertainties also per lever combination, over every sample and seed (``summary_levers.csv``). :func:`sensitivity` computes
-Sobol or Morris indices with SALib for each lever combination, from the seed means of a design made for it.
+uncertainties also per lever combination, over every sample and seed (``summary_levers.csv``).
+:func:`sensitivity` computes Sobol or Morris indices with SALib for each lever combination, from the seed means
+of a design made for it.
 """
 
 from __future__ import annotations

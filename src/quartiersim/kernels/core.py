@@ -748,8 +748,10 @@ def week_step(st_off, pl_off, weight_s, n_places, max_init,
 # reporting
 # ----------------------------------------------------------------------------------------------------------
 
-N_GROUPS = 7  # all, migration, no_migration, low_income, poor_health, stille_gruppe, age_65plus
+N_GROUPS = 9  # all, migration, no_migration, low_income, poor_health, stille_gruppe, age_65plus,
+#              health_very_good, health_very_poor
 N_QUANTITIES = 10
+_N_COMBOS = 80  # 4 binary traits x 5 health levels
 
 
 @njit(cache=True)
@@ -758,17 +760,18 @@ def group_stats(st_off, weight_s, age, mig, inc, health, stille, lonely, aware, 
     """Sum person-weighted quantities per Stadtteil and group into ``out[s, g, q]`` (overwritten).
 
     Groups: 0 all, 1 migration, 2 no_migration, 3 low_income, 4 poor_health (poor or very poor), 5 stille
-    Gruppen, 6 aged 65+. Quantities: 0 persons, 1 adults (18+), 2 lonely adults, 3 ties, 4 bridging ties
-    (across migration background), 5 visits since the last report, 6 persons 14+, 7 participating 14+,
-    8 volunteering 14+, 9 covered by an accessible offer they know of. ``access_s[s, c]`` says whether the
-    Stadtteil has an open place that is (c & 1) barrier-free and (c & 2) low-threshold as needed.
+    Gruppen, 6 aged 65+, 7 very good health, 8 very poor health. Quantities: 0 persons, 1 adults (18+), 2 lonely
+    adults, 3 ties, 4 bridging ties (across migration background), 5 visits since the last report, 6 persons
+    14+, 7 participating 14+, 8 volunteering 14+, 9 covered by an accessible offer they know of.
+    ``access_s[s, c]`` says whether the Stadtteil has an open place that is (c & 1) barrier-free and (c & 2)
+    low-threshold as needed.
 
     Every agent of a Stadtteil has the same weight, so the counts are summed exactly per combination of the
-    five group traits (32 combinations) and multiplied by the weight once: the result does not depend on
-    the order of summation.
+    group traits (80 combinations: migration, low income, stille, 65+ and the five health levels) and
+    multiplied by the weight once: the result does not depend on the order of summation.
     """
     n_st = st_off.shape[0] - 1
-    acc = np.zeros((32, N_QUANTITIES), dtype=np.int64)
+    acc = np.zeros((_N_COMBOS, N_QUANTITIES), dtype=np.int64)
     for s in range(n_st):
         acc[:, :] = 0
         for i in range(st_off[s], st_off[s + 1]):
@@ -776,7 +779,7 @@ def group_stats(st_off, weight_s, age, mig, inc, health, stille, lonely, aware, 
             for a in range(deg[i]):
                 bridging += mig[tie_j[i, a]] != mig[i]
             poor = health[i] >= 3
-            c = mig[i] | (inc[i] << 1) | (poor << 2) | (stille[i] << 3) | ((age[i] >= 65) << 4)
+            c = mig[i] | (inc[i] << 1) | (stille[i] << 2) | ((age[i] >= 65) << 3) | (np.int64(health[i]) << 4)
             adult = age[i] >= 18
             teen = age[i] >= 14
             acc[c, 0] += 1
@@ -793,7 +796,7 @@ def group_stats(st_off, weight_s, age, mig, inc, health, stille, lonely, aware, 
         for g in range(N_GROUPS):
             for k in range(N_QUANTITIES):
                 total = 0
-                for c in range(32):
+                for c in range(_N_COMBOS):
                     if _in_group(c, g):
                         total += acc[c, k]
                 out[s, g, k] = w * total
@@ -801,11 +804,22 @@ def group_stats(st_off, weight_s, age, mig, inc, health, stille, lonely, aware, 
 
 @njit(cache=True)
 def _in_group(c, g):
-    """Whether trait combination c (bits: migration, low income, poor health, stille, 65+) is in group g."""
+    """Whether trait combination c (bits: migration, low income, stille, 65+; then health level) is in group g."""
+    level = c >> 4
     if g == 0:
         return True
     if g == 1:
         return (c & 1) == 1
     if g == 2:
         return (c & 1) == 0
-    return (c >> (g - 2)) & 1 == 1
+    if g == 3:
+        return (c >> 1) & 1 == 1
+    if g == 4:
+        return level >= 3
+    if g == 5:
+        return (c >> 2) & 1 == 1
+    if g == 6:
+        return (c >> 3) & 1 == 1
+    if g == 7:
+        return level == 0
+    return level == 4

@@ -334,6 +334,7 @@ def group_stats(st_off, weight_s, age, mig, inc, health, stille, lonely, aware, 
             groups += [4] if health[i] >= 3 else []
             groups += [5] if stille[i] == 1 else []
             groups += [6] if age[i] >= 65 else []
+            groups += [7] if health[i] == 0 else [8] if health[i] == 4 else []
             need = (1 if health[i] >= 3 else 0) + (2 if stille[i] == 1 else 0)
             bridging = sum(1 for _, j in _neighbours(tie_j, i) if mig[j] != mig[i])
             values = [1, age[i] >= 18, age[i] >= 18 and lonely[i] == 1, int(deg[i]), bridging,
