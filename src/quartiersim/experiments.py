@@ -76,9 +76,9 @@ from quartiersim.outputs import CITY, GROUPS, INDICATORS, STADTTEIL_INDICATORS
 from quartiersim.parameters import PARAMS_BY_NAME, close_names
 from quartiersim.spec import FieldError, Scenario, build_scenario, resolve_scenario, validate_model
 
-METHODS = ("full_factorial", "latin_hypercube", "sobol", "morris")
+METHODS = ("full_factorial", "latin_hypercube", "sobol", "morris", "posterior")
 AGGREGATES = ("value", "sum", "mean", "min", "max", "change")
-DEFAULT_SAMPLES = {"latin_hypercube": 20, "sobol": 64, "morris": 10}
+DEFAULT_SAMPLES = {"latin_hypercube": 20, "sobol": 64, "morris": 10, "posterior": 20}
 DEFAULT_LEVELS = {"full_factorial": 3, "morris": 4}
 _LOCAL_INDICATORS = {name for name, _, _ in STADTTEIL_INDICATORS}
 
@@ -141,7 +141,8 @@ class OutcomeSpec(_Strict):
 class DesignSpec(_Strict):
     """How the uncertainties are sampled (the levers are always combined in full)."""
 
-    method: Literal["full_factorial", "latin_hypercube", "sobol", "morris"] = "full_factorial"
+    method: Literal["full_factorial", "latin_hypercube", "sobol", "morris", "posterior"] = "full_factorial"
+    file: str | None = Field(default=None, description="posterior: the posterior sample (CSV) to draw from")
     samples: int | None = Field(default=None, ge=1, le=1_000_000)
     levels: int | None = Field(default=None, ge=2, le=1000)
     second_order: bool = False
@@ -156,6 +157,7 @@ class ExperimentFile(_Strict):
     scenario: str = Field(min_length=1)
     seeds: int | list[int] = 5
     store: Literal["city", "all"] = "city"
+    resolution: Literal["yearly", "report"] = "yearly"
     set: dict[str, Any] = Field(default_factory=dict)
     levers: dict[str, list[Any]] = Field(default_factory=dict)
     uncertainties: dict[str, Any] = Field(default_factory=dict)
@@ -197,6 +199,7 @@ class Experiment:
     base: Scenario
     seeds: list[int]
     store: str
+    resolution: str
     levers: dict[str, list[Any]]
     uncertainties: list[Uncertainty]
     method: str
@@ -243,17 +246,24 @@ class Experiment:
         design = self.design.astype(object).where(self.design.notna(), None).to_dict(orient="records")
         ident = {"base": self.base.resolved(), "method": self.method, "settings": self.settings,
                  "design": design, "lever_data": self.lever_data, "outcomes": [o.model_dump() for o in self.outcomes],
-                 "store": self.store}
+                 "store": self.store, "resolution": self.resolution}
         return json.loads(json.dumps(ident, default=str))
 
     def outcome_values(self, table: pd.DataFrame) -> dict[str, float]:
-        """The outcomes of one run from its yearly table (:func:`quartiersim.compare.yearly`)."""
+        """The outcomes of one run from its yearly table (:func:`quartiersim.compare.yearly`) or tidy table."""
         return {o.label: outcome_value(table, o, st) for o, st in zip(self.outcomes, self.outcome_stadtteile,
                                                                         strict=True)}
 
 
 def outcome_value(table: pd.DataFrame, outcome: OutcomeSpec, stadtteil: str) -> float:
-    """One outcome from a yearly table: the year's value, or an aggregate over a range of years."""
+    """One outcome from a yearly table: the year's value, or an aggregate over a range of years.
+
+    A table by reporting period (with ``date``, as ``simulate`` returns it) is made yearly first.
+    """
+    if "year" not in table.columns:
+        from quartiersim.compare import yearly
+
+        table = yearly(table)
     rows = table[(table["stadtteil"] == stadtteil) & (table["indicator"] == outcome.indicator)
                  & (table["group"] == outcome.group)]
     by_year = rows.set_index("year")["value"].astype(float).sort_index()
@@ -292,8 +302,17 @@ def build_experiment(data: dict[str, Any], source: str = "experiment", base_dir:
     """Validate experiment data (a parsed TOML table) and lay out its design points."""
     spec = validate_model(ExperimentFile, data, source, _SECTIONS)
     seeds = _seeds(spec.seeds, source)
-    base = _base_scenario(spec, source, Path(base_dir))
-    uncertainties = [_uncertainty(name, value, source) for name, value in spec.uncertainties.items()]
+    base = base_scenario(spec.scenario, spec.set, source, Path(base_dir))
+    uncertainties = [parameter_range(name, value, source) for name, value in spec.uncertainties.items()]
+    posterior = None
+    if spec.design.method == "posterior":
+        if uncertainties:
+            raise InputError(source, "uncertainties", "no uncertainties with design method 'posterior' (the "
+                             "parameters come from the posterior file)")
+        posterior = _posterior(spec.design, source, Path(base_dir))
+        uncertainties = posterior[0]
+    elif spec.design.file is not None:
+        raise InputError(source, "design.file", "a file only with design method 'posterior'")
     for u in uncertainties:
         if u.name in spec.levers or f"parameters.{u.name}" in spec.levers:
             raise InputError(source, f"uncertainties.{u.name}", "a parameter that is not also a lever")
@@ -314,12 +333,13 @@ def build_experiment(data: dict[str, Any], source: str = "experiment", base_dir:
     for combo in combos:
         choice = dict(zip(spec.levers, combo, strict=True))
         lever_data.append(_scenario_with(base_data, choice, source, "levers").as_data())
-    samples = _samples(uncertainties, method, settings)
+    samples = posterior[1] if posterior is not None else _samples(uncertainties, method, settings)
     design = _design_table(spec.levers, combos, uncertainties, samples)
-    outcome_stadtteile = _check_outcomes(spec.outcomes, lever_data, source)
+    outcome_stadtteile = check_outcomes(spec.outcomes, lever_data, source)
     return Experiment(name=spec.name, description=spec.description, source=source, base=base, seeds=seeds,
-                      store=spec.store, levers=dict(spec.levers), uncertainties=uncertainties, method=method,
-                      settings=settings, outcomes=list(spec.outcomes), outcome_stadtteile=outcome_stadtteile,
+                      store=spec.store, resolution=spec.resolution, levers=dict(spec.levers),
+                      uncertainties=uncertainties, method=method, settings=settings, outcomes=list(spec.outcomes),
+                      outcome_stadtteile=outcome_stadtteile,
                       design=design, lever_data=lever_data, raw=data)
 
 
@@ -330,8 +350,8 @@ def _seeds(seeds: int | list[int], source: str) -> list[int]:
     return out
 
 
-def _base_scenario(spec: ExperimentFile, source: str, base_dir: Path) -> Scenario:
-    text = spec.scenario
+def base_scenario(text: str, fixed: dict[str, Any], source: str, base_dir: Path) -> Scenario:
+    """The scenario a file names (a bundled name, or a path relative to ``base_dir``) with ``[set]`` applied."""
     if text.endswith(".toml") or "/" in text:
         path = Path(text)
         scenario = resolve_scenario(path if path.is_absolute() else base_dir / path)
@@ -340,7 +360,7 @@ def _base_scenario(spec: ExperimentFile, source: str, base_dir: Path) -> Scenari
             scenario = resolve_scenario(text)
         except InputError as exc:
             raise InputError(source, "scenario", exc.expected, text) from None
-    for key, value in spec.set.items():
+    for key, value in fixed.items():
         try:
             scenario = scenario.with_overrides(**{key: value})
         except InputError as exc:
@@ -348,8 +368,9 @@ def _base_scenario(spec: ExperimentFile, source: str, base_dir: Path) -> Scenari
     return scenario
 
 
-def _uncertainty(name: str, value: Any, source: str) -> Uncertainty:
-    where = f"uncertainties.{name}"
+def parameter_range(name: str, value: Any, source: str, section: str = "uncertainties") -> Uncertainty:
+    """A declared parameter's range from a file (``[low, high]``, ``{low, high}``, ``{relative}``, "declared")."""
+    where = f"{section}.{name}"
     p = PARAMS_BY_NAME.get(name.removeprefix("parameters."))
     if p is None:
         close = close_names(name)
@@ -399,7 +420,44 @@ def _settings(design: DesignSpec, uncertainties: list[Uncertainty], source: str)
         raise InputError(source, "design.samples", "a power of 2 for the Sobol design (e.g. 32, 64, 128)", samples)
     if method == "morris" and samples is not None and samples < 2:
         raise InputError(source, "design.samples", "at least 2 Morris trajectories", samples)
-    return {"samples": samples, "levels": levels, "second_order": design.second_order, "seed": design.seed}
+    if method == "posterior" and design.levels is not None:
+        raise InputError(source, "design.levels", "no levels for posterior (it uses 'samples')")
+    settings = {"samples": samples, "levels": levels, "second_order": design.second_order, "seed": design.seed}
+    if method == "posterior":
+        settings["file"] = design.file
+    return settings
+
+
+def _posterior(design: DesignSpec, source: str, base_dir: Path) -> tuple[list[Uncertainty], np.ndarray]:
+    """Parameter sets drawn (with replacement, by weight) from a posterior sample: ``calibrate``'s posterior.csv."""
+    if design.file is None:
+        raise InputError(source, "design.file", "the posterior sample to draw from (e.g. posterior.csv written by "
+                         "'quartiersim calibrate') for design method 'posterior'")
+    path = Path(design.file) if Path(design.file).is_absolute() else base_dir / design.file
+    try:
+        table = pd.read_csv(path)
+    except FileNotFoundError:
+        raise InputError(source, "design.file", "an existing posterior sample (CSV)", str(path)) from None
+    if "weight" not in table.columns or len(table) == 0:
+        raise InputError(path, "weight", "a column of particle weights and at least one row")
+    names = [c for c in table.columns if c not in ("weight", "generation", "particle")]
+    if not names:
+        raise InputError(path, "(columns)", "one column per calibrated parameter besides 'weight'")
+    ranges = []
+    for name in names:
+        p = PARAMS_BY_NAME.get(name)
+        values = pd.to_numeric(table[name], errors="coerce")
+        if p is None:
+            raise InputError(path, name, "declared parameter names as columns (see 'quartiersim params')")
+        if values.isna().any() or (values < p.low).any() or (values > p.high).any():
+            raise InputError(path, name, f"numbers in the declared range [{p.low:g}, {p.high:g}]")
+        ranges.append(Uncertainty(name, float(values.min()), float(values.max()), p.integer))
+    weights = pd.to_numeric(table["weight"], errors="coerce").to_numpy(dtype=float)
+    if np.isnan(weights).any() or (weights < 0).any() or weights.sum() <= 0:
+        raise InputError(path, "weight", "weights >= 0 with a positive sum")
+    rng = np.random.default_rng(design.seed)
+    rows = rng.choice(len(table), size=design.samples or DEFAULT_SAMPLES["posterior"], p=weights / weights.sum())
+    return ranges, table[names].to_numpy(dtype=float)[rows]
 
 
 def _samples(uncertainties: list[Uncertainty], method: str, settings: dict[str, Any]) -> np.ndarray:
@@ -508,11 +566,12 @@ def _element(items: list[Any], key: str, source: str, where: str, here: str) -> 
                      f"{here.rsplit('.', 1)[0]}" + (f" ({'; '.join(names)})" if names else ""), key)
 
 
-def _check_outcomes(outcomes: list[OutcomeSpec], lever_data: list[dict[str, Any]], source: str) -> list[str]:
+def check_outcomes(outcomes: list[OutcomeSpec], lever_data: list[dict[str, Any]], source: str,
+                   section: str = "outcomes") -> list[str]:
     """Each outcome's Stadtteil as named in results, checked against every lever combination's scenario."""
     labels = [o.label for o in outcomes]
     if len(set(labels)) < len(labels):
-        raise InputError(source, "outcomes", "outcomes with distinct names (set 'name' where two would "
+        raise InputError(source, section, "outcomes with distinct names (set 'name' where two would "
                          "otherwise share one)", labels)
     names: list[str] = []
     tables: dict[str | None, pd.DataFrame] = {}
@@ -520,7 +579,7 @@ def _check_outcomes(outcomes: list[OutcomeSpec], lever_data: list[dict[str, Any]
         for data in lever_data:
             start, end = data["start"].year, data["end"].year
             if not (start <= o.first_year and o.last_year <= end):
-                raise InputError(source, f"outcomes.{k}.{'year' if o.year is not None else 'years'}",
+                raise InputError(source, f"{section}.{k}.{'year' if o.year is not None else 'years'}",
                                  f"years the scenario simulates ({start} to {end})",
                                  o.year if o.year is not None else o.years)
         if str(o.stadtteil) == CITY:
@@ -534,10 +593,10 @@ def _check_outcomes(outcomes: list[OutcomeSpec], lever_data: list[dict[str, Any]
             if key not in tables:
                 tables[key] = load_stadtteile(file)
             table = tables[key]
-            row = select_stadtteile(table, [o.stadtteil], source=source, field=f"outcomes.{k}.stadtteil")[0]
+            row = select_stadtteile(table, [o.stadtteil], source=source, field=f"{section}.{k}.stadtteil")[0]
             simulated = simulated_rows(table, scenario.stadtteile, scenario.bezirke, scenario.origin)
             if row not in set(simulated.tolist()):
-                raise InputError(source, f"outcomes.{k}.stadtteil", f"'{CITY}' or a Stadtteil the scenario "
+                raise InputError(source, f"{section}.{k}.stadtteil", f"'{CITY}' or a Stadtteil the scenario "
                                  "simulates", o.stadtteil)
             chosen.add(str(table["stadtteil"].iloc[row]))
         names.append(chosen.pop())

@@ -76,6 +76,7 @@ class RunJob:
     data: dict[str, Any]
     keep: list[str] | None
     threads: int | None
+    resolution: str = "yearly"
 
 
 def execute(job: RunJob) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -85,7 +86,8 @@ def execute(job: RunJob) -> tuple[pd.DataFrame, dict[str, Any]]:
 
         numba.set_num_threads(min(job.threads, numba.config.NUMBA_NUM_THREADS))
     t0 = time.perf_counter()
-    table = yearly(simulate(Scenario(**job.data), seed=job.seed))
+    table = simulate(Scenario(**job.data), seed=job.seed)
+    table = yearly(table) if job.resolution == "yearly" else _plain(table)
     if job.keep is not None:
         table = table[table["stadtteil"].isin(job.keep)]
     table = table.reset_index(drop=True).assign(point=np.int32(job.point), seed=np.int32(job.seed))
@@ -93,6 +95,15 @@ def execute(job: RunJob) -> tuple[pd.DataFrame, dict[str, Any]]:
             "pid": os.getpid(), "version": package_version(),
             "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
     return table, info
+
+
+def _plain(table: pd.DataFrame) -> pd.DataFrame:
+    """A tidy table by reporting period with plain text columns (for Parquet files read back alike)."""
+    table = table.copy()
+    table.attrs = {}
+    for col in ("stadtteil", "indicator", "group"):
+        table[col] = table[col].astype(str)
+    return table
 
 
 def write_run(path: Path, table: pd.DataFrame, info: dict[str, Any]) -> None:
@@ -197,7 +208,7 @@ def sweep(experiment: str | Path | Experiment, out: str | Path, workers: int = 1
 
     context, window, threads = _executor(workers, scheduler, scheduler_file, executor, len(todo))
     keep = exp.keep()
-    jobs = (RunJob(p, s, exp.scenario_data(p), keep, threads) for p, s in todo)
+    jobs = (RunJob(p, s, exp.scenario_data(p), keep, threads, exp.resolution) for p, s in todo)
     with context as ex:  # a bad executor argument or an unreachable scheduler fails here, before any writing
         _create_store(out, exp, fingerprint)
         report()
