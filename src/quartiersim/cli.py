@@ -341,6 +341,43 @@ def cmd_sensitivity(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_calibrate(args: argparse.Namespace, console: Console) -> int:
+    """Calibrate parameters against targets with ABC-SMC; resumable; writes the posterior and a scenario."""
+    from quartiersim.calibration import calibrate, load_calibration
+
+    cal = load_calibration(args.calibration)
+    out = Path(args.out)
+    s = cal.settings
+    console.print(f"[bold]quartiersim calibrate[/] [cyan]{cal.name}[/]: {len(cal.priors)} parameters against "
+                  f"{len(cal.targets)} targets; ABC-SMC with {s.population_size} particles, up to "
+                  f"{s.max_generations} generations or epsilon {s.min_epsilon:g}, into {out}")
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("generations"),
+                  TextColumn("epsilon {task.fields[eps]}, {task.fields[sims]} simulations"), TimeElapsedColumn(),
+                  console=console, disable=args.no_progress) as bar:
+        task = bar.add_task("calibrating", total=s.max_generations, eps="-", sims=0)
+
+        def progress(generation: int, eps: float, sims: int) -> None:
+            bar.update(task, completed=generation, eps=f"{eps:.3g}", sims=sims)
+
+        try:
+            result = calibrate(cal, out, workers=args.workers, scheduler=args.scheduler, progress=progress)
+        except KeyboardInterrupt:
+            Console(stderr=True).print(f"interrupted: finished generations are kept in {out}; run the same command "
+                                       "to resume")
+            return 130
+    view = Table(title=f"posterior of {cal.name} (last generation, epsilon "
+                 f"{result.generations['epsilon'].iloc[-1]:.3g})")
+    for col in ("parameter", "prior", "median", "90 % interval", "mean"):
+        view.add_column(col, justify="left" if col == "parameter" else "right")
+    for _, r in result.summary.iterrows():
+        view.add_row(r["parameter"], f"[{r['prior_low']:.3g}, {r['prior_high']:.3g}]", f"{r['median']:.4g}",
+                     f"[{r['q05']:.4g}, {r['q95']:.4g}]", f"{r['mean']:.4g}")
+    console.print(view)
+    console.print(f"{result.ran_generations} generations run now. Wrote posterior.csv, posterior_summary.csv, "
+                  f"posterior.png, calibrated.toml (a scenario) and ensemble.toml (an experiment) in {out}")
+    return 0
+
+
 def cmd_phases(args: argparse.Namespace, console: Console) -> int:
     """Print the weekly phases in order."""
     from quartiersim.model import QuarterModel
@@ -414,6 +451,13 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--outcome", action="append", default=[], help="only this outcome (repeatable)")
     se.add_argument("--no-plot", action="store_true", help="no sensitivity.png")
     se.set_defaults(func=cmd_sensitivity)
+    ca = sub.add_parser("calibrate", help="calibrate parameters against targets (ABC-SMC; resumable)")
+    ca.add_argument("calibration", help="calibration file (TOML), e.g. calibration/stuttgart.toml")
+    ca.add_argument("--out", required=True, help="output directory (an interrupted calibration resumes in it)")
+    ca.add_argument("--workers", type=int, default=1, help="worker processes (a local Dask cluster when > 1)")
+    ca.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run the simulations on a Dask scheduler")
+    ca.add_argument("--no-progress", action="store_true", help="no progress bar")
+    ca.set_defaults(func=cmd_calibrate)
     ph = sub.add_parser("phases", help="print the weekly phases in order")
     ph.set_defaults(func=cmd_phases)
     return parser

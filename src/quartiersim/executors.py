@@ -90,6 +90,25 @@ def dask_executor(address: str | None = None, scheduler_file: str | None = None,
         client.close()
 
 
+@contextmanager
+def dask_client(workers: int = 2, address: str | None = None) -> Iterator[Any]:
+    """A dask.distributed client of a running scheduler at ``address``, or of a local cluster.
+
+    The local cluster has ``workers`` single-threaded worker processes on 127.0.0.1. For libraries that take a
+    client rather than an executor, such as pyabc.
+    """
+    from distributed import Client, LocalCluster
+
+    if address is not None:
+        _check_reachable(address, 20.0)
+        with Client(address, set_as_default=False) as client:
+            yield client
+        return
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster, Client(cluster, set_as_default=False) as client:
+        yield client
+
+
 def _check_reachable(address: str, timeout: float) -> None:
     """Fail at once, with a clear message, when nothing listens at a ``tcp://HOST:PORT`` address."""
     import socket

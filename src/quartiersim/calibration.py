@@ -1,0 +1,585 @@
+"""Calibration against targets with ABC-SMC (pyabc): ``quartiersim calibrate``.
+
+A **targets file** (``calibration/targets.toml``) lists what the model should reproduce, each with a value, an
+uncertainty (``sd``), the statistic of the results it is compared with and its source::
+
+    [[targets]]
+    name = "lonely_share"
+    value = 0.035
+    sd = 0.005
+    statistic = {indicator = "lonely_share", group = "all", year = 2025}
+    source = "Bürgerumfrage 2021 (Statistisches Amt, Monatsheft 4/2022): 3-4 % of adults lonely"
+
+    [[targets]]
+    name = "lonely_ratio_migration"      # a ratio of two statistics
+    value = 1.5
+    sd = 0.4
+    statistic = {indicator = "lonely_share", group = "migration", year = 2025}
+    relative_to = {indicator = "lonely_share", group = "no_migration", year = 2025}
+    source = "..."
+
+A statistic is an outcome as in experiment files (indicator, group, Stadtteil, a year or an aggregate over
+years; :class:`quartiersim.experiments.OutcomeSpec`). A **calibration file** names the base scenario, fixed
+changes (``[set]``), the targets file, the priors of the parameters to calibrate (uniform over a range inside
+the declared one, or log-uniform with ``scale = "log"``) and the ABC-SMC settings::
+
+    name = "stuttgart"
+    scenario = "verstetigung_funding_ends"
+    targets = "targets.toml"                 # relative to this file
+    use = ["lonely_share", "volunteer_share"]  # which of its targets (default: all)
+    [set]
+    scale = 0.2
+    [priors]
+    lonely_onset_base = {low = 1e-5, high = 1.6e-4, scale = "log"}
+    lonely_rr_migration = [1.0, 3.0]
+    [abc]
+    population_size = 100                    # particles per generation
+    max_generations = 6
+    min_epsilon = 1.0                        # stop when the distance threshold reaches this
+    max_simulations = 4000
+    seed = 0
+
+Each simulation runs the scenario with one parameter set and a seed drawn for it, and the distance to the
+targets is the root mean square of ``(simulated - value) / sd`` over the targets (a simulation that cannot give
+a statistic is rejected). ABC-SMC (Toni et al. 2009; Beaumont et al. 2009; pyabc: Schälte et al. 2022) keeps a
+weighted population of accepted parameter sets and lowers the threshold generation by generation: the result
+is a weighted posterior sample, not a best point.
+
+The output directory holds ``calibration.db`` (pyabc's history: every generation; an interrupted calibration
+resumes from the last finished generation), ``posterior.csv`` (the last generation: parameters and weights),
+``posterior_summary.csv`` (weighted mean, SD, median and 5th/95th percentiles per parameter),
+``generations.csv``, ``posterior.png``, ``calibrated.toml`` (the base scenario with the posterior medians: a
+scenario file for ``run``, ``compare`` and ``sweep``) and ``ensemble.toml`` (an experiment running the
+calibrated scenario with parameter sets drawn from the posterior, for ``quartiersim evaluate``).
+
+With one worker the calibration is reproducible from its seed. With several (local processes through Dask,
+or a Dask cluster with ``scheduler``) the order in which simulations finish decides which are accepted, so
+two calibrations agree in distribution, not to the digit.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import hashlib
+import json
+import logging
+import math
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from quartiersim.errors import InputError
+from quartiersim.experiments import (
+    OutcomeSpec,
+    Uncertainty,
+    base_scenario,
+    check_outcomes,
+    outcome_value,
+    parameter_range,
+)
+from quartiersim.run import package_version, simulate, write_atomic
+from quartiersim.spec import Scenario, validate_model
+
+MANIFEST = "calibration.json"
+DATABASE = "calibration.db"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TargetSpec(_Strict):
+    """One calibration target: a value with its uncertainty, the statistic it matches, and its source."""
+
+    name: str = Field(min_length=1)
+    value: float
+    sd: float = Field(gt=0)
+    statistic: OutcomeSpec
+    relative_to: OutcomeSpec | None = None
+    source: str = Field(min_length=1)
+    note: str = ""
+
+
+class TargetsFile(_Strict):
+    """The tables of a targets file."""
+
+    targets: list[TargetSpec] = Field(min_length=1)
+
+
+class ABCSettings(_Strict):
+    """ABC-SMC settings."""
+
+    population_size: int = Field(default=100, ge=5, le=100_000)
+    max_generations: int = Field(default=6, ge=1, le=100)
+    min_epsilon: float = Field(default=1.0, ge=0)
+    max_simulations: int = Field(default=5000, ge=1)
+    seed: int = Field(default=0, ge=0)
+
+
+class CalibrationFile(_Strict):
+    """The tables of a calibration file, as written."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    scenario: str = Field(min_length=1)
+    targets: str = Field(min_length=1)
+    use: list[str] | None = Field(default=None, min_length=1, description="the targets to use (default: all)")
+    set: dict[str, Any] = Field(default_factory=dict)
+    priors: dict[str, Any] = Field(min_length=1)
+    abc: ABCSettings = Field(default_factory=ABCSettings)
+
+
+@dataclass(frozen=True)
+class Prior:
+    """A calibrated parameter's prior: uniform or log-uniform over a range inside the declared one."""
+
+    range: Uncertainty
+    scale: Literal["linear", "log"]
+
+    @property
+    def name(self) -> str:
+        """The parameter."""
+        return self.range.name
+
+
+@dataclass
+class Calibration:
+    """A validated calibration: base scenario, targets with their statistics' Stadtteile, priors, settings."""
+
+    name: str
+    description: str
+    source: str
+    base: Scenario
+    targets: list[TargetSpec]
+    stadtteile: list[tuple[str, str | None]]
+    priors: list[Prior]
+    settings: ABCSettings
+    targets_file: str
+    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    @property
+    def observed(self) -> dict[str, float]:
+        """The target values by name."""
+        return {t.name: t.value for t in self.targets}
+
+    def fingerprint(self) -> str:
+        """What a resumed calibration must share with the one that started the directory."""
+        ident = {"base": self.base.resolved(), "targets": [t.model_dump() for t in self.targets],
+                 "priors": [(p.name, p.range.low, p.range.high, p.scale) for p in self.priors],
+                 "abc": self.settings.model_dump(exclude={"max_generations", "max_simulations", "min_epsilon"})}
+        return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+# ------------------------------------------------------------------------------------------------------------
+# files
+# ------------------------------------------------------------------------------------------------------------
+
+def _read_toml(path: Path, what: str) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise InputError(path, "(file)", f"an existing {what} (TOML)") from None
+    except IsADirectoryError:
+        raise InputError(path, "(file)", f"a {what} (TOML), not a directory") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(path, "(syntax)", f"valid TOML ({exc})") from None
+
+
+def load_targets(path: str | Path) -> list[TargetSpec]:
+    """Read and validate a targets file."""
+    path = Path(path)
+    spec = validate_model(TargetsFile, _read_toml(path, "targets file"), str(path),
+                          {"targets": TargetSpec, "statistic": OutcomeSpec, "relative_to": OutcomeSpec})
+    names = [t.name for t in spec.targets]
+    if len(set(names)) < len(names):
+        raise InputError(path, "targets", "targets with distinct names", names)
+    return list(spec.targets)
+
+
+def load_calibration(path: str | Path) -> Calibration:
+    """Read and validate a calibration file and its targets file."""
+    path = Path(path)
+    data = _read_toml(path, "calibration file")
+    data.setdefault("name", path.stem)
+    source = str(path)
+    spec = validate_model(CalibrationFile, data, source, {"abc": ABCSettings})
+    base = base_scenario(spec.scenario, spec.set, source, path.parent)
+    targets_path = Path(spec.targets) if Path(spec.targets).is_absolute() else path.parent / spec.targets
+    targets = load_targets(targets_path)
+    if spec.use is not None:
+        known = [t.name for t in targets]
+        for name in spec.use:
+            if name not in known:
+                raise InputError(source, "use", f"names of targets in {targets_path}: {', '.join(known)}", name)
+        targets = [t for t in targets if t.name in spec.use]
+    data_of = [base.as_data()]
+    statistic_st = check_outcomes([t.statistic for t in targets], data_of, str(targets_path), "targets.statistic")
+    relative = [t.relative_to for t in targets if t.relative_to is not None]
+    relative_st = iter(check_outcomes(relative, data_of, str(targets_path), "targets.relative_to")
+                       if relative else [])
+    stadtteile = [(st, next(relative_st) if t.relative_to is not None else None)
+                  for t, st in zip(targets, statistic_st, strict=True)]
+    priors = []
+    for name, value in spec.priors.items():
+        scale = "linear"
+        if isinstance(value, dict) and "scale" in value:
+            value = dict(value)
+            scale = value.pop("scale")
+            if scale not in ("linear", "log"):
+                raise InputError(source, f"priors.{name}.scale", "'linear' or 'log'", scale)
+        rng = parameter_range(name, value, source, section="priors")
+        if scale == "log" and rng.low <= 0:
+            raise InputError(source, f"priors.{name}", "a range above 0 for a log-uniform prior", [rng.low, rng.high])
+        priors.append(Prior(rng, scale))
+    return Calibration(spec.name, spec.description, source, base, targets, stadtteile, priors, spec.abc,
+                       str(targets_path), data)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# simulation and distance (module-level classes: workers unpickle them)
+# ------------------------------------------------------------------------------------------------------------
+
+def statistics(table: pd.DataFrame, targets: list[TargetSpec], stadtteile: list[tuple[str, str | None]]
+               ) -> dict[str, float]:
+    """The targets' statistics of one run (a tidy or yearly table)."""
+    from quartiersim.compare import yearly
+
+    table = yearly(table) if "year" not in table.columns else table
+    out = {}
+    for t, (st, rel_st) in zip(targets, stadtteile, strict=True):
+        value = outcome_value(table, t.statistic, st)
+        if t.relative_to is not None:
+            denominator = outcome_value(table, t.relative_to, rel_st or st)
+            value = value / denominator if denominator else math.nan
+        out[t.name] = value
+    return out
+
+
+def seed_for(parameters: dict[str, float]) -> int:
+    """A run's seed drawn from its parameter values: the same set always gets the same seed."""
+    text = json.dumps({k: float(v) for k, v in sorted(parameters.items())})
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little")
+
+
+@dataclass
+class Simulator:
+    """Runs the base scenario with one parameter set and returns the targets' statistics."""
+
+    data: dict[str, Any]
+    targets: list[TargetSpec]
+    stadtteile: list[tuple[str, str | None]]
+    integer: dict[str, bool]
+    threads: int | None = None
+
+    def __call__(self, parameters: dict[str, float]) -> dict[str, float]:
+        """One simulation (pyabc's model)."""
+        if self.threads is not None:
+            import numba
+
+            numba.set_num_threads(min(self.threads, numba.config.NUMBA_NUM_THREADS))
+        values = {k: (int(round(v)) if self.integer.get(k) else float(v)) for k, v in dict(parameters).items()}
+        data = copy.deepcopy(self.data)
+        data["parameters"] = {**data["parameters"], **values}
+        table = simulate(Scenario(**data), seed=seed_for(values))
+        return statistics(table, self.targets, self.stadtteile)
+
+
+@dataclass
+class Distance:
+    """Root mean square of the targets' z-scores; infinite when a statistic is missing."""
+
+    sd: dict[str, float]
+
+    def __call__(self, simulated: dict[str, float], observed: dict[str, float]) -> float:
+        """The distance of a simulation from the targets."""
+        z = [(simulated[k] - observed[k]) / s for k, s in self.sd.items()]
+        if any(not math.isfinite(v) for v in z):
+            return math.inf
+        return math.sqrt(sum(v * v for v in z) / len(z))
+
+
+# ------------------------------------------------------------------------------------------------------------
+# running
+# ------------------------------------------------------------------------------------------------------------
+
+@dataclass
+class CalibrationResult:
+    """Where a calibration stands: its generations and its weighted posterior sample."""
+
+    out: Path
+    generations: pd.DataFrame
+    posterior: pd.DataFrame
+    summary: pd.DataFrame
+    ran_generations: int
+
+
+class _Progress(logging.Handler):
+    """Turns pyabc's log lines on each generation into progress calls."""
+
+    def __init__(self, callback: Callable[[int, float, int], None] | None):
+        super().__init__(level=logging.INFO)
+        self.callback = callback
+        self.simulations = 0
+        self.generation = 0
+        self.epsilon = math.inf
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith("t: ") and "eps:" in message:
+            try:
+                self.generation = int(message.split(",")[0].split(":")[1])
+                self.epsilon = float(message.split("eps:")[1].strip().rstrip("."))
+            except ValueError:
+                return
+        elif message.startswith("Accepted:"):
+            try:
+                self.simulations += int(message.split("/")[1].split(",")[0])
+            except (IndexError, ValueError):
+                return
+        else:
+            return
+        if self.callback:
+            self.callback(self.generation, self.epsilon, self.simulations)
+
+
+def calibrate(calibration: str | Path | Calibration, out: str | Path, workers: int = 1,
+              scheduler: str | None = None,
+              progress: Callable[[int, float, int], None] | None = None) -> CalibrationResult:
+    """Run (or resume) an ABC-SMC calibration and write its posterior, summary and calibrated scenario.
+
+    Args:
+        calibration: a calibration file or a loaded :class:`Calibration`.
+        out: the output directory; one holding an unfinished calibration of the same file resumes.
+        workers: worker processes (a local Dask cluster when > 1).
+        scheduler: the address of a running dask.distributed scheduler instead.
+        progress: called as ``progress(generation, epsilon, simulations)`` as each generation starts and ends
+            (simulations: those of the generations finished in this call).
+
+    Raises:
+        InputError: a bad file, or an output directory holding something else.
+
+    """
+    cal = calibration if isinstance(calibration, Calibration) else load_calibration(calibration)
+    out = Path(out)
+    resume = _check_out(out, cal)
+    if workers < 1:
+        raise InputError("argument", "--workers", "a number of worker processes >= 1", workers)
+    import pyabc
+
+    from quartiersim.executors import dask_client
+
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = {"name": cal.name, "calibration_file": cal.source, "targets_file": cal.targets_file,
+                "fingerprint": cal.fingerprint(), "version": package_version(),
+                "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "calibration": cal.raw}
+    write_atomic(out / MANIFEST, lambda p: p.write_text(json.dumps(manifest, indent=2, default=str)))
+    prior = pyabc.Distribution(**{
+        p.name: (pyabc.RV("loguniform", p.range.low, p.range.high) if p.scale == "log"
+                 else pyabc.RV("uniform", p.range.low, p.range.high - p.range.low)) for p in cal.priors})
+    parallel = workers > 1 or scheduler is not None
+    simulator = Simulator(cal.base.as_data(), cal.targets, cal.stadtteile,
+                          {p.name: p.range.integer for p in cal.priors}, threads=1 if parallel else None)
+    distance = Distance({t.name: t.sd for t in cal.targets})
+    handler = _Progress(progress)
+    loggers = [logging.getLogger(n) for n in ("ABC", "ABC.History", "ABC.Sampler", "ABC.Epsilon")]
+    saved = [(lg, lg.level, list(lg.handlers), lg.propagate) for lg in loggers]
+    state = np.random.get_state()
+    ran = 0
+    try:
+        for lg in loggers:  # pyabc's own console lines would break the progress bar: its log goes to the file
+            lg.handlers = [h for h in lg.handlers if not isinstance(h, logging.StreamHandler)]
+            lg.propagate = False
+        file_log = logging.FileHandler(out / "calibration.log", encoding="utf-8")
+        file_log.setLevel(logging.INFO)
+        for lg in loggers[:1]:
+            lg.setLevel(logging.INFO)
+            lg.addHandler(handler)
+            lg.addHandler(file_log)
+        np.random.seed(cal.settings.seed)  # pyabc draws from numpy's global generator; restored below
+        with dask_client(workers, scheduler) if parallel else _nothing() as client:
+            sampler = (pyabc.sampler.DaskDistributedSampler(dask_client=client, batch_size=1) if parallel
+                       else pyabc.sampler.SingleCoreSampler())
+            abc = pyabc.ABCSMC(simulator, prior, distance, population_size=cal.settings.population_size,
+                               sampler=sampler)
+            db = f"sqlite:///{(out / DATABASE).resolve()}"
+            if resume:
+                history = abc.load(db, 1)
+            else:
+                history = abc.new(db, cal.observed)
+            done = history.max_t + 1 if history.max_t is not None and history.max_t >= 0 else 0
+            last_eps = _last_epsilon(history)
+            remaining = cal.settings.max_generations - done
+            budget = cal.settings.max_simulations - (history.total_nr_simulations or 0)
+            if remaining > 0 and budget > 0 and not (last_eps is not None and last_eps <= cal.settings.min_epsilon):
+                history = abc.run(minimum_epsilon=cal.settings.min_epsilon, max_nr_populations=remaining,
+                                  max_total_nr_simulations=budget)
+                ran = (history.max_t + 1) - done
+    finally:
+        np.random.set_state(state)
+        for lg, level, handlers, propagate in saved:
+            lg.setLevel(level)
+            lg.handlers = handlers
+            lg.propagate = propagate
+        if "file_log" in locals():
+            file_log.close()
+    return _write_outputs(out, cal, history, ran)
+
+
+class _nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _last_epsilon(history: Any) -> float | None:
+    if history.max_t is None or history.max_t < 0:
+        return None
+    pops = history.get_all_populations()
+    pops = pops[pops["t"] >= 0]
+    return float(pops["epsilon"].iloc[-1]) if len(pops) else None
+
+
+def _check_out(out: Path, cal: Calibration) -> bool:
+    """Whether ``out`` holds a calibration to resume; InputError if it holds something else."""
+    manifest = out / MANIFEST
+    if manifest.is_file():
+        old = json.loads(manifest.read_text(encoding="utf-8"))
+        if old.get("fingerprint") != cal.fingerprint():
+            raise InputError("argument", "--out", "a new directory, or one holding a calibration of the same "
+                             "scenario, targets, priors and population size", str(out))
+        return (out / DATABASE).is_file()
+    if out.exists() and any(out.iterdir()):
+        raise InputError("argument", "--out", "a new or empty directory, or one an earlier calibrate wrote",
+                         str(out))
+    return False
+
+
+def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    """The q-quantile of weighted values (the inverse of the weighted empirical distribution function)."""
+    order = np.argsort(values)
+    v, w = values[order], weights[order]
+    cdf = np.cumsum(w) / w.sum()
+    return float(v[min(np.searchsorted(cdf, q, side="left"), len(v) - 1)])
+
+
+def _write_outputs(out: Path, cal: Calibration, history: Any, ran: int) -> CalibrationResult:
+    names = [p.name for p in cal.priors]
+    frame, weights = history.get_distribution(m=0, t=history.max_t)
+    posterior = frame[names].reset_index(drop=True).assign(weight=np.asarray(weights) / np.sum(weights),
+                                                           generation=int(history.max_t))
+    rows = []
+    for p in cal.priors:
+        v = posterior[p.name].to_numpy(dtype=float)
+        w = posterior["weight"].to_numpy(dtype=float)
+        mean = float(np.sum(w * v))
+        rows.append({"parameter": p.name, "prior_low": p.range.low, "prior_high": p.range.high, "scale": p.scale,
+                     "mean": mean, "sd": float(np.sqrt(np.sum(w * (v - mean) ** 2))),
+                     "q05": weighted_quantile(v, w, 0.05), "median": weighted_quantile(v, w, 0.5),
+                     "q95": weighted_quantile(v, w, 0.95)})
+    summary = pd.DataFrame(rows)
+    pops = history.get_all_populations()
+    generations = pops[pops["t"] >= 0][["t", "epsilon", "samples"]].rename(
+        columns={"t": "generation", "samples": "simulations"}).reset_index(drop=True)
+    write_atomic(out / "posterior.csv", lambda p: posterior.to_csv(p, index=False))
+    write_atomic(out / "posterior_summary.csv", lambda p: summary.to_csv(p, index=False))
+    write_atomic(out / "generations.csv", lambda p: generations.to_csv(p, index=False))
+    medians = {r["parameter"]: r["median"] for r in rows}
+    write_scenario(out / "calibrated.toml", cal, medians, summary)
+    write_ensemble(out / "ensemble.toml", cal)
+    figure = posterior_figure(posterior, summary)
+    write_atomic(out / "posterior.png", lambda p: figure.savefig(p, format="png", dpi=110))
+    return CalibrationResult(out, generations, posterior, summary, ran)
+
+
+def write_scenario(path: Path, cal: Calibration, values: dict[str, float], summary: pd.DataFrame) -> None:
+    """The base scenario with calibrated parameter values, as a scenario file (TOML)."""
+    import tomli_w
+
+    integer = {p.name: p.range.integer for p in cal.priors}
+    scenario = cal.base.with_overrides(**{k: int(round(v)) if integer[k] else v for k, v in values.items()})
+    data = _plain(scenario.model_dump())
+    for key in ("indicators_file", "stadtteile_file"):  # data files stay where the base scenario found them
+        if data.get(key):
+            data[key] = str(scenario.path_of(data[key]).resolve())
+    data["name"] = f"{cal.name}_calibrated"
+    data["description"] = f"{cal.base.name} with the posterior medians of calibration '{cal.name}'"
+    lines = [f"# Written by 'quartiersim calibrate' ({package_version()}) from {cal.source}",
+             f"# on {dt.date.today()}: the base scenario '{cal.base.name}' with the posterior median of each",
+             "# calibrated parameter. The whole posterior (weighted parameter sets) is in posterior.csv beside",
+             "# this file; ensemble.toml runs it. Posterior medians [5th, 95th percentile]:"]
+    lines += [f"#   {r['parameter']} = {r['median']:.6g} [{r['q05']:.6g}, {r['q95']:.6g}]"
+              for _, r in summary.iterrows()]
+    text = "\n".join(lines) + "\n" + tomli_w.dumps(data)
+    write_atomic(path, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def write_ensemble(path: Path, cal: Calibration, samples: int = 20, seeds: int = 2) -> None:
+    """An experiment running the calibrated scenario with parameter sets drawn from the posterior."""
+    import tomli_w
+
+    outcomes = []
+    seen: set[str] = set()
+    for t in cal.targets:
+        for o in (t.statistic, t.relative_to):
+            if o is not None and o.label not in seen:
+                seen.add(o.label)
+                outcomes.append(_plain(o.model_dump()))
+    data = {"name": f"{cal.name}_ensemble",
+            "description": f"The calibrated scenario of '{cal.name}' with {samples} parameter sets drawn from its "
+                           f"posterior, {seeds} seeds each",
+            "scenario": "calibrated.toml", "seeds": seeds, "store": "all", "resolution": "report",
+            "design": {"method": "posterior", "file": "posterior.csv", "samples": samples, "seed": 0},
+            "outcomes": outcomes}
+    text = ("# Written by 'quartiersim calibrate'. Run it with 'quartiersim sweep ensemble.toml', then compare it\n"
+            "# with pilot data: 'quartiersim evaluate --runs <its store> --pilot-data FILE --out report.html'.\n"
+            + tomli_w.dumps(data))
+    write_atomic(path, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def _plain(value: Any) -> Any:
+    """Data for TOML: no None values (TOML has no null)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def posterior_figure(posterior: pd.DataFrame, summary: pd.DataFrame) -> Any:
+    """Weighted histograms of the posterior of each parameter over its prior range."""
+    from matplotlib.figure import Figure
+
+    n = len(summary)
+    cols = min(3, n)
+    rows = math.ceil(n / cols)
+    fig = Figure(figsize=(4.0 * cols, 2.8 * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for k, (_, r) in enumerate(summary.iterrows()):
+        ax = axes[k // cols][k % cols]
+        log = r["scale"] == "log"
+        low, high = r["prior_low"], r["prior_high"]
+        bins = np.geomspace(low, high, 21) if log else np.linspace(low, high, 21)
+        ax.hist(posterior[r["parameter"]], bins=bins, weights=posterior["weight"], color="#4477aa")
+        ax.axvline(r["median"], color="#ee6677", label="median")
+        ax.axvspan(r["q05"], r["q95"], color="#ee6677", alpha=0.15, label="90 % interval")
+        if log:
+            ax.set_xscale("log")
+        ax.set_xlim(low, high)
+        ax.set_title(r["parameter"], fontsize=9)
+        ax.set_xlabel("value (x-axis: the prior range)")
+        ax.set_ylabel("posterior weight")
+        if k == 0:
+            ax.legend(fontsize=7)
+    for k in range(n, rows * cols):
+        axes[k // cols][k % cols].set_visible(False)
+    return fig
