@@ -221,10 +221,11 @@ def load_calibration(path: str | Path) -> Calibration:
                 raise InputError(source, "use", f"names of targets in {targets_path}: {', '.join(known)}", name)
         targets = [t for t in targets if t.name in spec.use]
     data_of = [base.as_data()]
-    statistic_st = check_outcomes([t.statistic for t in targets], data_of, str(targets_path), "targets.statistic")
+    statistic_st = check_outcomes([t.statistic for t in targets], data_of, str(targets_path), "targets.statistic",
+                                  distinct=False)
     relative = [t.relative_to for t in targets if t.relative_to is not None]
-    relative_st = iter(check_outcomes(relative, data_of, str(targets_path), "targets.relative_to")
-                       if relative else [])
+    relative_st = iter(check_outcomes(relative, data_of, str(targets_path), "targets.relative_to",
+                                      distinct=False) if relative else [])
     stadtteile = [(st, next(relative_st) if t.relative_to is not None else None)
                   for t, st in zip(targets, statistic_st, strict=True)]
     priors = []

@@ -567,10 +567,10 @@ def _element(items: list[Any], key: str, source: str, where: str, here: str) -> 
 
 
 def check_outcomes(outcomes: list[OutcomeSpec], lever_data: list[dict[str, Any]], source: str,
-                   section: str = "outcomes") -> list[str]:
+                   section: str = "outcomes", distinct: bool = True) -> list[str]:
     """Each outcome's Stadtteil as named in results, checked against every lever combination's scenario."""
     labels = [o.label for o in outcomes]
-    if len(set(labels)) < len(labels):
+    if distinct and len(set(labels)) < len(labels):
         raise InputError(source, section, "outcomes with distinct names (set 'name' where two would "
                          "otherwise share one)", labels)
     names: list[str] = []
