@@ -378,6 +378,34 @@ def cmd_calibrate(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_pilot_data(args: argparse.Namespace, console: Console) -> int:
+    """Check a pilot-data file: every bad row at once, with line numbers."""
+    from quartiersim.pilot import read_pilot_data
+    from quartiersim.spec import resolve_scenario
+
+    spec = resolve_scenario(args.scenario)
+    table = read_pilot_data(args.file, spec.start, spec.end)
+    console.print(f"{args.file}: {len(table)} observations, all valid for {spec.start} to {spec.end} "
+                  f"({table['stadtteil'].nunique()} Stadtteile, {table['indicator'].nunique()} indicators)")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
+    """Compare an ensemble of runs with pilot data and write the report."""
+    from quartiersim.evaluation import evaluate
+
+    result = evaluate(args.runs, args.pilot_data, args.out)
+    view = Table(title=f"{len(result.observations)} observations against {result.runs} runs")
+    for col in ("indicator", "group", "observations", "coverage_90", "bias", "crps"):
+        view.add_column(col, justify="left" if col in ("indicator", "group") else "right")
+    for _, r in result.summary.iterrows():
+        view.add_row(str(r["indicator"]), str(r["group"]), str(r["observations"]), _fmt(r["coverage_90"]),
+                     _fmt(r["bias"]), _fmt(r["crps"]))
+    console.print(view)
+    console.print(f"wrote {result.report} with its figures and observations table beside it")
+    return 0
+
+
 def cmd_phases(args: argparse.Namespace, console: Console) -> int:
     """Print the weekly phases in order."""
     from quartiersim.model import QuarterModel
@@ -458,6 +486,16 @@ def build_parser() -> argparse.ArgumentParser:
     ca.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run the simulations on a Dask scheduler")
     ca.add_argument("--no-progress", action="store_true", help="no progress bar")
     ca.set_defaults(func=cmd_calibrate)
+    pd_ = sub.add_parser("pilot-data", help="check a pilot-data file (format: calibration/README.md)")
+    pd_.add_argument("file", help="the pilot-data CSV")
+    pd_.add_argument("--scenario", default="pilot_2024_2027", help="the scenario whose period the dates must fall in "
+                     "(default pilot_2024_2027)")
+    pd_.set_defaults(func=cmd_pilot_data)
+    ev = sub.add_parser("evaluate", help="compare an ensemble of runs with pilot data: coverage, bias, CRPS, report")
+    ev.add_argument("--runs", required=True, help="a sweep store kept by reporting period (e.g. of ensemble.toml)")
+    ev.add_argument("--pilot-data", required=True, help="the pilot-data CSV")
+    ev.add_argument("--out", required=True, help="the report: REPORT.html or REPORT.md")
+    ev.set_defaults(func=cmd_evaluate)
     ph = sub.add_parser("phases", help="print the weekly phases in order")
     ph.set_defaults(func=cmd_phases)
     return parser

@@ -1,0 +1,245 @@
+"""The evaluator's comparison of an ensemble of runs with pilot data: ``quartiersim evaluate``.
+
+The runs are a sweep store kept by reporting period (``resolution = "report"``), typically the ensemble a
+calibration writes (``ensemble.toml``: the calibrated scenario with parameter sets drawn from the posterior).
+For each observation (:mod:`quartiersim.pilot`) every run gives the simulated value: on a day, the report whose
+period holds that day; over a period, the sum of the reports ending in it for flows and their mean for stocks.
+
+Across the runs: the median and the 50 % and 90 % intervals of the simulated values. The *predictive*
+distribution adds each observation's own error (normal with its standard error) to every run, because an
+observation would scatter around the truth even if the model were right; coverage, the z-score and the score
+use it:
+
+* **coverage**: the share of observations inside the predictive 90 % interval (near 0.9 when model and
+  uncertainties are right; far lower: the model misses or the uncertainties are too small);
+* **bias**: the mean of simulated median minus observation, in the indicator's unit;
+* **CRPS**: the continuous ranked probability score of the predictive ensemble (scoringrules), in the
+  indicator's unit; 0 for a perfect, sharp forecast, lower is better.
+
+The report (HTML with the figures embedded, or Markdown) explains this for readers who never opened Python; the
+figures and a CSV of every observation with its simulated values are written beside it.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from quartiersim.compare import FLOWS
+from quartiersim.errors import InputError
+from quartiersim.outputs import CITY
+from quartiersim.pilot import read_pilot_data
+from quartiersim.run import write_atomic
+from quartiersim.sweeps import RUNS, open_store
+
+
+DRAWS = 200  # draws of an observation's error per run in the predictive ensemble
+
+
+@dataclass
+class Evaluation:
+    """Observations beside the ensemble, the summary per indicator, and the report's path."""
+
+    observations: pd.DataFrame
+    summary: pd.DataFrame
+    report: Path
+    runs: int
+
+
+def _series(tables: list[pd.DataFrame], stadtteil: str, indicator: str, group: str) -> pd.DataFrame:
+    """Dates x runs of one Stadtteil, indicator and group."""
+    cols = []
+    for k, t in enumerate(tables):
+        s = t[(t["stadtteil"] == stadtteil) & (t["indicator"] == indicator) & (t["group"] == group)]
+        cols.append(s.set_index("date")["value"].rename(k))
+    return pd.concat(cols, axis=1).sort_index()
+
+
+def simulated_values(series: pd.DataFrame, start: dt.date, end: dt.date, flow: bool) -> np.ndarray:
+    """Each run's value for an observation on a day (start == end) or over a period."""
+    dates = pd.DatetimeIndex(series.index)
+    t0, t1 = pd.Timestamp(start), pd.Timestamp(end)
+    if start == end:
+        after = np.flatnonzero(dates >= t0)
+        return series.iloc[after[0]].to_numpy(dtype=float) if len(after) else np.full(series.shape[1], np.nan)
+    inside = series[(dates >= t0) & (dates <= t1)]
+    if not len(inside):  # a period shorter than a report: the report holding its end
+        return simulated_values(series, end, end, flow)
+    return (inside.sum() if flow else inside.mean()).to_numpy(dtype=float)
+
+
+def evaluate(runs: str | Path, pilot_data: str | Path, out: str | Path, seed: int = 0) -> Evaluation:
+    """Compare a store of runs with pilot data and write the report (``.html`` or ``.md``).
+
+    Raises:
+        InputError: the runs are not a store by reporting period, or the pilot data have bad rows (all listed).
+
+    """
+    import scoringrules
+
+    store = open_store(runs)
+    out = Path(out)
+    if out.suffix not in (".html", ".md"):
+        raise InputError("argument", "--out", "a report file ending in .html or .md", str(out))
+    if store.manifest.get("experiment", {}).get("resolution", "yearly") != "report":
+        raise InputError(store.path, "resolution", "a sweep store kept by reporting period (resolution = "
+                         "'report' in the experiment, as in the ensemble.toml that calibrate writes)")
+    files = sorted((store.path / RUNS).glob("p*_s*.parquet"))
+    if not files:
+        raise InputError(store.path, RUNS, "finished runs (run the sweep first)")
+    tables = [pd.read_parquet(f) for f in files]
+    base = store.manifest["base_scenario"]
+    start, end = dt.date.fromisoformat(str(base["start"])), dt.date.fromisoformat(str(base["end"]))
+    simulated = sorted(set(tables[0]["stadtteil"].astype(str)) - {CITY})
+    obs = read_pilot_data(pilot_data, start, end, simulated=simulated)
+    rng = np.random.default_rng(seed)
+    rows, ensembles = [], {}
+    for _, o in obs.iterrows():
+        key = (o["stadtteil"], o["indicator"], o["group"])
+        if key not in ensembles:
+            ensembles[key] = _series(tables, *key)
+        sim = simulated_values(ensembles[key], o["start"], o["end"], o["indicator"] in FLOWS)
+        sim = sim[np.isfinite(sim)]
+        if not len(sim):
+            rows.append({**o.to_dict(), "runs": 0})
+            continue
+        # the predictive ensemble: every run with DRAWS draws of the observation's error
+        predictive = (sim[:, None] + rng.normal(0.0, o["std_error"], size=(len(sim), DRAWS))).ravel()
+        q = np.quantile(sim, [0.05, 0.25, 0.5, 0.75, 0.95])
+        pq = np.quantile(predictive, [0.05, 0.25, 0.75, 0.95])
+        spread = np.sqrt(np.var(sim) + o["std_error"] ** 2)
+        rows.append({**o.to_dict(), "runs": len(sim), "sim_median": q[2], "sim_q05": q[0], "sim_q25": q[1],
+                     "sim_q75": q[3], "sim_q95": q[4], "pred_q05": pq[0], "pred_q95": pq[3],
+                     "inside_90": bool(pq[0] <= o["value"] <= pq[3]), "inside_50": bool(pq[1] <= o["value"] <= pq[2]),
+                     "error": q[2] - o["value"], "z": (q[2] - o["value"]) / spread if spread > 0 else np.nan,
+                     "crps": float(scoringrules.crps_ensemble(o["value"], predictive))})
+    table = pd.DataFrame(rows)
+    summary = (table.groupby(["indicator", "group"], sort=False)
+               .agg(observations=("value", "size"), coverage_90=("inside_90", "mean"),
+                    coverage_50=("inside_50", "mean"), bias=("error", "mean"),
+                    mean_abs_error=("error", lambda e: float(np.mean(np.abs(e)))), crps=("crps", "mean"))
+               .reset_index())
+    figures = {f"{ind}_{grp}": _figure(table[(table["indicator"] == ind) & (table["group"] == grp)], ensembles,
+                                       ind, grp)
+               for ind, grp in summary[["indicator", "group"]].itertuples(index=False)}
+    figures["coverage"] = _coverage_figure(summary)
+    fig_dir = out.with_name(out.stem + "_figures")
+    pngs = {}
+    for name, fig in figures.items():
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=100)
+        pngs[name] = buf.getvalue()
+        write_atomic(fig_dir / f"{name}.png", lambda p, data=pngs[name]: p.write_bytes(data))
+    csv = out.with_name(out.stem + "_observations.csv")
+    write_atomic(csv, lambda p: table.to_csv(p, index=False))
+    text = _report(out.suffix, store, pilot_data, len(files), table, summary, pngs)
+    write_atomic(out, lambda p: p.write_text(text, encoding="utf-8"))
+    return Evaluation(table, summary, out, len(files))
+
+
+def _figure(rows: pd.DataFrame, ensembles: dict, indicator: str, group: str) -> Any:
+    from matplotlib.figure import Figure
+
+    places = list(dict.fromkeys(rows["stadtteil"]))
+    fig = Figure(figsize=(6.5, 2.6 * len(places)), layout="constrained")
+    axes = fig.subplots(len(places), 1, squeeze=False)
+    for ax, place in zip(axes[:, 0], places, strict=True):
+        series = ensembles[(place, indicator, group)]
+        dates = pd.DatetimeIndex(series.index)
+        q = np.nanquantile(series.to_numpy(dtype=float), [0.05, 0.25, 0.5, 0.75, 0.95], axis=1)
+        ax.fill_between(dates, q[0], q[4], color="#4477aa", alpha=0.2, label="runs: 90 % interval")
+        ax.fill_between(dates, q[1], q[3], color="#4477aa", alpha=0.35, label="runs: 50 % interval")
+        ax.plot(dates, q[2], color="#4477aa", label="runs: median")
+        mine = rows[rows["stadtteil"] == place]
+        mid = [pd.Timestamp(s) + (pd.Timestamp(e) - pd.Timestamp(s)) / 2 for s, e in zip(mine["start"], mine["end"],
+                                                                                           strict=True)]
+        ax.errorbar(mid, mine["value"], yerr=1.645 * mine["std_error"], fmt="o", color="#ee6677", capsize=3,
+                    label="observed (90 % of its error)")
+        ax.set_title(f"{indicator}, group {group}: {place}", fontsize=9)
+        ax.set_ylabel(indicator)
+        ax.legend(fontsize=7, loc="best")
+    return fig
+
+
+def _coverage_figure(summary: pd.DataFrame) -> Any:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.5, 0.4 * len(summary) + 1.2), layout="constrained")
+    ax = fig.subplots()
+    labels = [f"{i} ({g})" for i, g in zip(summary["indicator"], summary["group"], strict=True)]
+    ax.barh(labels, summary["coverage_90"], color="#4477aa")
+    ax.axvline(0.9, color="#ee6677", linestyle="--", label="expected: 0.9")
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("share of observations inside the predictive 90 % interval")
+    ax.legend(fontsize=7)
+    return fig
+
+
+_READ_ME = (
+    "Each observation from the pilot quarters is set beside what the model's runs give for the same quarter, "
+    "indicator, group and date. The runs differ in their parameters (drawn from the calibration's posterior) and "
+    "in chance, so they give a range rather than one number. <b>Coverage</b> is the share of observations inside "
+    "the range where 90 % of the runs fall once each observation's own measurement error is added: near 0.9 is "
+    "what a sound model should show; much lower means the model misses what was observed. <b>Bias</b> is how far "
+    "the runs' middle value lies above (positive) or below (negative) the observations on average, in the "
+    "indicator's own unit. <b>CRPS</b> (continuous ranked probability score) combines both how close and how "
+    "sharp the runs are, in the indicator's unit; lower is better and 0 is perfect.")
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float | np.floating):
+        if np.isnan(v):
+            return "n/a"
+        return f"{v:.3g}" if abs(v) < 1000 else f"{v:,.0f}"
+    return html.escape(str(v))
+
+
+def _report(kind: str, store: Any, pilot: str | Path, n_runs: int, table: pd.DataFrame, summary: pd.DataFrame,
+            pngs: dict[str, bytes]) -> str:
+    title = f"quartiersim evaluation: {store.manifest['name']} against {Path(pilot).name}"
+    facts = [f"Runs: {n_runs} from <code>{html.escape(str(store.path))}</code> "
+             f"(scenario {html.escape(str(store.manifest['base_scenario']['name']))}).",
+             f"Pilot data: {len(table)} observations from <code>{html.escape(str(pilot))}</code>; sources: "
+             + "; ".join(html.escape(s) for s in dict.fromkeys(table["source"])) + ".",
+             f"Written {dt.date.today()}."]
+    sum_cols = ["indicator", "group", "observations", "coverage_90", "coverage_50", "bias", "mean_abs_error", "crps"]
+    obs_cols = ["stadtteil", "start", "end", "indicator", "group", "value", "std_error", "sim_median", "sim_q05",
+                "sim_q95", "pred_q05", "pred_q95", "inside_90", "crps"]
+    obs_cols = [c for c in obs_cols if c in table.columns]
+    images = {k: base64.b64encode(v).decode() for k, v in pngs.items()}
+    if kind == ".md":
+        def md_table(frame: pd.DataFrame, cols: list[str]) -> str:
+            lines = ["| " + " | ".join(cols) + " |", "|" + " --- |" * len(cols)]
+            lines += ["| " + " | ".join(_fmt(r[c]) for c in cols) + " |" for _, r in frame.iterrows()]
+            return "\n".join(lines)
+
+        parts = [f"# {title}", "", *[f"- {f}".replace("<code>", "`").replace("</code>", "`") for f in facts], "",
+                 "## How to read this", "", _READ_ME.replace("<b>", "**").replace("</b>", "**"), "",
+                 "## Per indicator", "", md_table(summary, sum_cols), "", "## Figures", ""]
+        parts += [f"![{k}](data:image/png;base64,{v})\n" for k, v in images.items()]
+        parts += ["## Every observation", "", md_table(table, obs_cols), ""]
+        return "\n".join(parts)
+
+    def html_table(frame: pd.DataFrame, cols: list[str]) -> str:
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+        body = "".join("<tr>" + "".join(f"<td>{_fmt(r[c])}</td>" for c in cols) + "</tr>" for _, r in frame.iterrows())
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+    figs = "".join(f'<figure><img alt="{html.escape(k)}" src="data:image/png;base64,{v}"></figure>'
+                   for k, v in images.items())
+    style = ("body{font-family:sans-serif;max-width:70em;margin:2em auto;line-height:1.45}"
+             "table{border-collapse:collapse;font-size:0.9em}td,th{border:1px solid #bbb;padding:0.2em 0.5em}"
+             "th{background:#eee}img{max-width:100%}")
+    return (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
+            f"<style>{style}</style></head><body><h1>{html.escape(title)}</h1><ul>"
+            + "".join(f"<li>{f}</li>" for f in facts) + f"</ul><h2>How to read this</h2><p>{_READ_ME}</p>"
+            f"<h2>Per indicator</h2>{html_table(summary, sum_cols)}<h2>Figures</h2>{figs}"
+            f"<h2>Every observation</h2>{html_table(table, obs_cols)}</body></html>\n")
