@@ -1,0 +1,208 @@
+"""Calibration: parameter recovery, resuming, the calibrated files, the shipped calibration's fit, bad files; and
+evaluate on the example pilot data."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from quartiersim.calibration import calibrate, load_calibration, load_targets, statistics
+from quartiersim.cli import main
+from quartiersim.experiments import load_experiment
+from quartiersim.run import simulate
+from quartiersim.spec import load_scenario
+from quartiersim.sweeps import sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = {"scale": 0.1, "end": "2025-12-31", "spinup_weeks": 13}
+KNOWN = {"lonely_onset_base": 6e-5, "volunteer_quit_rate": 0.006}
+TARGETS = """
+[[targets]]
+name = "lonely_share"
+value = {lonely}
+sd = 0.006
+statistic = {{indicator = "lonely_share", year = 2025}}
+source = "synthetic: the model with lonely_onset_base = 6e-5, volunteer_quit_rate = 0.006, seed 4242"
+
+[[targets]]
+name = "volunteer_share"
+value = {volunteer}
+sd = 0.015
+statistic = {{indicator = "volunteer_share", year = 2025}}
+source = "synthetic: as above"
+"""
+CALIBRATION = """
+name = "recovery"
+scenario = "neckarvorstadt"
+targets = "targets.toml"
+[set]
+scale = 0.1
+end = 2025-12-31
+spinup_weeks = 13
+[priors]
+lonely_onset_base = {{low = 1e-5, high = 1.6e-4, scale = "log"}}
+volunteer_quit_rate = [0.001, 0.012]
+[abc]
+population_size = 30
+max_generations = {generations}
+min_epsilon = 0.0
+seed = 3
+"""
+
+
+def test_parameter_recovery_and_resume(tmp_path):
+    """Pseudo-observations from known values of two parameters (lonely_onset_base, volunteer_quit_rate), one
+    calibration (one repetition): both known values lie inside the posterior's 90 % intervals, and the onset
+    rate's interval is much narrower than its prior. The calibration is stopped after 2 generations and resumed
+    to 3, as after an interruption."""
+    table = simulate("neckarvorstadt", seed=4242, **SMALL, **KNOWN)
+    observed = {"lonely": 0.0, "volunteer": 0.0}
+    (tmp_path / "targets.toml").write_text(TARGETS.format(lonely=0, volunteer=0), encoding="utf-8")
+    targets = load_targets(tmp_path / "targets.toml")
+    values = statistics(table, targets, [("Stuttgart", None)] * 2)
+    observed = {"lonely": values["lonely_share"], "volunteer": values["volunteer_share"]}
+    (tmp_path / "targets.toml").write_text(TARGETS.format(**observed), encoding="utf-8")
+    cal_file = tmp_path / "recovery.toml"
+    cal_file.write_text(CALIBRATION.format(generations=2), encoding="utf-8")
+    out = tmp_path / "out"
+    first = calibrate(cal_file, out)
+    assert first.ran_generations == 2 and len(first.generations) == 2
+    cal_file.write_text(CALIBRATION.format(generations=3), encoding="utf-8")
+    seen = []
+    result = calibrate(cal_file, out, progress=lambda t, eps, n: seen.append(t))
+    assert result.ran_generations == 1 and result.generations["generation"].tolist() == [0, 1, 2]
+    assert seen and max(seen) == 2
+    eps = result.generations["epsilon"].to_numpy()
+    assert np.all(np.diff(eps) <= 0)  # the threshold falls generation by generation
+    summary = result.summary.set_index("parameter")
+    for name, known in KNOWN.items():
+        assert summary.loc[name, "q05"] <= known <= summary.loc[name, "q95"], (name, summary.loc[name].to_dict())
+    width = math.log(summary.loc["lonely_onset_base", "q95"] / summary.loc["lonely_onset_base", "q05"])
+    assert width < 0.5 * math.log(1.6e-4 / 1e-5)
+    posterior = pd.read_csv(out / "posterior.csv")
+    assert len(posterior) == 30 and posterior["weight"].sum() == pytest.approx(1.0)
+    # the calibrated scenario runs, with the posterior medians
+    scenario = load_scenario(out / "calibrated.toml")
+    assert scenario.params.lonely_onset_base == pytest.approx(summary.loc["lonely_onset_base", "median"])
+    assert main(["run", str(out / "calibrated.toml"), "--out", str(tmp_path / "run"), "--no-progress"]) == 0
+    ensemble = load_experiment(out / "ensemble.toml")
+    assert ensemble.method == "posterior" and ensemble.n_points == 20 and ensemble.resolution == "report"
+    drawn = ensemble.design["lonely_onset_base"]
+    assert drawn.isin(posterior["lonely_onset_base"]).all()
+    for f in ("posterior_summary.csv", "generations.csv", "posterior.png"):
+        assert (out / f).stat().st_size > 0
+    # another calibration in the same directory is refused
+    cal_file.write_text(CALIBRATION.format(generations=3).replace("[0.001, 0.012]", "[0.002, 0.012]"))
+    assert main(["calibrate", str(cal_file), "--out", str(out), "--no-progress"]) == 2
+
+
+def test_shipped_calibration_fits_the_city_targets():
+    """calibration/stuttgart/calibrated.toml (written by `quartiersim calibrate calibration/stuttgart.toml`):
+    the city-wide share of lonely adults lies in the 3-4 % band and the health gradient runs from about 0.5 % at
+    very good to about 30 % at very poor health."""
+    path = ROOT / "calibration" / "stuttgart" / "calibrated.toml"
+    shares = []
+    for seed in (0, 1):
+        table = simulate(str(path), seed=seed)
+        last = table[(table["stadtteil"] == "Stuttgart") & (table["indicator"] == "lonely_share")
+                     & (table["date"] == table["date"].max())].set_index("group")["value"]
+        shares.append(last)
+    mean = pd.concat(shares, axis=1).mean(axis=1)
+    assert 0.03 <= mean["all"] <= 0.04, mean.to_dict()
+    assert mean["health_very_good"] < 0.015 and 0.2 <= mean["health_very_poor"] <= 0.4, mean.to_dict()
+    assert mean["health_very_poor"] > 10 * mean["health_very_good"]
+
+
+BAD = [
+    ("unknown prior parameter", "[priors]\nvisti_base = [0.1, 0.2]\n", "priors.visti_base", "did you mean"),
+    ("prior out of range", "[priors]\nvisit_base = [0.1, 1.2]\n", "priors.visit_base", "declared range"),
+    ("log prior from 0", '[priors]\nvisit_base = {low = 0.0, high = 0.2, scale = "log"}\n', "priors.visit_base",
+     "above 0"),
+    ("unknown target", 'use = ["happiness"]\n[priors]\nvisit_base = [0.1, 0.2]\n', "use", "names of targets"),
+    ("no priors", "", "priors", "this field to be given"),
+]
+
+
+@pytest.mark.parametrize("label,body,field,expected", BAD, ids=[b[0] for b in BAD])
+def test_bad_calibration_files(tmp_path, capsys, label, body, field, expected):
+    head = f'name = "bad"\nscenario = "neckarvorstadt"\ntargets = "{ROOT / "calibration" / "targets.toml"}"\n'
+    if body.startswith("use"):
+        head, body = head + body.split("\n", 1)[0] + "\n", body.split("\n", 1)[1]
+    path = tmp_path / "bad.toml"
+    path.write_text(head + body, encoding="utf-8")
+    assert main(["calibrate", str(path), "--out", str(tmp_path / "out"), "--no-progress"]) == 2
+    err = capsys.readouterr().err.replace("\n", "")
+    assert f"'{field}'" in err and expected in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_targets_file_names_its_sources_and_loads():
+    targets = load_targets(ROOT / "calibration" / "targets.toml")
+    names = {t.name for t in targets}
+    assert {"lonely_share", "lonely_share_very_good_health", "lonely_share_very_poor_health", "volunteer_share",
+            "volunteer_ratio_migration", "initiatives_ending_after_funding"} <= names
+    assert all(t.source for t in targets)
+    cal = load_calibration(ROOT / "calibration" / "stuttgart.toml")
+    assert len(cal.targets) == 8 and len(cal.priors) == 6
+
+
+ENSEMBLE = """
+name = "ensemble"
+scenario = "neckarvorstadt"
+seeds = 2
+store = "all"
+resolution = "report"
+[set]
+scale = 0.2
+end = 2027-12-31
+[uncertainties]
+visit_base = [0.1, 0.14]
+[design]
+method = "latin_hypercube"
+samples = 3
+[[outcomes]]
+indicator = "lonely_share"
+year = 2027
+"""
+
+
+def test_evaluate_writes_the_report_on_the_example_pilot_data(tmp_path, capsys):
+    exp = tmp_path / "ensemble.toml"
+    exp.write_text(ENSEMBLE, encoding="utf-8")
+    store = tmp_path / "runs"
+    sweep(exp, store, workers=2)
+    report = tmp_path / "report.html"
+    pilot = ROOT / "calibration" / "pilot_example.csv"
+    assert main(["evaluate", "--runs", str(store), "--pilot-data", str(pilot), "--out", str(report)]) == 0
+    text = report.read_text(encoding="utf-8")
+    assert "Coverage" in text and "CRPS" in text and text.count("data:image/png;base64,") >= 6
+    observations = pd.read_csv(tmp_path / "report_observations.csv")
+    assert len(observations) == 13 and observations["runs"].eq(6).all()
+    assert observations["crps"].ge(0).all() and observations["inside_90"].isin([True, False]).all()
+    figures = sorted(p.name for p in (tmp_path / "report_figures").iterdir())
+    assert "coverage.png" in figures and "lonely_share_all.png" in figures
+    # one observation by hand: the lonely share on 2025-06-30 is the June 2025 report of each run
+    row = observations[(observations["indicator"] == "lonely_share") & (observations["start"] == "2025-06-30")]
+    values = []
+    for f in sorted((store / "runs").glob("*.parquet")):
+        t = pd.read_parquet(f)
+        v = t[(t["stadtteil"] == "Neckarvorstadt") & (t["indicator"] == "lonely_share") & (t["group"] == "all")
+              & (t["date"] == pd.Timestamp("2025-06-30"))]["value"]
+        values.append(float(v.iloc[0]))
+    assert row["sim_median"].iloc[0] == pytest.approx(np.median(values))
+    # the Markdown report, and a store kept by year is refused
+    assert main(["evaluate", "--runs", str(store), "--pilot-data", str(pilot), "--out",
+                 str(tmp_path / "report.md")]) == 0
+    assert "![coverage](data:image/png;base64," in (tmp_path / "report.md").read_text(encoding="utf-8")
+    yearly_exp = tmp_path / "yearly.toml"
+    yearly_exp.write_text(ENSEMBLE.replace('resolution = "report"\n', "").replace("samples = 3", "samples = 1")
+                          .replace("seeds = 2", "seeds = 1"), encoding="utf-8")
+    sweep(yearly_exp, tmp_path / "yearly")
+    capsys.readouterr()
+    assert main(["evaluate", "--runs", str(tmp_path / "yearly"), "--pilot-data", str(pilot), "--out",
+                 str(tmp_path / "r.html")]) == 2
+    assert "resolution" in capsys.readouterr().err
