@@ -543,6 +543,8 @@ def write_ensemble(path: Path, cal: Calibration, samples: int = 20, seeds: int =
             "outcomes": outcomes}
     text = ("# Written by 'quartiersim calibrate'. Run it with 'quartiersim sweep ensemble.toml', then compare it\n"
             "# with pilot data: 'quartiersim evaluate --runs <its store> --pilot-data FILE --out report.html'.\n"
+            "# The runs must cover the observations: to run past the calibrated period, add for example\n"
+            "#   [set]\n#   end = 2027-12-31\n"
             + tomli_w.dumps(data))
     write_atomic(path, lambda p: p.write_text(text, encoding="utf-8"))
 

@@ -40,7 +40,6 @@ from quartiersim.pilot import read_pilot_data
 from quartiersim.run import write_atomic
 from quartiersim.sweeps import RUNS, open_store
 
-
 DRAWS = 200  # draws of an observation's error per run in the predictive ensemble
 
 
