@@ -125,7 +125,7 @@ def main() -> None:
             walls["local, 2 workers"] = timed(main_exp, d / "two", pool, args.repeats, warm, warm_tiny)
             walls["tiny local, 2 workers"] = timed(tiny_exp, d / "tiny_two", pool, args.repeats, warm_tiny)
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                          dashboard_address=None) as cluster, Client(cluster.scheduler_address) as client:
+                          dashboard_address=":0") as cluster, Client(cluster.scheduler_address) as client:
             executor = client.get_executor(pure=False)
             walls["Dask, 2 workers"] = timed(main_exp, d / "dask", executor, args.repeats, warm, warm_tiny)
             walls["tiny Dask, 2 workers"] = timed(tiny_exp, d / "tiny_dask", executor, args.repeats, warm_tiny)

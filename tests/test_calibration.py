@@ -206,3 +206,18 @@ def test_evaluate_writes_the_report_on_the_example_pilot_data(tmp_path, capsys):
     assert main(["evaluate", "--runs", str(tmp_path / "yearly"), "--pilot-data", str(pilot), "--out",
                  str(tmp_path / "r.html")]) == 2
     assert "resolution" in capsys.readouterr().err
+
+
+def test_calibration_on_a_local_dask_cluster(tmp_path):
+    """The same calibration with two worker processes (pyabc's Dask sampler on a local cluster)."""
+    table = simulate("neckarvorstadt", seed=4242, **SMALL, **KNOWN)
+    (tmp_path / "targets.toml").write_text(TARGETS.format(lonely=0, volunteer=0), encoding="utf-8")
+    values = statistics(table, load_targets(tmp_path / "targets.toml"), [("Stuttgart", None)] * 2)
+    (tmp_path / "targets.toml").write_text(TARGETS.format(lonely=values["lonely_share"],
+                                                          volunteer=values["volunteer_share"]), encoding="utf-8")
+    cal_file = tmp_path / "parallel.toml"
+    cal_file.write_text(CALIBRATION.format(generations=1).replace("population_size = 30", "population_size = 10"),
+                        encoding="utf-8")
+    result = calibrate(cal_file, tmp_path / "out", workers=2)
+    assert result.ran_generations == 1 and len(result.posterior) == 10
+    assert result.posterior["weight"].sum() == pytest.approx(1.0)

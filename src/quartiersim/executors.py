@@ -105,7 +105,7 @@ def dask_client(workers: int = 2, address: str | None = None) -> Iterator[Any]:
             yield client
         return
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster, Client(cluster, set_as_default=False) as client:
+                      dashboard_address=":0") as cluster, Client(cluster, set_as_default=False) as client:
         yield client
 
 
