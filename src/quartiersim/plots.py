@@ -1,0 +1,292 @@
+"""Figures of runs, comparisons and sweeps (matplotlib), with one style throughout.
+
+Every function takes the tidy tables the package writes (a run's ``results.parquet``, a comparison's
+``differences``, ``yearly`` and ``cost_effectiveness`` tables) and returns a :class:`matplotlib.figure.Figure`
+without touching pyplot's global state, so it works in scripts, notebooks and servers alike. Axes carry units;
+German Stadtteil names are drawn as they are (DejaVu Sans has the umlauts and ß).
+
+* :func:`indicator_over_time`: one indicator over time per scenario, the median of the runs with a 90 % band;
+* :func:`scenario_differences`: paired differences to the reference scenario with their 90 % intervals;
+* :func:`stadtteil_ranking`: an indicator per Stadtteil, grouped and coloured by Bezirk;
+* :func:`loneliness_by_group`: the share of lonely adults in each population group;
+* :func:`initiatives`: active initiatives and drop-outs over time;
+* :func:`cost_against_outcome`: extra cost against the outcome gained per scenario;
+* :func:`bezirk_tiles`: a map without geography: one tile per Stadtteil, a column per Bezirk;
+* :func:`choropleth`: a map from Stadtteil boundaries (GeoJSON or GeoPackage; needs the ``maps`` extra).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from quartiersim.outputs import CITY, GROUPS, INDICATORS, RESIDENT_INDICATORS, STADTTEIL_INDICATORS
+
+COLOURS = ["#4477aa", "#ee6677", "#228833", "#ccbb44", "#66ccee", "#aa3377", "#bbbbbb", "#000000"]
+UNITS = {name: unit for name, _, _, unit, _ in RESIDENT_INDICATORS} | {n: u for n, u, _ in STADTTEIL_INDICATORS}
+GROUP_LABELS = {"all": "all", "migration": "migration background", "no_migration": "no migration background",
+                "low_income": "low income", "poor_health": "poor health", "stille_gruppe": "stille Gruppen",
+                "age_65plus": "aged 65+", "health_very_good": "very good health",
+                "health_very_poor": "very poor health"}
+STYLE = {"font.family": "DejaVu Sans", "font.size": 9, "axes.titlesize": 10, "axes.spines.top": False,
+         "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3, "legend.frameon": False}
+
+
+@contextmanager
+def _style():
+    """The package's style for the figures made inside (matplotlib's global settings are left alone)."""
+    import matplotlib
+    from cycler import cycler
+
+    with matplotlib.rc_context({**STYLE, "axes.prop_cycle": cycler(color=COLOURS)}):
+        yield
+
+
+def _figure(width: float = 7.0, height: float = 3.6, rows: int = 1, cols: int = 1) -> tuple[Any, np.ndarray]:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), layout="constrained")
+    return fig, fig.subplots(rows, cols, squeeze=False)
+
+
+def _unit(indicator: str) -> str:
+    if indicator not in INDICATORS:
+        raise ValueError(f"unknown indicator {indicator!r}; known: {', '.join(INDICATORS)}")
+    return UNITS[indicator]
+
+
+def _select(table: pd.DataFrame, indicator: str, group: str, stadtteil: str) -> pd.DataFrame:
+    t = table[(table["indicator"].astype(str) == indicator) & (table["group"].astype(str) == group)
+              & (table["stadtteil"].astype(str) == stadtteil)]
+    if t.empty:
+        raise ValueError(f"no rows for {indicator}, group {group}, {stadtteil}")
+    return t
+
+
+def indicator_over_time(runs: Mapping[str, Sequence[pd.DataFrame] | pd.DataFrame], indicator: str,
+                        group: str = "all", stadtteil: str = CITY) -> Any:
+    """One indicator over time per scenario: the median of its runs (seeds) and the band of 90 % of them."""
+    with _style():
+        fig, axes = _figure()
+        ax = axes[0, 0]
+        for k, (name, tables) in enumerate(runs.items()):
+            tables = [tables] if isinstance(tables, pd.DataFrame) else list(tables)
+            wide = pd.concat([_select(t, indicator, group, stadtteil).set_index("date")["value"].rename(i)
+                              for i, t in enumerate(tables)], axis=1).sort_index()
+            values = wide.to_numpy(dtype=float)
+            colour = COLOURS[k % len(COLOURS)]
+            ax.plot(wide.index, np.nanmedian(values, axis=1), color=colour,
+                    label=f"{name} ({len(tables)} run{'s' if len(tables) > 1 else ''})")
+            if len(tables) > 1:
+                ax.fill_between(wide.index, np.nanquantile(values, 0.05, axis=1),
+                                np.nanquantile(values, 0.95, axis=1), color=colour, alpha=0.2, linewidth=0)
+        ax.set_title(f"{indicator}, {GROUP_LABELS.get(group, group)}, {stadtteil}")
+        ax.set_ylabel(f"{indicator} [{_unit(indicator)}]")
+        ax.set_xlabel("date (end of reporting period)")
+        ax.legend(title="median, band: 90 % of runs" if any(
+            not isinstance(v, pd.DataFrame) and len(v) > 1 for v in runs.values()) else None)
+    return fig
+
+
+def scenario_differences(differences: pd.DataFrame, indicator: str, group: str = "all",
+                         stadtteil: str = CITY) -> Any:
+    """Paired differences of each scenario to the reference by year, with their 90 % intervals."""
+    with _style():
+        fig, axes = _figure()
+        ax = axes[0, 0]
+        d = differences[(differences["indicator"] == indicator) & (differences["group"] == group)
+                        & (differences["stadtteil"].astype(str) == stadtteil)]
+        if d.empty:
+            raise ValueError(f"no differences for {indicator}, group {group}, {stadtteil}")
+        for k, (name, rows) in enumerate(d.groupby("scenario", sort=False)):
+            rows = rows.sort_values("year")
+            colour = COLOURS[k % len(COLOURS)]
+            ax.plot(rows["year"], rows["mean_difference"], marker="o", color=colour, label=name)
+            ax.fill_between(rows["year"], rows["ci_low"], rows["ci_high"], color=colour, alpha=0.2, linewidth=0)
+        ax.axhline(0, color="black", linewidth=0.8)
+        reference = d["reference"].iloc[0]
+        ax.set_title(f"{indicator}, {GROUP_LABELS.get(group, group)}, {stadtteil}: scenario minus {reference}")
+        ax.set_ylabel(f"difference [{_unit(indicator)}]")
+        ax.set_xlabel("year")
+        ax.legend(title="mean paired difference, 90 % interval")
+    return fig
+
+
+def _at(table: pd.DataFrame, when: Any) -> pd.DataFrame:
+    if "year" in table.columns:
+        year = int(when) if when is not None else int(table["year"].max())
+        return table[table["year"] == year].assign(when=str(year))
+    date = pd.Timestamp(when) if when is not None else table["date"].max()
+    return table[table["date"] == date].assign(when=str(date.date()))
+
+
+def stadtteil_ranking(table: pd.DataFrame, indicator: str, group: str = "all", when: Any = None,
+                      stadtteile: pd.DataFrame | None = None) -> Any:
+    """An indicator per Stadtteil (bars), grouped by Bezirk and coloured by it, at a date or year."""
+    from quartiersim.data import load_stadtteile
+
+    places = stadtteile if stadtteile is not None else load_stadtteile()
+    t = _at(table[(table["indicator"].astype(str) == indicator) & (table["group"].astype(str) == group)
+                  & (table["stadtteil"].astype(str) != CITY)], when)
+    values = t.set_index(t["stadtteil"].astype(str))["value"]
+    frame = places[places["stadtteil"].isin(values.index)][["stadtteil", "bezirk"]].copy()
+    frame["value"] = frame["stadtteil"].map(values)
+    frame = frame.sort_values(["bezirk", "value"], ascending=[True, False])
+    bezirke = list(dict.fromkeys(frame["bezirk"]))
+    with _style():
+        fig, axes = _figure(7.0, max(2.5, 0.16 * len(frame) + 1.2))
+        ax = axes[0, 0]
+        colours = {b: COLOURS[k % len(COLOURS)] for k, b in enumerate(bezirke)}
+        y = np.arange(len(frame))[::-1]
+        ax.barh(y, frame["value"], color=[colours[b] for b in frame["bezirk"]])
+        ax.set_yticks(y, [f"{s} ({b})" for s, b in zip(frame["stadtteil"], frame["bezirk"], strict=True)],
+                      fontsize=7 if len(frame) > 30 else 9)
+        ax.set_xlabel(f"{indicator} [{_unit(indicator)}]")
+        ax.set_title(f"{indicator}, {GROUP_LABELS.get(group, group)}, per Stadtteil by Bezirk ({t['when'].iloc[0]})")
+        ax.grid(axis="y", visible=False)
+    return fig
+
+
+def loneliness_by_group(table: pd.DataFrame, when: Any = None, stadtteil: str = CITY) -> Any:
+    """The share of lonely adults in each population group."""
+    t = _at(table[(table["indicator"].astype(str) == "lonely_share") & (table["stadtteil"].astype(str) == stadtteil)],
+            when)
+    values = t.set_index(t["group"].astype(str))["value"].reindex(list(GROUPS))
+    with _style():
+        fig, axes = _figure(7.0, 3.4)
+        ax = axes[0, 0]
+        ax.bar([GROUP_LABELS[g] for g in values.index], 100 * values.to_numpy(dtype=float), color=COLOURS[0])
+        ax.set_ylabel("lonely adults [% of the group's adults]")
+        ax.set_title(f"Loneliness by group, {stadtteil} ({t['when'].iloc[0]})")
+        ax.tick_params(axis="x", rotation=30)
+        for label in ax.get_xticklabels():
+            label.set_horizontalalignment("right")
+    return fig
+
+
+def initiatives(table: pd.DataFrame, stadtteil: str = CITY) -> Any:
+    """Active initiatives (line, left axis) and drop-outs per reporting period (bars, right axis)."""
+    active = _select(table, "active_initiatives", "all", stadtteil).set_index("date")["value"].sort_index()
+    dropped = _select(table, "initiative_dropouts", "all", stadtteil).set_index("date")["value"].sort_index()
+    with _style():
+        fig, axes = _figure()
+        ax = axes[0, 0]
+        right = ax.twinx()
+        right.bar(dropped.index, dropped.to_numpy(), width=20, color=COLOURS[1], alpha=0.6, label="dropped out")
+        ax.plot(active.index, active.to_numpy(), color=COLOURS[0], label="active")
+        ax.set_ylabel("active initiatives [initiatives]")
+        right.set_ylabel("drop-outs [initiatives per period]")
+        right.grid(False)
+        ax.set_zorder(right.get_zorder() + 1)
+        ax.patch.set_visible(False)
+        ax.set_title(f"Initiatives, {stadtteil}")
+        handles = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
+        ax.legend(handles, [h.get_label() for h in handles], loc="upper left")
+    return fig
+
+
+def cost_against_outcome(differences: pd.DataFrame, year: int, outcome: str = "lonely_adults",
+                         stadtteil: str = CITY) -> Any:
+    """Per scenario, the extra yearly cost (roles and grants) against the change of an outcome.
+
+    Both are paired differences to the reference scenario, with 90 % intervals.
+    """
+    d = differences[(differences["group"] == "all") & (differences["stadtteil"].astype(str) == stadtteil)
+                    & (differences["year"] == year)]
+    with _style():
+        fig, axes = _figure(6.0, 4.2)
+        ax = axes[0, 0]
+        for k, (name, rows) in enumerate(d.groupby("scenario", sort=False)):
+            cost = rows[rows["indicator"].isin(["cost_eur", "grants_eur"])]
+            out = rows[rows["indicator"] == outcome]
+            if cost.empty or out.empty:
+                continue
+            x = cost["mean_difference"].sum()
+            y = float(out["mean_difference"].iloc[0])
+            xerr = np.sqrt(((cost["ci_high"] - cost["ci_low"]) / 2).pow(2).sum())
+            yerr = float((out["ci_high"] - out["ci_low"]).iloc[0] / 2)
+            ax.errorbar([x], [y], xerr=[xerr], yerr=[yerr], fmt="o", color=COLOURS[k % len(COLOURS)], capsize=3,
+                        label=name)
+        ax.axhline(0, color="black", linewidth=0.8)
+        ax.axvline(0, color="black", linewidth=0.8)
+        reference = d["reference"].iloc[0] if len(d) else "reference"
+        ax.set_xlabel(f"extra cost in {year} [EUR], against {reference}")
+        ax.set_ylabel(f"change of {outcome} at the end of {year} [{_unit(outcome)}]")
+        ax.set_title(f"Cost against outcome, {stadtteil} ({year}; 90 % intervals)")
+        ax.legend()
+    return fig
+
+
+def bezirk_tiles(values: pd.Series, title: str, unit: str, stadtteile: pd.DataFrame | None = None) -> Any:
+    """A map without geography: one tile per Stadtteil, one column per Bezirk, coloured by value.
+
+    ``values`` is indexed by Stadtteil name; Stadtteile without a value are grey.
+    """
+    from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+    from matplotlib.patches import Rectangle
+
+    from quartiersim.data import load_stadtteile
+
+    places = stadtteile if stadtteile is not None else load_stadtteile()
+    bezirke = list(dict.fromkeys(places["bezirk"]))
+    depth = int(places.groupby("bezirk").size().max())
+    v = values.reindex(places["stadtteil"]).to_numpy(dtype=float)
+    finite = v[np.isfinite(v)]
+    norm = Normalize(finite.min() if len(finite) else 0, finite.max() if len(finite) else 1)
+    cmap = colormaps["viridis"]
+    with _style():
+        fig, axes = _figure(max(8.0, 0.75 * len(bezirke)), 0.32 * depth + 2.2)
+        ax = axes[0, 0]
+        ax.grid(False)
+        for col, bezirk in enumerate(bezirke):
+            rows = places[places["bezirk"] == bezirk].reset_index(drop=True)
+            ax.text(col + 0.45, depth + 0.4, bezirk, rotation=60, ha="left", va="bottom", fontsize=7)
+            for r, (_, place) in enumerate(rows.iterrows()):
+                value = values.get(place["stadtteil"], np.nan)
+                colour = cmap(norm(value)) if np.isfinite(value) else "#dddddd"
+                ax.add_patch(Rectangle((col, depth - r - 1), 0.92, 0.9, color=colour))
+                ax.text(col + 0.46, depth - r - 0.55, str(place["number"]), ha="center", va="center", fontsize=5,
+                        color="white" if np.isfinite(value) and norm(value) < 0.6 else "black")
+        ax.set_xlim(-0.2, len(bezirke) + 0.2)
+        ax.set_ylim(-0.2, depth + 3.5)
+        ax.set_axis_off()
+        ax.set_title(title)
+        fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=unit, shrink=0.7)
+    return fig
+
+
+def choropleth(values: pd.Series, boundaries: str | Path, title: str, unit: str, key: str | None = None) -> Any:
+    """A map of Stadtteil boundaries (GeoJSON or GeoPackage) coloured by value; needs geopandas.
+
+    ``key`` is the boundaries' column with the Stadtteil's name or number (guessed when omitted).
+    """
+    try:
+        import geopandas
+    except ImportError:
+        raise ImportError("maps from boundaries need geopandas: pip install -e '.[maps]'") from None
+    shapes = geopandas.read_file(boundaries)
+    candidates = [key] if key else [c for c in shapes.columns if c != "geometry"]
+    index = {str(k).casefold(): v for k, v in values.items()}
+    column = None
+    for c in candidates:
+        if shapes[c].astype(str).str.casefold().isin(index).sum() > 0:
+            column = c
+            break
+    if column is None:
+        raise ValueError(f"{boundaries}: no column matches the Stadtteile's names (give key=)")
+    shapes["value"] = shapes[column].astype(str).str.casefold().map(index)
+    with _style():
+        fig, axes = _figure(7.0, 7.0)
+        ax = axes[0, 0]
+        shapes.plot(column="value", ax=ax, legend=True, legend_kwds={"label": unit, "shrink": 0.6},
+                    missing_kwds={"color": "#dddddd"})
+        ax.set_axis_off()
+        ax.set_title(title)
+    return fig
