@@ -406,6 +406,15 @@ def cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_plot(args: argparse.Namespace, console: Console) -> int:
+    """Write the standard figures of a run, comparison or sweep directory."""
+    from quartiersim.plots import standard_figures
+
+    written = standard_figures(args.directory, args.out)
+    console.print(f"wrote {len(written)} figures to {args.out}: " + ", ".join(p.name for p in written))
+    return 0
+
+
 def cmd_phases(args: argparse.Namespace, console: Console) -> int:
     """Print the weekly phases in order."""
     from quartiersim.model import QuarterModel
@@ -496,6 +505,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--pilot-data", required=True, help="the pilot-data CSV")
     ev.add_argument("--out", required=True, help="the report: REPORT.html or REPORT.md")
     ev.set_defaults(func=cmd_evaluate)
+    pl = sub.add_parser("plot", help="write the standard figures of a run, comparison or sweep directory")
+    pl.add_argument("directory", help="a run, compare or sweep output directory")
+    pl.add_argument("--out", required=True, help="the folder for the PNG files")
+    pl.set_defaults(func=cmd_plot)
     ph = sub.add_parser("phases", help="print the weekly phases in order")
     ph.set_defaults(func=cmd_phases)
     return parser

@@ -290,3 +290,82 @@ def choropleth(values: pd.Series, boundaries: str | Path, title: str, unit: str,
         ax.set_axis_off()
         ax.set_title(title)
     return fig
+
+
+def sweep_outcomes(summary: pd.DataFrame, factors: Sequence[str]) -> Any:
+    """Each outcome's mean over seeds per design point, with the 5th-95th percentile range (``summarise``)."""
+    outcomes = list(dict.fromkeys(summary["outcome"]))
+    with _style():
+        fig, axes = _figure(7.0, 2.6 * len(outcomes), rows=len(outcomes))
+        for ax, name in zip(axes[:, 0], outcomes, strict=True):
+            rows = summary[summary["outcome"] == name].sort_values("point")
+            ax.errorbar(rows["point"], rows["mean"], yerr=[rows["mean"] - rows["p05"], rows["p95"] - rows["mean"]],
+                        fmt="o", markersize=3, capsize=2, color=COLOURS[0])
+            ax.set_title(name)
+            ax.set_ylabel("mean over seeds")
+        axes[-1, 0].set_xlabel("design point (factors: " + ", ".join(factors) + "; see design.csv)")
+    return fig
+
+
+def _dated(yearly_table: pd.DataFrame) -> pd.DataFrame:
+    """A yearly table with a date (the year's last day) for the time-series figures."""
+    return yearly_table.assign(date=pd.to_datetime(yearly_table["year"].astype(int).astype(str) + "-12-31"))
+
+
+def standard_figures(directory: str | Path, out: str | Path) -> list[Path]:
+    """Write the standard figures of a run, a comparison or a sweep directory as PNG files; returns their paths."""
+    from quartiersim.errors import InputError
+
+    directory, out = Path(directory), Path(out)
+    figures: dict[str, Any] = {}
+    if (directory / "results.parquet").is_file():
+        table = pd.read_parquet(directory / "results.parquet")
+        for indicator in ("lonely_share", "participation_share", "active_initiatives"):
+            figures[f"{indicator}_over_time"] = indicator_over_time({directory.name: table}, indicator)
+        figures["loneliness_by_group"] = loneliness_by_group(table)
+        figures["initiatives"] = initiatives(table)
+        places = table["stadtteil"].astype(str).unique()
+        if len(places) > 2:
+            figures["lonely_share_by_stadtteil"] = stadtteil_ranking(table, "lonely_share")
+            last = table[(table["indicator"].astype(str) == "lonely_share") & (table["group"].astype(str) == "all")
+                         & (table["date"] == table["date"].max()) & (table["stadtteil"].astype(str) != CITY)]
+            figures["lonely_share_map"] = bezirk_tiles(last.set_index(last["stadtteil"].astype(str))["value"],
+                                                       f"lonely_share, {last['date'].max().date()}",
+                                                       UNITS["lonely_share"])
+    elif (directory / "compare.json").is_file():
+        differences = pd.read_parquet(directory / "differences.parquet")
+        yearly_all = _dated(pd.read_parquet(directory / "yearly.parquet"))
+        for indicator in ("lonely_adults", "active_initiatives", "participation_share"):
+            figures[f"{indicator}_differences"] = scenario_differences(differences, indicator)
+            runs = {name: [g for _, g in rows.groupby("seed")] for name, rows in yearly_all.groupby("scenario",
+                                                                                                     sort=False)}
+            figures[f"{indicator}_over_time"] = indicator_over_time(runs, indicator)
+        last = int(differences["year"].max())
+        figures["cost_against_lonely_adults"] = cost_against_outcome(differences, last, "lonely_adults")
+        figures["cost_against_initiatives"] = cost_against_outcome(differences, last, "active_initiatives")
+    elif (directory / "sweep.json").is_file():
+        from quartiersim.sweeps import open_store, summarise
+
+        store = open_store(directory)
+        summary = summarise(directory)
+        figures["outcomes"] = sweep_outcomes(summary, store.factors)
+        if store.manifest["method"] in ("sobol", "morris"):
+            from quartiersim.sweeps import sensitivity
+
+            sensitivity(directory, plot=True)
+    else:
+        raise InputError(directory, "(directory)", "a run (results.parquet), a comparison (compare.json) or a sweep "
+                         "(sweep.json) directory")
+    from quartiersim.run import write_atomic
+
+    written = []
+    for name, fig in figures.items():
+        path = out / f"{name}.png"
+        write_atomic(path, lambda p, fig=fig: fig.savefig(p, format="png", dpi=120))
+        written.append(path)
+    if (directory / "sensitivity.png").is_file() and (directory / "sweep.json").is_file():
+        import shutil
+
+        shutil.copyfile(directory / "sensitivity.png", out / "sensitivity.png")
+        written.append(out / "sensitivity.png")
+    return written
