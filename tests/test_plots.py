@@ -94,3 +94,22 @@ def test_plot_command_for_a_run_a_comparison_and_bad_input(comparison, tmp_path,
     assert main(["plot", str(tmp_path), "--out", str(tmp_path / "nothing")]) == 2
     assert "a run (results.parquet)" in capsys.readouterr().err
     assert not (tmp_path / "nothing").exists()
+
+
+def test_choropleth_from_boundaries(tmp_path):
+    """A GeoJSON of three made-up squares named after Stadtteile (shapes, not the city's real boundaries)."""
+    pytest.importorskip("geopandas")
+    import json
+
+    def square(x):
+        return {"type": "Polygon", "coordinates": [[[x, 0], [x + 1, 0], [x + 1, 1], [x, 1], [x, 0]]]}
+
+    features = [{"type": "Feature", "properties": {"STADTTEIL": name}, "geometry": square(k)}
+                for k, name in enumerate(["Neckarvorstadt", "Pragstraße", "Hallschlag"])]
+    path = tmp_path / "boundaries.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8")
+    values = pd.Series({"Neckarvorstadt": 0.05, "Pragstraße": 0.02})
+    fig = plots.choropleth(values, path, "lonely share", "share of adults")
+    _check(fig, tmp_path, "choropleth", "lonely share")
+    with pytest.raises(ValueError, match="no column matches"):
+        plots.choropleth(pd.Series({"Atlantis": 1.0}), path, "x", "y")
