@@ -65,7 +65,6 @@ import hashlib
 import json
 import logging
 import math
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,7 +84,7 @@ from quartiersim.experiments import (
     parameter_range,
 )
 from quartiersim.run import package_version, simulate, write_atomic
-from quartiersim.spec import Scenario, validate_model
+from quartiersim.spec import Scenario, read_toml, validate_model
 
 MANIFEST = "calibration.json"
 DATABASE = "calibration.db"
@@ -181,22 +180,10 @@ class Calibration:
 # files
 # ------------------------------------------------------------------------------------------------------------
 
-def _read_toml(path: Path, what: str) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        raise InputError(path, "(file)", f"an existing {what} (TOML)") from None
-    except IsADirectoryError:
-        raise InputError(path, "(file)", f"a {what} (TOML), not a directory") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(path, "(syntax)", f"valid TOML ({exc})") from None
-
-
 def load_targets(path: str | Path) -> list[TargetSpec]:
     """Read and validate a targets file."""
     path = Path(path)
-    spec = validate_model(TargetsFile, _read_toml(path, "targets file"), str(path),
+    spec = validate_model(TargetsFile, read_toml(path, "targets file"), str(path),
                           {"targets": TargetSpec, "statistic": OutcomeSpec, "relative_to": OutcomeSpec})
     names = [t.name for t in spec.targets]
     if len(set(names)) < len(names):
@@ -207,7 +194,7 @@ def load_targets(path: str | Path) -> list[TargetSpec]:
 def load_calibration(path: str | Path) -> Calibration:
     """Read and validate a calibration file and its targets file."""
     path = Path(path)
-    data = _read_toml(path, "calibration file")
+    data = read_toml(path, "calibration file")
     data.setdefault("name", path.stem)
     source = str(path)
     spec = validate_model(CalibrationFile, data, source, {"abc": ABCSettings})

@@ -61,7 +61,6 @@ import copy
 import itertools
 import json
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -74,7 +73,7 @@ from quartiersim.data import load_stadtteile, select_stadtteile, simulated_rows
 from quartiersim.errors import InputError
 from quartiersim.outputs import CITY, GROUPS, INDICATORS, STADTTEIL_INDICATORS
 from quartiersim.parameters import PARAMS_BY_NAME, close_names
-from quartiersim.spec import FieldError, Scenario, build_scenario, resolve_scenario, validate_model
+from quartiersim.spec import FieldError, Scenario, build_scenario, read_toml, resolve_scenario, validate_model
 
 METHODS = ("full_factorial", "latin_hypercube", "sobol", "morris", "posterior")
 AGGREGATES = ("value", "sum", "mean", "min", "max", "change")
@@ -285,15 +284,7 @@ def outcome_value(table: pd.DataFrame, outcome: OutcomeSpec, stadtteil: str) -> 
 def load_experiment(path: str | Path) -> Experiment:
     """Read and validate an experiment file; every problem names the file, the field and what was expected."""
     path = Path(path)
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise InputError(path, "(file)", "an existing experiment file (TOML)") from None
-    except IsADirectoryError:
-        raise InputError(path, "(file)", "an experiment file (TOML), not a directory") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(path, "(syntax)", f"valid TOML ({exc})") from None
+    data = read_toml(path, "experiment file")
     data.setdefault("name", path.stem)
     return build_experiment(data, source=str(path), base_dir=path.parent)
 

@@ -514,16 +514,24 @@ def find_scenario(name: str) -> Path:
     raise InputError("scenario", "name", f"a scenario file or one of the names {', '.join(known)}", name)
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario TOML file."""
+def read_toml(path: str | Path, what: str) -> dict[str, Any]:
+    """A TOML file's tables; a missing file, a directory or bad syntax is an InputError naming the file."""
     path = Path(path)
     try:
         with path.open("rb") as fh:
-            data = tomllib.load(fh)
+            return tomllib.load(fh)
     except FileNotFoundError:
-        raise InputError(path, "(file)", "an existing scenario file (TOML)") from None
+        raise InputError(path, "(file)", f"an existing {what} (TOML)") from None
+    except IsADirectoryError:
+        raise InputError(path, "(file)", f"a {what} (TOML), not a directory") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(path, "(syntax)", f"valid TOML ({exc})") from None
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario TOML file."""
+    path = Path(path)
+    data = read_toml(path, "scenario file")
     data.setdefault("name", path.stem)
     data["base_dir"] = str(path.parent.resolve())
     data["source_file"] = str(path)
