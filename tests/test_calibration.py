@@ -54,18 +54,22 @@ seed = 3
 """
 
 
+def write_pseudo_targets(directory: Path) -> None:
+    """targets.toml with the statistics of one run with the KNOWN parameter values (the pseudo-observations)."""
+    table = simulate("neckarvorstadt", seed=4242, **SMALL, **KNOWN)
+    path = directory / "targets.toml"
+    path.write_text(TARGETS.format(lonely=0, volunteer=0), encoding="utf-8")  # the statistics to compute
+    values = statistics(table, load_targets(path), [("Stuttgart", None)] * 2)
+    path.write_text(TARGETS.format(lonely=values["lonely_share"], volunteer=values["volunteer_share"]),
+                    encoding="utf-8")
+
+
 def test_parameter_recovery_and_resume(tmp_path):
     """Pseudo-observations from known values of two parameters (lonely_onset_base, volunteer_quit_rate), one
     calibration (one repetition): both known values lie inside the posterior's 90 % intervals, and the onset
     rate's interval is much narrower than its prior. The calibration is stopped after 2 generations and resumed
     to 3, as after an interruption."""
-    table = simulate("neckarvorstadt", seed=4242, **SMALL, **KNOWN)
-    observed = {"lonely": 0.0, "volunteer": 0.0}
-    (tmp_path / "targets.toml").write_text(TARGETS.format(lonely=0, volunteer=0), encoding="utf-8")
-    targets = load_targets(tmp_path / "targets.toml")
-    values = statistics(table, targets, [("Stuttgart", None)] * 2)
-    observed = {"lonely": values["lonely_share"], "volunteer": values["volunteer_share"]}
-    (tmp_path / "targets.toml").write_text(TARGETS.format(**observed), encoding="utf-8")
+    write_pseudo_targets(tmp_path)
     cal_file = tmp_path / "recovery.toml"
     cal_file.write_text(CALIBRATION.format(generations=2), encoding="utf-8")
     out = tmp_path / "out"
@@ -210,11 +214,7 @@ def test_evaluate_writes_the_report_on_the_example_pilot_data(tmp_path, capsys):
 
 def test_calibration_on_a_local_dask_cluster(tmp_path):
     """The same calibration with two worker processes (pyabc's Dask sampler on a local cluster)."""
-    table = simulate("neckarvorstadt", seed=4242, **SMALL, **KNOWN)
-    (tmp_path / "targets.toml").write_text(TARGETS.format(lonely=0, volunteer=0), encoding="utf-8")
-    values = statistics(table, load_targets(tmp_path / "targets.toml"), [("Stuttgart", None)] * 2)
-    (tmp_path / "targets.toml").write_text(TARGETS.format(lonely=values["lonely_share"],
-                                                          volunteer=values["volunteer_share"]), encoding="utf-8")
+    write_pseudo_targets(tmp_path)
     cal_file = tmp_path / "parallel.toml"
     cal_file.write_text(CALIBRATION.format(generations=1).replace("population_size = 30", "population_size = 10"),
                         encoding="utf-8")

@@ -335,10 +335,10 @@ def standard_figures(directory: str | Path, out: str | Path) -> list[Path]:
     elif (directory / "compare.json").is_file():
         differences = pd.read_parquet(directory / "differences.parquet")
         yearly_all = _dated(pd.read_parquet(directory / "yearly.parquet"))
+        runs = {name: [g for _, g in rows.groupby("seed")] for name, rows in yearly_all.groupby("scenario",
+                                                                                                 sort=False)}
         for indicator in ("lonely_adults", "active_initiatives", "participation_share"):
             figures[f"{indicator}_differences"] = scenario_differences(differences, indicator)
-            runs = {name: [g for _, g in rows.groupby("seed")] for name, rows in yearly_all.groupby("scenario",
-                                                                                                     sort=False)}
             figures[f"{indicator}_over_time"] = indicator_over_time(runs, indicator)
         last = int(differences["year"].max())
         figures["cost_against_lonely_adults"] = cost_against_outcome(differences, last, "lonely_adults")
