@@ -1,63 +1,223 @@
-"""An interactive app (Mesa's SolaraViz) for the Neckarvorstadt pilot quarter: ``quartiersim app``.
+"""An interactive app (Mesa's SolaraViz) for one or a few Stadtteile: ``quartiersim app [SCENARIO]``.
 
-Sliders set the posts of Gemeinwesenarbeit and of the Vernetzungsstelle during the pilot, a menu the
-Verstetigung strategy after 2027, and the seed; the plots of loneliness, participation and active initiatives
-update as the model steps week by week. The scale (agents per resident) comes from ``QUARTIERSIM_APP_SCALE``
-(default 0.25) so the app stays responsive.
+The sidebar has a slider for the weekly hours of each of the scenario's roles, a menu for the Verstetigung
+strategy after the pilot, and the seed. The plots of loneliness, participation and active initiatives grow as
+the model steps week by week; beside each, a grey dashed line shows the scenario as written (its own hours and
+strategy) with the same seed, run to its end, so a lever's effect is the gap between the two lines. As in every
+SolaraViz app, a changed lever takes effect when *Reset* rebuilds the model.
 
-Start it with ``solara run quartiersim.app:page`` (needs the ``app`` extra) and open the address it prints.
-Importing this module builds the first model; the rest of the package never imports it.
-
-Work in progress (issue 7): the controls and stepping work, but in this repository's environment (solara
-1.64.1, Mesa 3.5.1, headless Chromium) the plot area stays empty, as it does for Mesa's own Boltzmann wealth
-example; the browser test and the ``quartiersim app`` command follow once the plots render.
+The scenario (default ``neckarvorstadt``) and an optional scale come from the environment variables
+``QUARTIERSIM_APP_SCENARIO`` and ``QUARTIERSIM_APP_SCALE``, which ``quartiersim app`` sets before it starts
+``solara run quartiersim.app:page``. Needs the ``app`` extra (``pip install -e ".[app]"``). Importing this module
+builds the first model; the rest of the package never imports it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from typing import Any
 
-from mesa.visualization import SolaraViz, make_plot_component
+import numpy as np
+import pandas as pd
+import solara
+from mesa.visualization import SolaraViz
 from mesa.visualization.user_param import Slider
+from mesa.visualization.utils import update_counter
 
+from quartiersim.data import load_stadtteile, simulated_rows
+from quartiersim.errors import InputError
 from quartiersim.model import QuarterModel
-from quartiersim.spec import VERSTETIGUNG_STRATEGIES, resolve_scenario
+from quartiersim.outputs import CITY
+from quartiersim.plots import indicator_over_time
+from quartiersim.spec import ROLE_LABELS, VERSTETIGUNG_STRATEGIES, Scenario, resolve_scenario
 
-SCENARIO = "neckarvorstadt"
-GWA_ROLE = "Gemeinwesenarbeit Neckarvorstadt"
+ENV_SCENARIO = "QUARTIERSIM_APP_SCENARIO"
+ENV_SCALE = "QUARTIERSIM_APP_SCALE"
+DEFAULT_SCENARIO = "neckarvorstadt"
+#: The app steps a model in the browser's session; beyond a few Stadtteile use ``quartiersim run`` or ``compare``.
+MAX_STADTTEILE = 12
+#: The plots: indicator and its title.
+PLOTS = (("lonely_share", "Lonely adults"), ("participation_share", "Residents taking part (14+)"),
+         ("active_initiatives", "Active initiatives"))
+REFERENCE = "scenario as written"
+CURRENT = "your levers"
+
+
+def app_scenario(scenario: str | Scenario | None = None, scale: float | None = None) -> Scenario:
+    """The scenario the app steps: reported weekly, optionally rescaled, at most :data:`MAX_STADTTEILE` Stadtteile.
+
+    Raises:
+        InputError: a scenario that cannot be used, naming its file and field.
+
+    """
+    spec = resolve_scenario(scenario or DEFAULT_SCENARIO)
+    overrides: dict[str, Any] = {"report": "weekly"}
+    if scale is not None:
+        overrides["scale"] = scale
+    spec = spec.with_overrides(**overrides)
+    n = len(simulated_rows(load_stadtteile(spec.path_of(spec.stadtteile_file)), spec.stadtteile, spec.bezirke,
+                           spec.origin))
+    if n > MAX_STADTTEILE:
+        raise InputError(spec.origin, "stadtteile", f"at most {MAX_STADTTEILE} Stadtteile for the interactive app "
+                         "(use `quartiersim run` or `compare` for more)", f"{n} Stadtteile")
+    return spec
+
+
+def role_labels(roles: list[Any]) -> list[str]:
+    """Short slider labels: the role's kind (the first word of its label), numbered when a kind repeats."""
+    kinds = [ROLE_LABELS[role.kind].split()[0] for role in roles]
+    return [f"{kind} {kinds[:i].count(kind) + 1}" if kinds.count(kind) > 1 else kind
+            for i, kind in enumerate(kinds)]
+
+
+def model_params(spec: Scenario) -> dict[str, Any]:
+    """SolaraViz's inputs: hours per week of each role (``hours_<i>``), the Verstetigung strategy and the seed."""
+    hours_per_fte = spec.params.hours_per_fte
+    params: dict[str, Any] = {}
+    for i, (role, label) in enumerate(zip(spec.roles, role_labels(spec.roles), strict=True)):
+        hours = round(role.fte * hours_per_fte, 1)
+        top = float(np.ceil(max(2 * hours, hours_per_fte)))
+        params[f"hours_{i}"] = Slider(f"{label} h/week", hours, 0.0, top, 0.5)
+    params["strategy"] = {"type": "Select", "value": spec.verstetigung.strategy,
+                          "values": list(VERSTETIGUNG_STRATEGIES), "label": f"Verstetigung after {spec.pilot_end}"}
+    params["seed"] = {"type": "SliderInt", "value": 1, "min": 0, "max": 99, "step": 1, "label": "Seed"}
+    return params
+
+
+def with_levers(spec: Scenario, strategy: str | None = None, **hours: float) -> Scenario:
+    """The scenario with the app's levers applied.
+
+    ``hours_<i>`` sets role *i*'s posts from its start (hours / ``hours_per_fte``); the role's dated changes of
+    posts are scaled by the same factor (or set to the new posts when the role had none), so a half-time cut
+    written into the scenario stays a halving.
+    """
+    data = spec.as_data()
+    hours_per_fte = spec.params.hours_per_fte
+    for key, value in hours.items():
+        index = int(key.removeprefix("hours_")) if key.startswith("hours_") else -1
+        if not 0 <= index < len(data["roles"]):
+            raise ValueError(f"unknown lever {key!r}: the scenario has {len(data['roles'])} roles (hours_0 ...)")
+        role = data["roles"][index]
+        new = float(value) / hours_per_fte
+        factor = new / role["fte"] if role["fte"] > 0 else None
+        role["fte"] = new
+        for change in role["changes"]:
+            if change.get("fte") is not None:
+                change["fte"] = change["fte"] * factor if factor is not None else new
+    if strategy is not None:
+        data["verstetigung"] = {**data["verstetigung"], "strategy": strategy}
+    return type(spec)(**data)
 
 
 class AppModel(QuarterModel):
-    """The Neckarvorstadt scenario with the app's levers applied (what SolaraViz builds from the sliders)."""
+    """The app's scenario with the levers applied (what SolaraViz builds from the sidebar).
 
-    def __init__(self, gwa_fte: float = 1.0, vernetzung_fte: float = 0.5, strategy: str = "funding_ends",
-                 seed: int = 1, rng: Any = None):
-        base = resolve_scenario(SCENARIO)
-        data = base.as_data()
-        for role in data["roles"]:
-            if role["name"] == GWA_ROLE:
-                role["fte"] = float(gwa_fte)
-            elif role["kind"] == "vernetzungsstelle":
-                role["fte"] = float(vernetzung_fte)
-        data["verstetigung"] = {**data["verstetigung"], "strategy": strategy}
-        data["scale"] = float(os.environ.get("QUARTIERSIM_APP_SCALE", "0.25"))
-        data["report"] = "weekly"
-        data["spinup_weeks"] = 0
-        super().__init__(type(base)(**data), rng=int(seed) if rng is None else rng)
+    Subclasses made by :func:`app_model_class` carry the scenario in ``base`` and cache the reference runs.
+    """
+
+    base: Scenario
+    _references: dict[int, pd.DataFrame]
+
+    def __init__(self, strategy: str | None = None, seed: int = 1, rng: Any = None, **hours: float):
+        self.levers = {"strategy": strategy, **hours}
+        super().__init__(with_levers(self.base, strategy, **hours), rng=int(seed) if rng is None else rng)
+
+    def reference(self) -> pd.DataFrame:
+        """The tidy table of the scenario as written with this model's seed, run to the end (cached per seed)."""
+        table = self._references.get(self.seed)
+        if table is None:
+            table = QuarterModel(self.base, rng=self.seed).run()
+            self._references[self.seed] = table
+        return table
+
+    def area(self) -> str:
+        """The simulated Stadtteile, for titles."""
+        names = self.profile["stadtteil"].tolist()
+        return names[0] if len(names) == 1 else f"{len(names)} Stadtteile"
 
 
-MODEL_PARAMS = {
-    "gwa_fte": Slider("Gemeinwesenarbeit: posts during the pilot", 1.0, 0.0, 3.0, 0.25),
-    "vernetzung_fte": Slider("Vernetzungsstelle: posts during the pilot", 0.5, 0.0, 2.0, 0.25),
-    "strategy": {"type": "Select", "value": "funding_ends", "values": list(VERSTETIGUNG_STRATEGIES),
-                 "label": "Verstetigung after 2027"},
-    "seed": {"type": "InputText", "value": 1, "label": "Seed"},
-}
-COMPONENTS = [
-    make_plot_component({"lonely_share": "tab:red"}),
-    make_plot_component({"participation_share": "tab:blue"}),
-    make_plot_component({"active_initiatives": "tab:green"}),
-]
-page = SolaraViz(AppModel(), components=COMPONENTS, model_params=MODEL_PARAMS,
-                 name="quartiersim: Neckarvorstadt")
+def app_model_class(spec: Scenario) -> type[AppModel]:
+    """An :class:`AppModel` subclass bound to ``spec`` (SolaraViz rebuilds the model from its class on Reset)."""
+    return type("AppModel", (AppModel,), {"base": spec, "_references": {}, "__module__": __name__})
+
+
+def lever_figure(model: AppModel, indicator: str, title: str) -> Any:
+    """One indicator of the current run against the scenario as written, over the scenario's whole period.
+
+    The pilot phase is shaded; the x-axis spans the period from the start so the line grows as the model steps.
+    """
+    current = model.results()
+    runs = {CURRENT: current} if len(current) else {}
+    runs[REFERENCE] = model.reference()
+    fig = indicator_over_time(runs, indicator, stadtteil=CITY)
+    ax = fig.axes[0]
+    for line in ax.get_lines():
+        if line.get_label().startswith(REFERENCE):
+            line.set_color("#888888")
+            line.set_linestyle("--")
+    spec = model.spec
+    ax.axvspan(pd.Timestamp(spec.start), pd.Timestamp(min(spec.pilot_end, spec.end)), color="#ccbb44", alpha=0.15,
+               linewidth=0, label="pilot phase")
+    ax.axvline(pd.Timestamp(model.date), color="black", linewidth=0.8)
+    ax.set_xlim(pd.Timestamp(spec.start), pd.Timestamp(spec.end))
+    ax.set_title(f"{title}, {model.area()}")
+    ax.legend(loc="best", fontsize=8)
+    return fig
+
+
+def _plot_component(indicator: str, title: str):
+    @solara.component
+    def Plot(model):
+        update_counter.get()
+        solara.FigureMatplotlib(lever_figure(model, indicator, title), format="png", dependencies=[model,
+                                                                                                  model.week])
+
+    Plot.__name__ = f"Plot_{indicator}"
+    return Plot
+
+
+def status_lines(model: AppModel) -> list[str]:
+    """The status card: where the model is, each role's hours as set and now, the cost so far."""
+    spec = model.spec
+    week = max(0, min(model.week, model.n_weeks))
+    last = spec.start + dt.timedelta(days=7 * week - 1) if week else None
+    lines = [f"{model.area()}: seed {model.seed}, {len(model.residents):,} agents (scale {spec.scale})",
+             f"Week {week} of {model.n_weeks}" + (f", simulated to {last}" if last else ", not started yet"),
+             f"Verstetigung after {spec.pilot_end}: {spec.verstetigung.strategy}",
+             "Roles (hours per week as set, from start to end; hours this week):"]
+    hours_per_fte = spec.params.hours_per_fte
+    for role in spec.roles:
+        now = sum(r.hours_per_week for r in model.roles if r.name == role.name)
+        lines.append(f"  {role.name}: {role.fte * hours_per_fte:.1f} h, {role.start} to {role.end}; now {now:.1f} h")
+    cost = sum(role.cost_spent for role in model.roles)
+    lines += [f"Cost of the roles so far: {cost:,.0f} EUR",
+              "Change a lever, then press Reset to rebuild the model with it. Grey dashed lines: the scenario as "
+              "written with the same seed."]
+    return lines
+
+
+@solara.component
+def Status(model):
+    """The status card (:func:`status_lines`)."""
+    update_counter.get()
+    with solara.Column(gap="2px", classes=["quartiersim-status"]):
+        for line in status_lines(model):
+            solara.Text(line, style={"white-space": "pre-wrap", "font-size": "0.9em"})
+
+
+def make_page(spec: Scenario) -> Any:
+    """The SolaraViz page for ``spec`` (see :func:`app_scenario`)."""
+    cls = app_model_class(spec)
+    params = model_params(spec)
+    first = cls(**{k: (v.value if isinstance(v, Slider) else v["value"]) for k, v in params.items()})
+    components = [(Status, 0)] + [(_plot_component(ind, title), 0) for ind, title in PLOTS]
+    return SolaraViz(first, components=components, model_params=params, name=f"quartiersim: {first.area()}")
+
+
+def _from_environment() -> Scenario:
+    scale = os.environ.get(ENV_SCALE)
+    return app_scenario(os.environ.get(ENV_SCENARIO) or None, float(scale) if scale else None)
+
+
+page = make_page(_from_environment())

@@ -7,6 +7,7 @@ field and what was expected, and exits with status 2 without writing anything.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -415,6 +416,32 @@ def cmd_plot(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_app(args: argparse.Namespace, console: Console) -> int:
+    """Start the interactive app (SolaraViz) on one or a few Stadtteile."""
+    import importlib.util
+    import subprocess
+
+    missing = [name for name in ("solara", "ipyvuetify") if importlib.util.find_spec(name) is None]
+    if missing:
+        Console(stderr=True).print(f"error: the app needs the app extra ({', '.join(missing)} missing): "
+                                   "pip install -e \".[app]\"", markup=False, highlight=False)
+        return EXIT_BAD_INPUT
+    from quartiersim.app import ENV_SCALE, ENV_SCENARIO, app_scenario
+
+    spec = app_scenario(args.scenario, args.scale)  # a bad scenario fails here, before the server starts
+    scenario = args.scenario or spec.name
+    if spec.source_file:
+        scenario = str(Path(spec.source_file).resolve())
+    env = dict(os.environ, **{ENV_SCENARIO: scenario})
+    if args.scale is not None:
+        env[ENV_SCALE] = str(args.scale)
+    console.print(f"[bold]quartiersim app[/] scenario [cyan]{spec.name}[/] at http://{args.host}:{args.port} "
+                  "(Ctrl-C stops it)")
+    command = [sys.executable, "-m", "solara", "run", "quartiersim.app:page", "--host", args.host,
+               "--port", str(args.port), "--production", "--open" if args.open else "--no-open"]
+    return subprocess.call(command, env=env)
+
+
 def cmd_phases(args: argparse.Namespace, console: Console) -> int:
     """Print the weekly phases in order."""
     from quartiersim.model import QuarterModel
@@ -509,6 +536,14 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("directory", help="a run, compare or sweep output directory")
     pl.add_argument("--out", required=True, help="the folder for the PNG files")
     pl.set_defaults(func=cmd_plot)
+    ap = sub.add_parser("app", help="start the interactive app (SolaraViz) for one or a few Stadtteile")
+    ap.add_argument("scenario", nargs="?", default=None, help="scenario file or bundled name (default "
+                    "neckarvorstadt); at most 12 Stadtteile")
+    ap.add_argument("--scale", type=float, help="agents per resident, overrides the scenario")
+    ap.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    ap.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    ap.add_argument("--open", action="store_true", help="open the app in the default browser")
+    ap.set_defaults(func=cmd_app)
     ph = sub.add_parser("phases", help="print the weekly phases in order")
     ph.set_defaults(func=cmd_phases)
     return parser
