@@ -8,8 +8,8 @@ SolaraViz app, a changed lever takes effect when *Reset* rebuilds the model.
 
 The scenario (default ``neckarvorstadt``) and an optional scale come from the environment variables
 ``QUARTIERSIM_APP_SCENARIO`` and ``QUARTIERSIM_APP_SCALE``, which ``quartiersim app`` sets before it starts
-``solara run quartiersim.app:page``. Needs the ``app`` extra (``pip install -e ".[app]"``). Importing this module
-builds the first model; the rest of the package never imports it.
+``solara run quartiersim.app:Page``. Needs the ``app`` extra (``pip install -e ".[app]"``). Importing this module
+reads the scenario; each browser session builds its own model. The rest of the package never imports it.
 """
 
 from __future__ import annotations
@@ -56,12 +56,22 @@ def app_scenario(scenario: str | Scenario | None = None, scale: float | None = N
     if scale is not None:
         overrides["scale"] = scale
     spec = spec.with_overrides(**overrides)
-    n = len(simulated_rows(load_stadtteile(spec.path_of(spec.stadtteile_file)), spec.stadtteile, spec.bezirke,
-                           spec.origin))
+    n = len(_simulated(spec))
     if n > MAX_STADTTEILE:
         raise InputError(spec.origin, "stadtteile", f"at most {MAX_STADTTEILE} Stadtteile for the interactive app "
                          "(use `quartiersim run` or `compare` for more)", f"{n} Stadtteile")
     return spec
+
+
+def _simulated(spec: Scenario) -> list[str]:
+    """The names of the Stadtteile ``spec`` simulates."""
+    table = load_stadtteile(spec.path_of(spec.stadtteile_file))
+    return table.iloc[simulated_rows(table, spec.stadtteile, spec.bezirke, spec.origin)]["stadtteil"].tolist()
+
+
+def area_label(names: list[str]) -> str:
+    """A title for the simulated Stadtteile: the name of one, or how many."""
+    return names[0] if len(names) == 1 else f"{len(names)} Stadtteile"
 
 
 def role_labels(roles: list[Any]) -> list[str]:
@@ -119,7 +129,9 @@ class AppModel(QuarterModel):
     base: Scenario
     _references: dict[int, pd.DataFrame]
 
-    def __init__(self, strategy: str | None = None, seed: int = 1, rng: Any = None, **hours: float):
+    def __init__(self, strategy: str | None = None, seed: int = 1, rng: Any = None, scenario: Any = None,
+                 **hours: float):
+        # ``scenario`` is the Mesa scenario object SolaraViz passes back on Reset; the seed lever decides the run
         self.levers = {"strategy": strategy, **hours}
         super().__init__(with_levers(self.base, strategy, **hours), rng=int(seed) if rng is None else rng)
 
@@ -133,8 +145,7 @@ class AppModel(QuarterModel):
 
     def area(self) -> str:
         """The simulated Stadtteile, for titles."""
-        names = self.profile["stadtteil"].tolist()
-        return names[0] if len(names) == 1 else f"{len(names)} Stadtteile"
+        return area_label(self.profile["stadtteil"].tolist())
 
 
 def app_model_class(spec: Scenario) -> type[AppModel]:
@@ -207,12 +218,22 @@ def Status(model):
 
 
 def make_page(spec: Scenario) -> Any:
-    """The SolaraViz page for ``spec`` (see :func:`app_scenario`)."""
+    """The app for ``spec`` (see :func:`app_scenario`) as a Solara component.
+
+    Each browser session gets its own model, so two planners (or two tabs) never step each other's model.
+    """
     cls = app_model_class(spec)
     params = model_params(spec)
-    first = cls(**{k: (v.value if isinstance(v, Slider) else v["value"]) for k, v in params.items()})
+    defaults = {k: (v.value if isinstance(v, Slider) else v["value"]) for k, v in params.items()}
     components = [(Status, 0)] + [(_plot_component(ind, title), 0) for ind, title in PLOTS]
-    return SolaraViz(first, components=components, model_params=params, name=f"quartiersim: {first.area()}")
+    name = f"quartiersim: {area_label(_simulated(spec))}"
+
+    @solara.component
+    def Page():
+        model = solara.use_memo(lambda: cls(**defaults), [])
+        SolaraViz(model, components=components, model_params=params, name=name)
+
+    return Page
 
 
 def _from_environment() -> Scenario:
@@ -220,4 +241,5 @@ def _from_environment() -> Scenario:
     return app_scenario(os.environ.get(ENV_SCENARIO) or None, float(scale) if scale else None)
 
 
-page = make_page(_from_environment())
+#: What ``solara run quartiersim.app:Page`` serves.
+Page = make_page(_from_environment())

@@ -437,7 +437,7 @@ def cmd_app(args: argparse.Namespace, console: Console) -> int:
         env[ENV_SCALE] = str(args.scale)
     console.print(f"[bold]quartiersim app[/] scenario [cyan]{spec.name}[/] at http://{args.host}:{args.port} "
                   "(Ctrl-C stops it)")
-    command = [sys.executable, "-m", "solara", "run", "quartiersim.app:page", "--host", args.host,
+    command = [sys.executable, "-m", "solara", "run", "quartiersim.app:Page", "--host", args.host,
                "--port", str(args.port), "--production", "--open" if args.open else "--no-open"]
     return subprocess.call(command, env=env)
 
