@@ -65,7 +65,11 @@ def test_default_levers_reproduce_a_plain_run(spec, model_class):
     plain = QuarterModel(spec, rng=model.seed).run()
     assert table.equals(plain)
     assert model.reference().equals(plain)
-    assert model.reference() is model.reference()  # cached per seed
+    assert model.reference() is model.reference()  # cached per seed, a few seeds at most
+    for seed in range(app.REFERENCES_KEPT + 2):
+        model_class(seed=seed).reference()
+    assert len(model_class._references) == app.REFERENCES_KEPT
+    assert model.seed not in model_class._references
 
 
 def test_levers_change_the_roles_and_strategy(spec, model_class):
@@ -89,6 +93,7 @@ def test_dated_changes_scale_with_the_slider(spec):
     levered = app.with_levers(with_change, hours_0=39.0)  # 0.5 -> 1.0 posts: the later 0.25 becomes 0.5
     assert levered.roles[0].fte == pytest.approx(1.0)
     assert levered.roles[0].changes[0].fte == pytest.approx(0.5)
+    assert app.with_levers(with_change, hours_0=19.5) == with_change  # the slider where it starts
     with pytest.raises(ValueError, match="unknown lever 'hours_9'"):
         app.with_levers(spec, hours_9=1.0)
 

@@ -41,6 +41,8 @@ MAX_STADTTEILE = 12
 PLOTS = (("lonely_share", "Lonely adults"), ("participation_share", "Residents taking part (14+)"),
          ("active_initiatives", "Active initiatives"))
 REFERENCE = "scenario as written"
+#: Reference runs kept in memory (per seed, shared by the sessions).
+REFERENCES_KEPT = 8
 CURRENT = "your levers"
 
 
@@ -109,6 +111,8 @@ def with_levers(spec: Scenario, strategy: str | None = None, **hours: float) -> 
         if not 0 <= index < len(data["roles"]):
             raise ValueError(f"unknown lever {key!r}: the scenario has {len(data['roles'])} roles (hours_0 ...)")
         role = data["roles"][index]
+        if round(float(value), 1) == round(role["fte"] * hours_per_fte, 1):
+            continue  # the slider where it started: the role exactly as written
         new = float(value) / hours_per_fte
         factor = new / role["fte"] if role["fte"] > 0 else None
         role["fte"] = new
@@ -137,10 +141,12 @@ class AppModel(QuarterModel):
 
     def reference(self) -> pd.DataFrame:
         """The tidy table of the scenario as written with this model's seed, run to the end (cached per seed)."""
-        table = self._references.get(self.seed)
+        table = self._references.pop(self.seed, None)
         if table is None:
             table = QuarterModel(self.base, rng=self.seed).run()
-            self._references[self.seed] = table
+        self._references[self.seed] = table  # most recently used last
+        while len(self._references) > REFERENCES_KEPT:
+            self._references.pop(next(iter(self._references)))
         return table
 
     def area(self) -> str:
