@@ -43,10 +43,6 @@ def model_class(spec):
     return app.app_model_class(spec)
 
 
-def _defaults(params):
-    return {k: (v.value if hasattr(v, "value") else v["value"]) for k, v in params.items()}
-
-
 def test_sliders_start_at_the_scenario_as_written(spec):
     params = app.model_params(spec)
     hours = {f"hours_{i}": role.fte * spec.params.hours_per_fte for i, role in enumerate(spec.roles)}
@@ -60,7 +56,7 @@ def test_sliders_start_at_the_scenario_as_written(spec):
 
 def test_default_levers_reproduce_a_plain_run(spec, model_class):
     """The app's model with the sliders where they start is the scenario as written: the reference run."""
-    model = model_class(**_defaults(app.model_params(spec)))
+    model = model_class(**app.default_levers(app.model_params(spec)))
     table = model.run()
     plain = QuarterModel(spec, rng=model.seed).run()
     assert table.equals(plain)

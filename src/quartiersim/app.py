@@ -97,6 +97,11 @@ def model_params(spec: Scenario) -> dict[str, Any]:
     return params
 
 
+def default_levers(params: dict[str, Any]) -> dict[str, Any]:
+    """The value each input of :func:`model_params` starts at (the first model's arguments)."""
+    return {k: (v.value if isinstance(v, Slider) else v["value"]) for k, v in params.items()}
+
+
 def with_levers(spec: Scenario, strategy: str | None = None, **hours: float) -> Scenario:
     """The scenario with the app's levers applied.
 
@@ -230,7 +235,7 @@ def make_page(spec: Scenario) -> Any:
     """
     cls = app_model_class(spec)
     params = model_params(spec)
-    defaults = {k: (v.value if isinstance(v, Slider) else v["value"]) for k, v in params.items()}
+    defaults = default_levers(params)
     components = [(Status, 0)] + [(_plot_component(ind, title), 0) for ind, title in PLOTS]
     name = f"quartiersim: {area_label(_simulated(spec))}"
 
