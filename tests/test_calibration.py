@@ -1,16 +1,15 @@
-"""Calibration: parameter recovery, resuming, the calibrated files, the shipped calibration's fit, bad files; and
+"""Calibration: resuming, the calibrated files, the shipped calibration's fit, bad files; and
 evaluate on the example pilot data."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from quartiersim.calibration import calibrate, load_calibration, load_targets, statistics
+from quartiersim.calibration import calibrate, load_calibration, load_targets
 from quartiersim.cli import main
 from quartiersim.experiments import load_experiment
 from quartiersim.run import simulate
@@ -18,25 +17,23 @@ from quartiersim.spec import load_scenario
 from quartiersim.sweeps import sweep
 
 ROOT = Path(__file__).resolve().parents[1]
-SMALL = {"scale": 0.1, "end": "2025-12-31", "spinup_weeks": 13}
-KNOWN = {"lonely_onset_base": 6e-5, "volunteer_quit_rate": 0.006}
 TARGETS = """
 [[targets]]
 name = "lonely_share"
-value = {lonely}
+value = 0.035
 sd = 0.006
-statistic = {{indicator = "lonely_share", year = 2025}}
-source = "synthetic: the model with lonely_onset_base = 6e-5, volunteer_quit_rate = 0.006, seed 4242"
+statistic = {indicator = "lonely_share", year = 2025}
+source = "fixed numbers for the resume test (the Bürgerumfrage 2021 level)"
 
 [[targets]]
 name = "volunteer_share"
-value = {volunteer}
+value = 0.40
 sd = 0.015
-statistic = {{indicator = "volunteer_share", year = 2025}}
-source = "synthetic: as above"
+statistic = {indicator = "volunteer_share", year = 2025}
+source = "fixed numbers for the resume test (the Freiwilligensurvey 2019 level)"
 """
 CALIBRATION = """
-name = "recovery"
+name = "resume"
 scenario = "neckarvorstadt"
 targets = "targets.toml"
 [set]
@@ -47,48 +44,62 @@ spinup_weeks = 13
 lonely_onset_base = {{low = 1e-5, high = 1.6e-4, scale = "log"}}
 volunteer_quit_rate = [0.001, 0.012]
 [abc]
-population_size = 30
+population_size = {size}
 max_generations = {generations}
 min_epsilon = 0.0
 seed = 3
 """
 
 
-def write_pseudo_targets(directory: Path) -> None:
-    """targets.toml with the statistics of one run with the KNOWN parameter values (the pseudo-observations)."""
-    table = simulate("neckarvorstadt", seed=4242, **SMALL, **KNOWN)
-    path = directory / "targets.toml"
-    path.write_text(TARGETS.format(lonely=0, volunteer=0), encoding="utf-8")  # the statistics to compute
-    values = statistics(table, load_targets(path), [("Stuttgart", None)] * 2)
-    path.write_text(TARGETS.format(lonely=values["lonely_share"], volunteer=values["volunteer_share"]),
-                    encoding="utf-8")
+def write_targets(directory: Path) -> None:
+    """targets.toml with fixed values (no statistical claim rests on them: see calibration/recovery_study.py)."""
+    (directory / "targets.toml").write_text(TARGETS, encoding="utf-8")
 
 
-def test_parameter_recovery_and_resume(tmp_path):
-    """Pseudo-observations from known values of two parameters (lonely_onset_base, volunteer_quit_rate), one
-    calibration (one repetition): both known values lie inside the posterior's 90 % intervals, and the onset
-    rate's interval is much narrower than its prior. The calibration is stopped after 2 generations and resumed
-    to 3, as after an interruption."""
-    write_pseudo_targets(tmp_path)
-    cal_file = tmp_path / "recovery.toml"
-    cal_file.write_text(CALIBRATION.format(generations=2), encoding="utf-8")
+def _generation_particles(out: Path, t: int) -> pd.DataFrame:
+    import pyabc
+
+    history = pyabc.History(f"sqlite:///{(out / 'calibration.db').resolve()}", _id=1)
+    frame, weights = history.get_distribution(m=0, t=t)
+    return frame.assign(weight=weights).sort_values(list(frame.columns)).reset_index(drop=True)
+
+
+def test_calibration_resumes_where_it_stopped(tmp_path):
+    """The resume mechanics with fixed numbers: a calibration stopped after 2 generations and resumed to 3 runs
+    exactly one more generation, keeps the stored generations as they were, and writes a posterior of the last
+    one. Whether posteriors cover true values is a statistical question for calibration/recovery_study.py, not
+    for this test."""
+    write_targets(tmp_path)
+    cal_file = tmp_path / "resume.toml"
+    cal_file.write_text(CALIBRATION.format(generations=2, size=12), encoding="utf-8")
     out = tmp_path / "out"
     first = calibrate(cal_file, out)
-    assert first.ran_generations == 2 and len(first.generations) == 2
-    cal_file.write_text(CALIBRATION.format(generations=3), encoding="utf-8")
+    assert first.ran_generations == 2 and first.generations["generation"].tolist() == [0, 1]
+    before = [_generation_particles(out, t) for t in (0, 1)]
+    eps_before = first.generations["epsilon"].tolist()
+    # a second call with the same limit has nothing left to do and writes the same posterior
+    again = calibrate(cal_file, out)
+    assert again.ran_generations == 0
+    pd.testing.assert_frame_equal(again.posterior, first.posterior)
+    cal_file.write_text(CALIBRATION.format(generations=3, size=12), encoding="utf-8")
     seen = []
     result = calibrate(cal_file, out, progress=lambda t, eps, n: seen.append(t))
     assert result.ran_generations == 1 and result.generations["generation"].tolist() == [0, 1, 2]
     assert seen and max(seen) == 2
+    assert result.generations["epsilon"].tolist()[:2] == eps_before  # stored generations untouched
+    for t in (0, 1):
+        pd.testing.assert_frame_equal(_generation_particles(out, t), before[t])
     eps = result.generations["epsilon"].to_numpy()
     assert np.all(np.diff(eps) <= 0)  # the threshold falls generation by generation
-    summary = result.summary.set_index("parameter")
-    for name, known in KNOWN.items():
-        assert summary.loc[name, "q05"] <= known <= summary.loc[name, "q95"], (name, summary.loc[name].to_dict())
-    width = math.log(summary.loc["lonely_onset_base", "q95"] / summary.loc["lonely_onset_base", "q05"])
-    assert width < 0.5 * math.log(1.6e-4 / 1e-5)
     posterior = pd.read_csv(out / "posterior.csv")
-    assert len(posterior) == 30 and posterior["weight"].sum() == pytest.approx(1.0)
+    assert len(posterior) == 12 and posterior["weight"].sum() == pytest.approx(1.0)
+    assert posterior["generation"].eq(2).all()
+    assert posterior["lonely_onset_base"].between(1e-5, 1.6e-4).all()
+    assert posterior["volunteer_quit_rate"].between(0.001, 0.012).all()
+    summary = result.summary.set_index("parameter")
+    for name in ("lonely_onset_base", "volunteer_quit_rate"):
+        row = summary.loc[name]
+        assert row["q05"] <= row["median"] <= row["q95"]
     # the calibrated scenario runs, with the posterior medians
     scenario = load_scenario(out / "calibrated.toml")
     assert scenario.params.lonely_onset_base == pytest.approx(summary.loc["lonely_onset_base", "median"])
@@ -100,7 +111,7 @@ def test_parameter_recovery_and_resume(tmp_path):
     for f in ("posterior_summary.csv", "generations.csv", "posterior.png"):
         assert (out / f).stat().st_size > 0
     # another calibration in the same directory is refused
-    cal_file.write_text(CALIBRATION.format(generations=3).replace("[0.001, 0.012]", "[0.002, 0.012]"))
+    cal_file.write_text(CALIBRATION.format(generations=3, size=12).replace("[0.001, 0.012]", "[0.002, 0.012]"))
     assert main(["calibrate", str(cal_file), "--out", str(out), "--no-progress"]) == 2
 
 
@@ -214,10 +225,9 @@ def test_evaluate_writes_the_report_on_the_example_pilot_data(tmp_path, capsys):
 
 def test_calibration_on_a_local_dask_cluster(tmp_path):
     """The same calibration with two worker processes (pyabc's Dask sampler on a local cluster)."""
-    write_pseudo_targets(tmp_path)
+    write_targets(tmp_path)
     cal_file = tmp_path / "parallel.toml"
-    cal_file.write_text(CALIBRATION.format(generations=1).replace("population_size = 30", "population_size = 10"),
-                        encoding="utf-8")
+    cal_file.write_text(CALIBRATION.format(generations=1, size=10), encoding="utf-8")
     result = calibrate(cal_file, tmp_path / "out", workers=2)
     assert result.ran_generations == 1 and len(result.posterior) == 10
     assert result.posterior["weight"].sum() == pytest.approx(1.0)
