@@ -8,6 +8,7 @@ from hypothesis import settings
 
 from quartiersim.kernels import core
 from quartiersim.kernels.random import week_key
+from quartiersim.kernels.state import Effects, Inits, Pop, Ties, Venues
 
 # No wall-clock limits in tests (shared, noisy machines; a first call may load compiled kernels from the cache):
 # hypothesis's default 200 ms deadline per example is switched off for every property test.
@@ -16,7 +17,11 @@ settings.load_profile("quartiersim")
 
 
 class World:
-    """Arrays for a few small Stadtteile, consistent the way the model keeps them (symmetric ties etc.)."""
+    """Arrays for a few small Stadtteile, consistent the way the model keeps them (symmetric ties etc.).
+
+    The arrays are attributes (``w.aware``, ``w.tie_j``, ...) and the kernels' bundles (``w.pop``, ``w.ties``,
+    ``w.venues``, ``w.inits``, ``w.eff``) hold the same arrays.
+    """
 
     def __init__(self, sizes, seed=0, max_ties=6, n_places_per=2, max_init=3):
         rng = np.random.default_rng(seed)
@@ -77,13 +82,22 @@ class World:
         self.tie_w = np.zeros((n, max_ties), dtype=np.float32)
         self.tie_slot = np.full((n, max_ties), -1, dtype=np.int8)
         self.deg = np.zeros(n, dtype=np.int16)
-        core.init_ties(self.st_off, self.age, self.mig, self.inc, self.tie_j, self.tie_w, self.tie_slot, self.deg,
-                       4.0, 20.0, 0.5, 0.7, np.uint64(week_key(np.uint64(seed + 11), np.int64(0))))
-        self.effect = {k: rng.uniform(0.0, 0.5, n_st) for k in ("outreach", "events", "activation", "health",
-                                                                   "advice")}
-        self.effect["bridging"] = rng.uniform(0.3, 1.0, n_st)
-        self.effect["support"] = rng.uniform(0.0, 10.0, n_st)
         self.n_venues = self.n_places + n_st * max_init
+        self.pop = Pop(self.st_off, self.weight_s, self.age, self.mig, self.inc, self.health, self.stille,
+                       self.threshold, self.aware, np.zeros(n, np.uint8), self.lonely, np.zeros(n, np.uint8),
+                       self.participating, np.zeros(n, np.uint8), self.volunteer, self.member_of, self.home_place,
+                       self.alt_place, self.venue, self.visit_count)
+        self.ties = Ties(self.tie_j, self.tie_w, self.tie_slot, self.deg)
+        self.venues = Venues(self.pl_off, self.n_places, self.place_cap, self.place_bf, self.place_lt,
+                             self.place_used, np.zeros(self.n_venues, np.int32), np.zeros(self.n_venues, np.int64),
+                             np.zeros(max(n, 1), np.int32))
+        self.inits = Inits(max_init, self.init_active, self.init_members, self.init_weeks, self.init_rr,
+                           self.founded, self.dropped, np.zeros(n_st, np.int64), np.zeros(n_st, np.int64))
+        core.init_ties(self.pop, self.ties, 4.0, 20.0, 0.5, 0.7, np.uint64(week_key(np.uint64(seed + 11), np.int64(0))))
+        effect = {k: rng.uniform(0.0, 0.5, n_st) for k in ("outreach", "events", "activation", "health", "advice")}
+        effect["bridging"] = rng.uniform(0.3, 1.0, n_st)
+        effect["support"] = rng.uniform(0.0, 10.0, n_st)
+        self.eff = Effects(**effect)
         self.rr_health = np.array([1.0, 4.0, 12.0, 30.0, 85.0])
 
     def key(self, week=3, stream=7):

@@ -67,8 +67,7 @@ def test_group_shares_are_in_unit_interval(sizes, seed):
     w = World(sizes, seed=seed)
     out = np.zeros((w.n_st, core.N_GROUPS, core.N_QUANTITIES))
     access = (np.random.default_rng(seed).random((w.n_st, 4)) < 0.5).astype(np.uint8)
-    core.group_stats(w.st_off, w.weight_s, w.age, w.mig, w.inc, w.health, w.stille, w.lonely, w.aware,
-                     w.participating, w.volunteer, w.deg, w.tie_j, w.visit_count, access, out)
+    core.group_stats(w.pop, w.ties, access, out)
     assert (out >= 0).all()
     # persons in group 'all' sum to the weighted population
     np.testing.assert_allclose(out[:, 0, 0], np.diff(w.st_off) * w.weight_s)

@@ -269,7 +269,7 @@ class MesaBaselineModel(mesa.Model):
 
     def effect(self, name: str, s: int) -> float:
         """The current week's effect of the municipal roles in Stadtteil s (from the source model's roles phase)."""
-        return float(self.source.effects[name][s])
+        return float(getattr(self.source.effects, name)[s])
 
     def step(self) -> None:
         """One week: the roles' effects, then each resident phase as ``shuffle_do`` over all residents."""

@@ -47,6 +47,21 @@ from quartiersim.errors import InputError
 from quartiersim.funding import FundingRounds
 from quartiersim.kernels import core
 from quartiersim.kernels.random import week_key
+from quartiersim.kernels.state import (
+    AwarenessPrm,
+    Effects,
+    EncounterPrm,
+    InitiativePrm,
+    Inits,
+    LonelinessPrm,
+    ParticipationPrm,
+    Pop,
+    TiePrm,
+    Ties,
+    Venues,
+    VisitPrm,
+    WeekPrm,
+)
 from quartiersim.outputs import Recorder
 from quartiersim.population import synthesise, volunteer_start_shares
 from quartiersim.rng import RunStreams
@@ -150,6 +165,13 @@ class QuarterModel(mesa.Model):
         self.residents = synthesise(self.profile, self.spec.scale, p, self.streams.generator("population"),
                                     int(p.max_ties), float(self.city_indicators.loc["migration_share", "value"]))
         self.pop_s = self.profile["population"].to_numpy(dtype=np.float64)
+        r = self.residents
+        n = len(r)
+        self.pop = Pop(r.st_off, r.weight_s, r.age, r.migration, r.low_income, r.health, r.stille, r.threshold,
+                       r.aware, np.empty(n, dtype=np.uint8), r.lonely, np.empty(n, dtype=np.uint8), r.participating,
+                       np.empty(n, dtype=np.uint8), r.volunteer, r.member_of, r.home_place, r.alt_place, r.venue,
+                       r.visit_count)
+        self.ties = Ties(r.tie_j, r.tie_w, r.tie_slot, r.deg)
 
     def _build_places(self) -> None:
         """Generate meeting places per Stadtteil, add the roles' Quartierstreffs, assign residents."""
@@ -199,6 +221,10 @@ class QuarterModel(mesa.Model):
             r.alt_place[:] = np.where(reg_counts[st] > 0, regular[np.minimum(reg_off[st] + pick, len(regular) - 1)],
                                       -1)
         self._update_place_capacity(self.spec.start)
+        n_venues = self.n_places + self.n_st * self.max_init
+        self.venues = Venues(self.pl_off, self.n_places, self.place_cap, self.place_bf, self.place_lt,
+                             self.place_used, np.zeros(n_venues, dtype=np.int32), np.zeros(n_venues, dtype=np.int64),
+                             np.zeros(max(len(r), 1), dtype=np.int32))
 
     def _served(self, selection: Any, role_name: str) -> np.ndarray:
         """Model indices of the Stadtteile a role serves; those the run does not simulate are left out.
@@ -223,8 +249,8 @@ class QuarterModel(mesa.Model):
     def _init_state(self) -> None:
         """Starting network, loneliness near its equilibrium, and the starting initiatives."""
         p, r = self.params, self.residents
-        core.init_ties(r.st_off, r.age, r.migration, r.low_income, r.tie_j, r.tie_w, r.tie_slot, r.deg,
-                       p.ties_initial_mean, p.homophily_age_scale, p.bridging_factor, p.income_factor,
+        core.init_ties(self.pop, self.ties, p.ties_initial_mean, p.homophily_age_scale, p.bridging_factor,
+                       p.income_factor,
                        np.uint64(week_key(np.uint64(self._keys["ties_init"]), np.int64(0))))
         self.rr_health = np.array([1.0, p.lonely_rr_good, p.lonely_rr_fair, p.lonely_rr_poor,
                                    p.lonely_rr_very_poor])
@@ -245,9 +271,12 @@ class QuarterModel(mesa.Model):
         self.init_rr = np.ones(n_slots)  # drop-out hazard multiplier per slot (grants lower it)
         self.init_founded = np.zeros(n_slots, dtype=np.uint8)
         self.init_dropped = np.zeros(n_slots, dtype=np.uint8)
+        self.n_found = np.zeros(self.n_st, dtype=np.int64)
+        self.n_drop = np.zeros(self.n_st, dtype=np.int64)
+        self.inits = Inits(self.max_init, self.init_active, self.init_members, self.init_weeks, self.init_rr,
+                           self.init_founded, self.init_dropped, self.n_found, self.n_drop)
         n_init_s = np.rint(self.pop_s * p.initiative_initial_per_1000 / 1000.0).astype(np.int64)
-        core.init_initiatives(r.st_off, r.weight_s, r.volunteer, r.participating, r.age, r.member_of,
-                              self.init_active, self.init_members, n_init_s, 8.0, self.max_init,
+        core.init_initiatives(self.pop, self.inits, n_init_s, 8.0,
                               np.uint64(week_key(np.uint64(self._keys["initiatives_init"]), np.int64(0))))
         self.initiatives: dict[int, Initiative] = {}
         numbers = self.profile["number"].to_numpy()
@@ -264,24 +293,14 @@ class QuarterModel(mesa.Model):
 
     def _alloc_buffers(self) -> None:
         """Everything the weekly step writes into, allocated once."""
-        n, n_st = len(self.residents), self.n_st
-        n_venues = self.n_places + n_st * self.max_init
-        self.aware_buf = np.empty(n, dtype=np.uint8)
-        self.lonely_buf = np.empty(n, dtype=np.uint8)
-        self.part_buf = np.empty(n, dtype=np.uint8)
-        self.v_count = np.zeros(n_venues, dtype=np.int32)
-        self.v_start = np.zeros(n_venues, dtype=np.int64)
-        self.v_members = np.zeros(max(n, 1), dtype=np.int32)
-        self.n_found = np.zeros(n_st, dtype=np.int64)
-        self.n_drop = np.zeros(n_st, dtype=np.int64)
+        n_st = self.n_st
         self._wkeys = np.zeros(len(self.PHASES) - 2, dtype=np.uint64)
         self._prm = self._phase_parameters()
         self.task_hours = np.zeros((n_st, len(TASKS)))
         self.week_role_hours = np.zeros(n_st)
         self.week_cost = np.zeros(n_st)
         self.per_1000 = np.where(self.pop_s > 0, 1000.0 / np.maximum(self.pop_s, 1.0), 0.0)
-        self.effects = {k: np.zeros(n_st) for k in ("outreach", "events", "activation", "bridging", "health",
-                                                       "advice", "support")}
+        self.effects = Effects(*(np.zeros(n_st) for _ in Effects._fields))
         self.stats = np.zeros((n_st, core.N_GROUPS, core.N_QUANTITIES))
         self.access_s = np.zeros((n_st, 4), dtype=np.uint8)
         self.period_dropouts = np.zeros(n_st)
@@ -355,29 +374,33 @@ class QuarterModel(mesa.Model):
     def _wkey(self, stream: str) -> int:
         return np.uint64(week_key(np.uint64(self._keys[stream]), np.int64(self.week)))
 
-    def _phase_parameters(self) -> dict[str, tuple]:
-        """Each resident-level phase's scalar parameters, in the order of its kernel's arguments."""
+    def _phase_parameters(self) -> WeekPrm:
+        """Each resident-level phase's scalar parameters (:class:`~quartiersim.kernels.state.WeekPrm`)."""
         p = self.params
-        return {
-            "awareness": (float(p.awareness_base_rate), float(p.awareness_word_of_mouth),
-                          float(p.awareness_stille_factor), float(p.awareness_forget_rate)),
-            "visits": (float(p.visit_base), float(p.visit_health_barrier), float(p.visit_threshold_factor),
-                       float(p.visit_lonely_factor), float(p.visit_child_factor), float(p.initiative_meeting_prob)),
-            "encounters": (int(p.encounters_per_visit), float(p.tie_formation_prob), float(p.homophily_age_scale),
-                           float(p.bridging_factor), float(p.income_factor), float(p.neighbour_encounter_rate)),
-            "ties": (float(p.tie_contact_rate), math.exp(-math.log(2.0) / p.tie_half_life), float(p.tie_min_weight)),
-            "loneliness": (float(p.lonely_onset_base), float(p.lonely_rr_migration), float(p.lonely_rr_low_income),
-                           float(p.lonely_rr_isolated), float(p.lonely_contagion), float(p.lonely_recovery_base),
-                           float(p.lonely_recovery_per_tie)),
-            "participation": (float(p.member_activation), float(p.participation_quit_rate),
-                              float(p.participation_turnover), float(p.participation_spontaneous),
-                              float(p.volunteer_quit_rate), float(self.volunteer_start_no),
-                              float(self.volunteer_start_mig), float(p.volunteer_participation_rr)),
-            "initiatives": (float(p.initiative_founding_rate), float(p.advice_effect), float(p.initiative_join_prob),
-                            float(p.initiative_dropout_base), float(p.initiative_support_effect),
-                            float(p.support_half_hours), float(p.initiative_min_members),
-                            float(p.initiative_small_rr)),
-        }
+        return WeekPrm(
+            awareness=AwarenessPrm(float(p.awareness_base_rate), float(p.awareness_word_of_mouth),
+                                   float(p.awareness_stille_factor), float(p.awareness_forget_rate)),
+            visits=VisitPrm(float(p.visit_base), float(p.visit_health_barrier), float(p.visit_threshold_factor),
+                            float(p.visit_lonely_factor), float(p.visit_child_factor),
+                            float(p.initiative_meeting_prob)),
+            encounters=EncounterPrm(int(p.encounters_per_visit), float(p.tie_formation_prob),
+                                    float(p.homophily_age_scale), float(p.bridging_factor), float(p.income_factor),
+                                    float(p.neighbour_encounter_rate)),
+            ties=TiePrm(float(p.tie_contact_rate), math.exp(-math.log(2.0) / p.tie_half_life),
+                        float(p.tie_min_weight)),
+            loneliness=LonelinessPrm(self.rr_health, float(p.lonely_onset_base), float(p.lonely_rr_migration),
+                                     float(p.lonely_rr_low_income), float(p.lonely_rr_isolated),
+                                     float(p.lonely_contagion), float(p.lonely_recovery_base),
+                                     float(p.lonely_recovery_per_tie)),
+            participation=ParticipationPrm(float(p.member_activation), float(p.participation_quit_rate),
+                                           float(p.participation_turnover), float(p.participation_spontaneous),
+                                           float(p.volunteer_quit_rate), float(self.volunteer_start_no),
+                                           float(self.volunteer_start_mig), float(p.volunteer_participation_rr)),
+            initiatives=InitiativePrm(float(p.initiative_founding_rate), float(p.advice_effect),
+                                      float(p.initiative_join_prob), float(p.initiative_dropout_base),
+                                      float(p.initiative_support_effect), float(p.support_half_hours),
+                                      float(p.initiative_min_members), float(p.initiative_small_rr)),
+        )
 
     def _update_place_capacity(self, date: dt.date) -> None:
         for place in self._dated_places:
@@ -394,15 +417,15 @@ class QuarterModel(mesa.Model):
             role.work(self.date)
         h = self.task_hours * self.per_1000[:, None]  # hours per week per 1,000 residents
         e = self.effects
-        e["outreach"][:] = p.outreach_effect * _sat(h[:, _T["outreach"]], p.outreach_half_hours)
+        e.outreach[:] = p.outreach_effect * _sat(h[:, _T["outreach"]], p.outreach_half_hours)
         events = _sat(h[:, _T["events"]], p.events_half_hours)
-        e["events"][:] = p.events_effect * events
-        e["activation"][:] = p.events_activation * events
-        e["bridging"][:] = np.minimum(1.0, p.bridging_factor * (
+        e.events[:] = p.events_effect * events
+        e.activation[:] = p.events_activation * events
+        e.bridging[:] = np.minimum(1.0, p.bridging_factor * (
             1.0 + p.networking_bridging_effect * _sat(h[:, _T["networking"]], p.networking_half_hours)))
-        e["health"][:] = p.health_promotion_effect * _sat(h[:, _T["health_network"]], p.health_half_hours)
-        e["advice"][:] = _sat(h[:, _T["advice"]], p.advice_half_hours)
-        e["support"][:] = self.task_hours[:, _T["advice"]] + self.task_hours[:, _T["networking"]]
+        e.health[:] = p.health_promotion_effect * _sat(h[:, _T["health_network"]], p.health_half_hours)
+        e.advice[:] = _sat(h[:, _T["advice"]], p.advice_half_hours)
+        e.support[:] = self.task_hours[:, _T["advice"]] + self.task_hours[:, _T["networking"]]
         self.period_role_hours += self.week_role_hours
         self.period_cost += self.week_cost
         if self.funding is not None and self.week >= 0:
@@ -410,73 +433,33 @@ class QuarterModel(mesa.Model):
 
     def _resident_week(self) -> None:
         """Awareness to initiatives for every Stadtteil, as one kernel (see :meth:`step`)."""
-        r, e, prm = self.residents, self.effects, self._prm
         for k, name in enumerate(self.PHASES[1:-1]):
             self._wkeys[k] = self._wkey(name)
-        core.week_step(
-            r.st_off, self.pl_off, r.weight_s, self.n_places, self.max_init,
-            r.age, r.migration, r.low_income, r.health, r.stille, r.threshold,
-            r.aware, self.aware_buf, r.lonely, self.lonely_buf, r.participating, self.part_buf, r.volunteer,
-            r.member_of, r.home_place, r.alt_place, r.venue, r.visit_count,
-            r.tie_j, r.tie_w, r.tie_slot, r.deg,
-            self.place_cap, self.place_bf, self.place_lt, self.place_used, self.v_count, self.v_start,
-            self.v_members, self.init_active, self.init_members, self.init_weeks, self.init_rr, self.init_founded,
-            self.init_dropped, self.n_found, self.n_drop,
-            e["outreach"], e["events"], e["activation"], e["bridging"], e["health"], e["advice"], e["support"],
-            self.rr_health, prm["awareness"], prm["visits"], prm["encounters"], prm["ties"], prm["loneliness"],
-            prm["participation"], prm["initiatives"], self._wkeys)
-        r.aware, self.aware_buf = self.aware_buf, r.aware
-        r.lonely, self.lonely_buf = self.lonely_buf, r.lonely
-        r.participating, self.part_buf = self.part_buf, r.participating
+        core.week_step(self.pop, self.ties, self.venues, self.inits, self.effects, *self._prm, self._wkeys)
         self._initiative_books()
 
     def _phase_awareness(self) -> None:
-        r = self.residents
-        core.awareness_step(r.st_off, r.aware, self.aware_buf, r.stille, r.venue, r.tie_j, r.deg,
-                            self.effects["outreach"], *self._prm["awareness"], self._wkey("awareness"))
-        r.aware, self.aware_buf = self.aware_buf, r.aware
+        core.awareness_step(self.pop, self.ties, self.effects, self._prm.awareness, self._wkey("awareness"))
 
     def _phase_visits(self) -> None:
-        r = self.residents
-        core.visit_step(r.st_off, self.pl_off, r.aware, r.stille, r.health, r.age, r.lonely, r.member_of,
-                        r.home_place, r.alt_place, self.place_cap, self.place_bf, self.place_lt,
-                        self.place_used, self.effects["events"], r.venue, r.visit_count, *self._prm["visits"],
-                        self.n_places, self._wkey("visits"))
+        core.visit_step(self.pop, self.venues, self.inits, self.effects, self._prm.visits, self._wkey("visits"))
 
     def _phase_encounters(self) -> None:
-        r = self.residents
-        per_visit, p_form, age_scale, *street = self._prm["encounters"]  # the venue bridging factors go between
-        core.encounter_step(r.st_off, self.pl_off, r.venue, self.n_places, self.max_init, self.v_count,
-                            self.v_start, self.v_members, r.age, r.migration, r.low_income, r.tie_j, r.tie_w,
-                            r.tie_slot, r.deg, per_visit, p_form, age_scale, self.effects["bridging"], *street,
+        core.encounter_step(self.pop, self.ties, self.venues, self.inits, self.effects, self._prm.encounters,
                             self._wkey("encounters"))
 
     def _phase_ties(self) -> None:
-        r = self.residents
-        core.tie_step(r.st_off, r.tie_j, r.tie_w, r.tie_slot, r.deg, *self._prm["ties"], self._wkey("ties"))
+        core.tie_step(self.pop, self.ties, self._prm.ties, self._wkey("ties"))
 
     def _phase_loneliness(self) -> None:
-        r = self.residents
-        core.loneliness_step(r.st_off, r.lonely, self.lonely_buf, r.health, r.migration, r.low_income, r.tie_j,
-                             r.tie_w, r.deg, self.rr_health, self.effects["health"], *self._prm["loneliness"],
-                             self._wkey("loneliness"))
-        r.lonely, self.lonely_buf = self.lonely_buf, r.lonely
+        core.loneliness_step(self.pop, self.ties, self.effects, self._prm.loneliness, self._wkey("loneliness"))
 
     def _phase_participation(self) -> None:
-        r = self.residents
-        core.participation_step(r.st_off, r.age, r.migration, r.aware, r.participating, self.part_buf,
-                                r.volunteer, r.threshold, r.member_of, r.tie_j, r.deg, self.effects["activation"],
-                                *self._prm["participation"], self._wkey("participation"))
-        r.participating, self.part_buf = self.part_buf, r.participating
+        core.participation_step(self.pop, self.ties, self.effects, self._prm.participation,
+                                self._wkey("participation"))
 
     def _phase_initiatives(self) -> None:
-        r = self.residents
-        core.initiative_step(
-            r.st_off, r.weight_s, r.age, r.aware, r.participating, r.volunteer, r.member_of, self.init_active,
-            self.init_members, self.init_weeks, self.init_rr, self.init_founded, self.init_dropped, self.n_found,
-            self.n_drop,
-            self.effects["advice"], self.effects["support"], *self._prm["initiatives"], self.max_init,
-            self._wkey("initiatives"))
+        core.initiative_step(self.pop, self.inits, self.effects, self._prm.initiatives, self._wkey("initiatives"))
         self._initiative_books()
 
     def _initiative_books(self) -> None:
@@ -507,7 +490,6 @@ class QuarterModel(mesa.Model):
     # ------------------------------------------------------------------------------------------------------
 
     def _compute_stats(self) -> None:
-        r = self.residents
         open_ = self.place_cap > 0
         for s in range(self.n_st):
             lo, hi = self.pl_off[s], self.pl_off[s + 1]
@@ -516,9 +498,7 @@ class QuarterModel(mesa.Model):
             self.access_s[s, 1] = (o & bf).any()
             self.access_s[s, 2] = (o & lt).any()
             self.access_s[s, 3] = (o & bf & lt).any()
-        core.group_stats(r.st_off, r.weight_s, r.age, r.migration, r.low_income, r.health, r.stille, r.lonely,
-                         r.aware, r.participating, r.volunteer, r.deg, r.tie_j, r.visit_count, self.access_s,
-                         self.stats)
+        core.group_stats(self.pop, self.ties, self.access_s, self.stats)
 
     def _collect(self, report: bool, label: dt.date | None = None) -> None:
         self._compute_stats()

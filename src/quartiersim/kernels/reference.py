@@ -4,7 +4,8 @@ Each function states the rule of one kernel in :mod:`quartiersim.kernels.core` a
 Python loops and scalars, the residents of a Stadtteil as a ``range``, ties as Python lists, no numba. They
 draw the same counter-based numbers (:func:`~quartiersim.kernels.random.uniform_py`), so on the same inputs
 they must produce the same arrays bit for bit. They are slow; use them on small populations only.
-Arguments mirror the kernels'; arrays are modified in place the same way.
+Arguments mirror the kernels' (the bundles of :mod:`quartiersim.kernels.state`); arrays are modified in place
+the same way.
 """
 
 from __future__ import annotations
@@ -58,9 +59,10 @@ def _meet(i, j, p_form, u, age, mig, inc, age_scale, bridging, income_factor, ti
     return 0
 
 
-def init_ties(st_off, age, mig, inc, tie_j, tie_w, tie_slot, deg, target_mean, age_scale, bridging,
-              income_factor, wkey):
+def init_ties(pop, ties, target_mean, age_scale, bridging, income_factor, wkey):
     """Reference of :func:`quartiersim.kernels.core.init_ties`."""
+    st_off, age, mig, inc = pop.st_off, pop.age, pop.mig, pop.inc
+    tie_j, tie_w, tie_slot, deg = ties
     for residents in _stadtteile(st_off):
         n = len(residents)
         if n < 2:
@@ -79,9 +81,11 @@ def init_ties(st_off, age, mig, inc, tie_j, tie_w, tie_slot, deg, target_mean, a
                         made += 1
 
 
-def awareness_step(st_off, aware, aware_new, stille, venue, tie_j, deg, outreach_s, base_rate, word_of_mouth,
-                   stille_factor, forget_rate, wkey):
+def awareness_step(pop, ties, eff, prm, wkey):
     """Reference of :func:`quartiersim.kernels.core.awareness_step`."""
+    st_off, aware, aware_new, stille, venue = pop.st_off, pop.aware, pop.aware_new, pop.stille, pop.venue
+    tie_j, deg, outreach_s = ties.j, ties.deg, eff.outreach
+    base_rate, word_of_mouth, stille_factor, forget_rate = prm
     for s, residents in enumerate(_stadtteile(st_off)):
         for i in residents:
             if aware[i] == 1:
@@ -93,12 +97,17 @@ def awareness_step(st_off, aware, aware_new, stille, venue, tie_j, deg, outreach
             reach = stille_factor if stille[i] == 1 else 1.0
             p_none = (1.0 - reach * base_rate) * (1.0 - reach * word_of_mouth * frac) * (1.0 - outreach_s[s])
             aware_new[i] = 1 if U(wkey, i, 1) < 1.0 - p_none else 0
+    aware[:] = aware_new  # everybody read the old states: now the new ones replace them
 
 
-def visit_step(st_off, pl_off, aware, stille, health, age, lonely, member_of, home_place, alt_place, place_cap,
-               place_bf, place_lt, place_used, events_s, venue, visit_count, visit_base, health_barrier,
-               threshold_factor, lonely_factor, child_factor, meeting_prob, n_places, wkey):
+def visit_step(pop, venues, inits, eff, prm, wkey):
     """Reference of :func:`quartiersim.kernels.core.visit_step`."""
+    st_off, aware, stille, health, age, lonely = pop.st_off, pop.aware, pop.stille, pop.health, pop.age, pop.lonely
+    member_of, home_place, alt_place, venue, visit_count = (pop.member_of, pop.home_place, pop.alt_place, pop.venue,
+                                                            pop.visit_count)
+    pl_off, n_places, place_cap, place_bf, place_lt, place_used = venues[:6]
+    events_s = eff.events
+    visit_base, health_barrier, threshold_factor, lonely_factor, child_factor, meeting_prob = prm
     n_res = int(st_off[-1])
     for s, residents in enumerate(_stadtteile(st_off)):
         for p in range(pl_off[s], pl_off[s + 1]):
@@ -132,10 +141,12 @@ def visit_step(st_off, pl_off, aware, stille, health, age, lonely, member_of, ho
                 visit_count[i] += 1
 
 
-def encounter_step(st_off, pl_off, venue, n_places, max_init, v_count, v_start, v_members, age, mig, inc,
-                   tie_j, tie_w, tie_slot, deg, encounters_per_visit, p_form, age_scale, bridging_venue_s,
-                   bridging, income_factor, neighbour_rate, wkey):
+def encounter_step(pop, ties, venues, inits, eff, prm, wkey):
     """Reference of :func:`quartiersim.kernels.core.encounter_step` (grouping by dict instead of sorting)."""
+    st_off, venue, age, mig, inc = pop.st_off, pop.venue, pop.age, pop.mig, pop.inc
+    tie_j, tie_w, tie_slot, deg = ties
+    bridging_venue_s = eff.bridging
+    encounters_per_visit, p_form, age_scale, bridging, income_factor, neighbour_rate = prm
     formed = 0
     for s, residents in enumerate(_stadtteile(st_off)):
         n = len(residents)
@@ -161,8 +172,11 @@ def encounter_step(st_off, pl_off, venue, n_places, max_init, v_count, v_start, 
     return formed
 
 
-def tie_step(st_off, tie_j, tie_w, tie_slot, deg, contact_rate, decay, min_weight, wkey):
+def tie_step(pop, ties, prm, wkey):
     """Reference of :func:`quartiersim.kernels.core.tie_step`."""
+    st_off = pop.st_off
+    tie_j, tie_w, tie_slot, deg = ties
+    contact_rate, decay, min_weight = prm
     dropped = 0
     for residents in _stadtteile(st_off):
         for i in residents:
@@ -187,10 +201,12 @@ def tie_step(st_off, tie_j, tie_w, tie_slot, deg, contact_rate, decay, min_weigh
     return dropped
 
 
-def loneliness_step(st_off, lonely, lonely_new, health, mig, inc, tie_j, tie_w, deg, rr_health, health_promo_s,
-                    onset_base, rr_migration, rr_low_income, rr_isolated, contagion, recovery_base,
-                    recovery_per_tie, wkey):
+def loneliness_step(pop, ties, eff, prm, wkey):
     """Reference of :func:`quartiersim.kernels.core.loneliness_step`."""
+    st_off, lonely, lonely_new, health, mig, inc = pop.st_off, pop.lonely, pop.lonely_new, pop.health, pop.mig, pop.inc
+    tie_j, tie_w = ties.j, ties.w
+    health_promo_s = eff.health
+    rr_health, onset_base, rr_migration, rr_low_income, rr_isolated, contagion, recovery_base, recovery_per_tie = prm
     for s, residents in enumerate(_stadtteile(st_off)):
         for i in residents:
             ties = _neighbours(tie_j, i)
@@ -212,12 +228,16 @@ def loneliness_step(st_off, lonely, lonely_new, health, mig, inc, tie_j, tie_w, 
             rate *= 1.0 - float(health_promo_s[s]) if health[i] >= 3 else 1.0
             rate *= 1.0 + contagion * w_lonely
             lonely_new[i] = 1 if _event(u, rate) else 0
+    lonely[:] = lonely_new
 
 
-def participation_step(st_off, age, mig, aware, participating, part_new, volunteer, threshold, member_of,
-                       tie_j, deg, activation_s, member_activation, quit_rate, turnover, spontaneous,
-                       volunteer_quit, volunteer_start_no, volunteer_start_mig, volunteer_participation_rr, wkey):
+def participation_step(pop, ties, eff, prm, wkey):
     """Reference of :func:`quartiersim.kernels.core.participation_step`."""
+    st_off, age, mig, aware, participating, part_new = pop.st_off, pop.age, pop.mig, pop.aware, pop.part, pop.part_new
+    volunteer, threshold, member_of = pop.volunteer, pop.threshold, pop.member_of
+    tie_j, deg, activation_s = ties.j, ties.deg, eff.activation
+    (member_activation, quit_rate, turnover, spontaneous, volunteer_quit, volunteer_start_no, volunteer_start_mig,
+     volunteer_participation_rr) = prm
     for s, residents in enumerate(_stadtteile(st_off)):
         for i in residents:
             if age[i] < 14:
@@ -244,13 +264,16 @@ def participation_step(st_off, age, mig, aware, participating, part_new, volunte
                 if part_new[i] == 1:
                     rate *= volunteer_participation_rr
                 volunteer[i] = 1 if u < rate else 0
+    participating[:] = part_new
 
 
-def initiative_step(st_off, weight_s, age, aware, participating, volunteer, member_of, init_active,
-                    init_members, init_weeks, init_rr, founded, dropped, n_found, n_drop, advice_s, support_hours_s,
-                    founding_rate, advice_effect, join_prob, dropout_base, support_effect, support_half,
-                    min_members, small_rr, max_init, wkey):
+def initiative_step(pop, inits, eff, prm, wkey):
     """Reference of :func:`quartiersim.kernels.core.initiative_step`."""
+    st_off, weight_s, age, aware, participating, volunteer, member_of = (pop.st_off, pop.weight_s, pop.age, pop.aware,
+                                                                         pop.part, pop.volunteer, pop.member_of)
+    max_init, init_active, init_members, init_weeks, init_rr, founded, dropped, n_found, n_drop = inits
+    advice_s, support_hours_s = eff.advice, eff.support
+    founding_rate, advice_effect, join_prob, dropout_base, support_effect, support_half, min_members, small_rr = prm
     n_res = int(st_off[-1])
     n_st = len(st_off) - 1
     n_found[:] = 0
@@ -323,9 +346,13 @@ def initiative_step(st_off, weight_s, age, aware, participating, volunteer, memb
             n_found[s] += 1
 
 
-def group_stats(st_off, weight_s, age, mig, inc, health, stille, lonely, aware, participating, volunteer, deg,
-                tie_j, visit_count, access_s, out):
+def group_stats(pop, ties, access_s, out):
     """Reference of :func:`quartiersim.kernels.core.group_stats` (exact counts per group, times the weight)."""
+    st_off, weight_s, age, mig, inc, health, stille = (pop.st_off, pop.weight_s, pop.age, pop.mig, pop.inc,
+                                                       pop.health, pop.stille)
+    lonely, aware, participating, volunteer = pop.lonely, pop.aware, pop.part, pop.volunteer
+    visit_count = pop.visit_count
+    deg, tie_j = ties.deg, ties.j
     for s, residents in enumerate(_stadtteile(st_off)):
         counts = [[0] * out.shape[2] for _ in range(out.shape[1])]
         for i in residents:
