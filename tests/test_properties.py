@@ -39,15 +39,23 @@ def _check_invariants(w: World, n_before: int):
     # capacity respected, no negative stocks
     assert (w.place_used <= np.maximum(w.place_cap, 0)).all() and (w.place_used >= 0).all()
     assert (w.init_members >= 0).all()
-    for arr in (w.aware, w.lonely, w.participating, w.volunteer):
+    for arr in (w.aware, w.lonely, w.ready, w.volunteer):
         assert set(np.unique(arr).tolist()) <= {0, 1}
-    # membership only in active initiatives of one's own Stadtteil; counts agree
+    # membership only in active initiatives of one's own Stadtteil; counts agree; champions are members
     members = w.member_of[w.member_of >= 0]
     assert (w.init_active[members] == 1).all()
     assert (members // w.max_init == st_of[w.member_of >= 0]).all()
     np.testing.assert_array_equal(np.bincount(members, minlength=len(w.init_members)), w.init_members)
-    # children neither participate nor volunteer
-    assert (w.participating[w.age < 14] == 0).all()
+    for g in np.flatnonzero(w.champion >= 0):
+        assert w.init_active[g] == 1 and w.member_of[w.champion[g]] == g
+    # a host is a place of the initiative's own Stadtteil
+    for g in np.flatnonzero(w.host >= 0):
+        s = g // w.max_init
+        assert w.init_active[g] == 1 and w.pl_off[s] <= w.host[g] < w.pl_off[s + 1]
+    # children are neither mobilised nor volunteers; ages stay in range; traits follow the rules
+    assert (w.ready[w.age < 14] == 0).all() and (w.volunteer[w.age < 14] == 0).all()
+    assert (w.age <= 100).all() and (w.health <= 4).all()
+    assert ((w.threshold > 0) & (w.threshold <= 1)).all()
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -56,7 +64,7 @@ def _check_invariants(w: World, n_before: int):
 def test_weekly_kernels_keep_invariants(sizes, seed, weeks):
     w = World(sizes, seed=seed)
     n0 = w.n
-    for week in range(weeks):
+    for week in range(w.week, w.week + weeks):
         _phase_by_phase(w, week)
         _check_invariants(w, n0)
 
@@ -67,11 +75,11 @@ def test_group_shares_are_in_unit_interval(sizes, seed):
     w = World(sizes, seed=seed)
     out = np.zeros((w.n_st, core.N_GROUPS, core.N_QUANTITIES))
     access = (np.random.default_rng(seed).random((w.n_st, 4)) < 0.5).astype(np.uint8)
-    core.group_stats(w.pop, w.ties, access, out)
+    core.group_stats(w.pop, w.ties, access, w.week, out)
     assert (out >= 0).all()
     # persons in group 'all' sum to the weighted population
     np.testing.assert_allclose(out[:, 0, 0], np.diff(w.st_off) * w.weight_s)
-    for num, den in ((2, 1), (4, 3), (7, 6), (8, 6), (9, 0)):
+    for num, den in ((2, 1), (4, 3), (7, 6), (8, 6), (9, 0), (10, 0), (11, 6), (12, 6)):
         ok = out[:, :, den] > 0
         share = out[:, :, num][ok] / out[:, :, den][ok]
         assert ((share >= 0) & (share <= 1 + 1e-12)).all()

@@ -70,8 +70,9 @@ class MeetingPlace(mesa.Agent):
 class Initiative(mesa.Agent):
     """A civic initiative (association, self-organisation, neighbourhood help, ...) in one Stadtteil.
 
-    Created when the initiatives kernel founds one and removed when it drops out; members, age and status
-    are read from the model's initiative arrays at ``slot``.
+    Created when the initiatives kernel founds one and removed when it drops out; members, age, champion and
+    host are read from the model's initiative arrays at ``slot``. Its ``unique_id`` follows one initiative
+    through its life, also when its slot is later reused by another.
     """
 
     def __init__(self, model: QuarterModel, slot: int, stadtteil: int, founded: dt.date):
@@ -90,6 +91,18 @@ class Initiative(mesa.Agent):
     def weeks_active(self) -> int:
         """Weeks since founding (or since the start of the run)."""
         return int(self.model.init_weeks[self.slot])
+
+    @property
+    def champion(self) -> int | None:
+        """The resident (index) who carries the initiative, or None while it has no champion."""
+        c = int(self.model.inits.champion[self.slot])
+        return None if c < 0 else c
+
+    @property
+    def host(self) -> MeetingPlace | None:
+        """The meeting place hosting the initiative, or None."""
+        h = int(self.model.inits.host[self.slot])
+        return None if h < 0 else self.model.places[h]
 
 
 class MunicipalRole(mesa.Agent):
@@ -170,5 +183,7 @@ class MunicipalRole(mesa.Agent):
                 np.add.at(m.task_hours[:, t_index], self.served, hours * self._split)
         np.add.at(m.week_role_hours, self.served, hours_week * self._split)
         np.add.at(m.week_cost, self.served, weekly_cost * self._split)
+        if state.rehost:  # the meeting places take in the initiatives of a Quartierstreff that closes
+            m.rehost_s[self.served] = 1.0
         self.hours_spent += hours_week
         self.cost_spent += weekly_cost

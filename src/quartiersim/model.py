@@ -3,28 +3,28 @@
 ``QuarterModel.step()`` advances one calendar week and runs these phases in this order
 (:data:`QuarterModel.PHASES`; ``QuarterModel.describe_phases()`` prints them):
 
-1. ``roles``: each active municipal role spends its weekly hours by task in the Stadtteile it serves; the
-   hours become per-Stadtteil effects (outreach, events, networking, advice, health networks, support) and
-   cost. Quartierstreffs of roles open and close with their role; initiatives' funding rounds run.
-2. ``awareness``: residents learn of local offers through general channels, ties and outreach; forget them.
-3. ``visits``: initiative meetings and meeting-place visits within capacity, thresholds and accessibility.
-4. ``encounters``: attendees of one venue meet; chance encounters in the Stadtteil; ties form by
-   proximity and similarity or are refreshed.
-5. ``ties``: private contact keeps ties; without it they decay and end.
-6. ``loneliness``: spontaneous onset raised by poor health, low income, migration background, isolation
-   and lonely ties; recovery through ties.
-7. ``participation``: threshold participation and volunteering.
-8. ``initiatives``: drop-outs (lowered by intermediary support), members joining, foundings.
-9. ``report``: at the end of each reporting period, the indicators per Stadtteil and group.
+1. ``roles``: each active role spends its hours by task in its Stadtteile; the hours become countable outputs.
+2. ``demography``: birthdays; residents who move away or die are replaced by newcomers from the profile.
+3. ``awareness``: outreach contacts with named residents; learning of local offers; forgetting them.
+4. ``visits``: role events and health offers, initiative meetings, meeting-place visits within capacity.
+5. ``encounters``: attendees of one venue meet, as do neighbours by chance; ties form or are refreshed.
+6. ``ties``: private contact keeps ties; without it they decay and end.
+7. ``loneliness``: onset raised by health, income, migration, isolation and lonely ties; recovery via ties.
+8. ``participation``: mobilisation by the share of active ties (thresholds); volunteering starts and stops.
+9. ``initiatives``: hosts, advice, network meetings, champions, drop-outs, members joining, foundings.
+10. ``report``: at the end of each reporting period, the indicators per Stadtteil and group.
 
-Each resident-level phase is one kernel from :mod:`quartiersim.kernels.core`; the model only prepares the
-per-Stadtteil effects and keeps the books.
+The roles act only through what their hours produce (:mod:`quartiersim.kernels.state`, ``Effects``): outreach
+contacts (persons per hour), attendances at events (an event's attendance per the hours that prepare it),
+health offers, advice sessions and network meetings. Each resident-level phase is one kernel from
+:mod:`quartiersim.kernels.core`; the model only turns hours into those outputs and keeps the books.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 import time
 import warnings
 from typing import Any
@@ -55,20 +55,21 @@ from quartiersim.kernels.state import (
     Inits,
     LonelinessPrm,
     ParticipationPrm,
-    Pop,
     TiePrm,
-    Ties,
     Venues,
     VisitPrm,
     WeekPrm,
 )
 from quartiersim.outputs import Recorder
-from quartiersim.population import synthesise, volunteer_start_shares
+from quartiersim.population import allocate, demography_tables, trait_parameters
 from quartiersim.rng import RunStreams
 from quartiersim.spec import TASKS, Scenario, resolve_scenario
 from quartiersim.strategies import plan
 
 _T = {t: k for k, t in enumerate(TASKS)}
+#: during the spin-up, the rates that hold the inputs (volunteering, the density of initiatives) are set anew
+#: every so many weeks from the state reached, and once more at its end
+RETUNE_WEEKS = 13
 
 
 class QuarterModel(mesa.Model):
@@ -85,14 +86,14 @@ class QuarterModel(mesa.Model):
     Attributes:
         spec: the resolved scenario.
         params: the resolved parameters.
-        residents: the array-backed population.
+        residents: the array-backed population (its bundles ``pop`` and ``ties`` are what the kernels read).
         date: the first day of the week the next step simulates.
         recorder: the reported indicators (``model.results()`` gives the tidy table).
         datacollector: a Mesa DataCollector with the city-wide indicators at each report.
 
     """
 
-    PHASES: tuple[str, ...] = ("roles", "awareness", "visits", "encounters", "ties", "loneliness",
+    PHASES: tuple[str, ...] = ("roles", "demography", "awareness", "visits", "encounters", "ties", "loneliness",
                                "participation", "initiatives", "report")
 
     def __init__(self, scenario: str | Scenario | None = None, rng: Any = None, **overrides: Any):
@@ -113,10 +114,12 @@ class QuarterModel(mesa.Model):
         self._keys = self.streams.keys()
         self.time_phases = False
         t0 = time.perf_counter()
+        self.week = -spec.spinup_weeks
+        self.date = spec.start + dt.timedelta(days=7 * self.week)
         self._load_inputs()
-        self._build_population()
         self._build_roles()
         self._build_places()
+        self._build_population()
         self._init_state()
         self._alloc_buffers()
         self.funding: FundingRounds | None = None
@@ -159,23 +162,11 @@ class QuarterModel(mesa.Model):
             raise InputError(spec.origin, "area_index", str(exc)) from None
         self.plan = plan(spec, table, self.ranking, simulated=self.profile["number"].tolist())
 
-    def _build_population(self) -> None:
+    def _build_places(self) -> None:
+        """Generate meeting places per Stadtteil and add the roles' Quartierstreffs (after the regular ones)."""
         p = self.params
         self.max_init = int(p.max_initiatives)
-        self.residents = synthesise(self.profile, self.spec.scale, p, self.streams.generator("population"),
-                                    int(p.max_ties), float(self.city_indicators.loc["migration_share", "value"]))
         self.pop_s = self.profile["population"].to_numpy(dtype=np.float64)
-        r = self.residents
-        n = len(r)
-        self.pop = Pop(r.st_off, r.weight_s, r.age, r.migration, r.low_income, r.health, r.stille, r.threshold,
-                       r.aware, np.empty(n, dtype=np.uint8), r.lonely, np.empty(n, dtype=np.uint8), r.participating,
-                       np.empty(n, dtype=np.uint8), r.volunteer, r.member_of, r.home_place, r.alt_place, r.venue,
-                       r.visit_count)
-        self.ties = Ties(r.tie_j, r.tie_w, r.tie_slot, r.deg)
-
-    def _build_places(self) -> None:
-        """Generate meeting places per Stadtteil, add the roles' Quartierstreffs, assign residents."""
-        p, r = self.params, self.residents
         gen = self.streams.generator("places")
         records = []  # (stadtteil index, kind, barrier_free, low_threshold, opens, closes, role)
         for s in range(self.n_st):
@@ -186,45 +177,51 @@ class QuarterModel(mesa.Model):
                 kind = PLACE_KINDS[int(gen.integers(0, 4))]
                 records.append((s, kind, bool(gen.random() < p.barrier_free_share),
                                 bool(gen.random() < p.low_threshold_share), None, None, None))
-        numbers = self.profile["number"].tolist()
         for role in self.roles:
             if any(state.quartierstreff for state in role.states):
                 for s in role.served:
                     if self.pop_s[s] > 0:
                         records.append((int(s), "Quartierstreff", True, True, role.spec.start, role.spec.end, role))
-        order = sorted(range(len(records)), key=lambda k: (records[k][0], k))
+        # grouped by Stadtteil, regular places first, Quartierstreffs after them
+        order = sorted(range(len(records)), key=lambda k: (records[k][0], records[k][6] is not None, k))
         records = [records[k] for k in order]
         self.place_st = np.array([rec[0] for rec in records], dtype=np.int64)
         self.pl_off = np.searchsorted(self.place_st, np.arange(self.n_st + 1)).astype(np.int64)
+        n_regular = np.bincount([rec[0] for rec in records if rec[6] is None], minlength=self.n_st)
         self.n_places = len(records)
         self.place_bf = np.array([rec[2] for rec in records], dtype=np.uint8)
         self.place_lt = np.array([rec[3] for rec in records], dtype=np.uint8)
-        cap_persons = p.place_capacity * p.place_capacity_factor
-        agents_per_person = np.where(self.pop_s > 0, np.diff(r.st_off) / np.maximum(self.pop_s, 1), 0.0)
-        self.place_cap_full = np.rint(cap_persons * agents_per_person[self.place_st]).astype(np.int32)
-        self.place_cap = self.place_cap_full.copy()
+        self.place_cap_persons = p.place_capacity * p.place_capacity_factor
+        self.place_cap_full = np.zeros(self.n_places, dtype=np.int32)  # in agents, once the scale is known
+        self.place_cap = np.zeros(self.n_places, dtype=np.int32)
         self.place_used = np.zeros(self.n_places, dtype=np.int32)
-        self.places: list[MeetingPlace] = []
-        for k, (s, kind, bf, lt, opens, closes, role) in enumerate(records):
-            self.places.append(MeetingPlace(self, k, kind, numbers[s], cap_persons, bf, lt, opens, closes, role))
+        numbers = self.profile["number"].tolist()
+        self.places: list[MeetingPlace] = [
+            MeetingPlace(self, k, kind, numbers[s], self.place_cap_persons, bf, lt, opens, closes, role)
+            for k, (s, kind, bf, lt, opens, closes, role) in enumerate(records)]
         self._dated_places = [pl for pl in self.places if pl.opens is not None]
-        # home place: any place of the Stadtteil; fallback: a regular place (used while the home Treff is closed)
-        st = r.stadtteil
-        counts = np.diff(self.pl_off)
-        pick = (gen.random(len(r)) * np.maximum(counts[st], 1)).astype(np.int64)
-        r.home_place[:] = np.where(counts[st] > 0, self.pl_off[st] + pick, -1)
-        regular = np.flatnonzero([rec[4] is None for rec in records])
-        reg_off = np.searchsorted(self.place_st[regular], np.arange(self.n_st + 1))
-        reg_counts = np.diff(reg_off)
-        pick = (gen.random(len(r)) * np.maximum(reg_counts[st], 1)).astype(np.int64)
-        if len(regular):
-            r.alt_place[:] = np.where(reg_counts[st] > 0, regular[np.minimum(reg_off[st] + pick, len(regular) - 1)],
-                                      -1)
-        self._update_place_capacity(self.spec.start)
-        n_venues = self.n_places + self.n_st * self.max_init
-        self.venues = Venues(self.pl_off, self.n_places, self.place_cap, self.place_bf, self.place_lt,
-                             self.place_used, np.zeros(n_venues, dtype=np.int32), np.zeros(n_venues, dtype=np.int64),
-                             np.zeros(max(len(r), 1), dtype=np.int32))
+        n_venues = self.n_places + self.n_st * self.max_init + self.n_st
+        self.venues = Venues(self.pl_off, n_regular.astype(np.int64), self.n_places, self.place_cap, self.place_bf,
+                             self.place_lt, self.place_used, np.zeros(n_venues, dtype=np.int32),
+                             np.zeros(n_venues, dtype=np.int64), np.zeros(1, dtype=np.int32))
+
+    def _build_population(self) -> None:
+        """Draw the residents from the Stadtteile' profiles (``population`` stream) into the kernels' arrays."""
+        p = self.params
+        self.residents = allocate(self.pop_s, self.spec.scale, int(p.max_ties))
+        self.residents.week = self.week
+        self.pop, self.ties = self.residents.pop, self.residents.ties
+        n = len(self.residents)
+        self.venues = self.venues._replace(v_members=np.zeros(max(n, 1), dtype=np.int32))
+        agents_per_person = np.where(self.pop_s > 0, np.diff(self.pop.st_off) / np.maximum(self.pop_s, 1), 0.0)
+        self.place_cap_full[:] = np.rint(self.place_cap_persons * agents_per_person[self.place_st])
+        self._update_place_capacity(self.date)
+        self.demog = demography_tables(self.profile)
+        self.traits = trait_parameters(p, float(self.city_indicators.loc["migration_share", "value"]))
+        core.synthesise(self.pop, self.venues, self.demog, self.traits, self.week, self._key0("population"))
+
+    def _key0(self, stream: str) -> np.uint64:
+        return np.uint64(week_key(np.uint64(self._keys[stream]), np.int64(0)))
 
     def _served(self, selection: Any, role_name: str) -> np.ndarray:
         """Model indices of the Stadtteile a role serves; those the run does not simulate are left out.
@@ -248,83 +245,122 @@ class QuarterModel(mesa.Model):
 
     def _init_state(self) -> None:
         """Starting network, loneliness near its equilibrium, and the starting initiatives."""
-        p, r = self.params, self.residents
-        core.init_ties(self.pop, self.ties, p.ties_initial_mean, p.homophily_age_scale, p.bridging_factor,
-                       p.income_factor,
-                       np.uint64(week_key(np.uint64(self._keys["ties_init"]), np.int64(0))))
+        p, pop = self.params, self.pop
+        core.init_ties(pop, self.ties, p.ties_initial_mean, p.homophily_age_scale, p.bridging_factor,
+                       p.income_factor, self._key0("ties_init"))
         self.rr_health = np.array([1.0, p.lonely_rr_good, p.lonely_rr_fair, p.lonely_rr_poor,
                                    p.lonely_rr_very_poor])
-        onset = p.lonely_onset_base * self.rr_health[r.health]
-        onset = onset * np.where(r.migration == 1, p.lonely_rr_migration, 1.0)
-        onset = onset * np.where(r.low_income == 1, p.lonely_rr_low_income, 1.0)
-        strength = r.tie_w.sum(axis=1)
+        onset = p.lonely_onset_base * self.rr_health[pop.health]
+        onset = onset * np.where(pop.mig == 1, p.lonely_rr_migration, 1.0)
+        onset = onset * np.where(pop.inc == 1, p.lonely_rr_low_income, 1.0)
+        onset = onset * np.where(pop.age >= 65, p.lonely_rr_age_65plus, 1.0)
+        strength = self.ties.w.sum(axis=1)
         onset = onset * np.where(strength < 2.0, p.lonely_rr_isolated, 1.0)
         recovery = p.lonely_recovery_base + p.lonely_recovery_per_tie * strength
-        p_lonely = onset / (onset + recovery)
         gen = self.streams.generator("loneliness")
-        r.lonely[:] = gen.random(len(r)) < p_lonely
+        pop.lonely[:] = gen.random(len(self.residents)) < onset / (onset + recovery)
         # initiatives
         n_slots = self.n_st * self.max_init
-        self.init_active = np.zeros(n_slots, dtype=np.uint8)
-        self.init_members = np.zeros(n_slots, dtype=np.int32)
-        self.init_weeks = np.zeros(n_slots, dtype=np.int32)
-        self.init_rr = np.ones(n_slots)  # drop-out hazard multiplier per slot (grants lower it)
-        self.init_founded = np.zeros(n_slots, dtype=np.uint8)
-        self.init_dropped = np.zeros(n_slots, dtype=np.uint8)
-        self.n_found = np.zeros(self.n_st, dtype=np.int64)
-        self.n_drop = np.zeros(self.n_st, dtype=np.int64)
-        self.inits = Inits(self.max_init, self.init_active, self.init_members, self.init_weeks, self.init_rr,
-                           self.init_founded, self.init_dropped, self.n_found, self.n_drop)
-        n_init_s = np.rint(self.pop_s * p.initiative_initial_per_1000 / 1000.0).astype(np.int64)
-        core.init_initiatives(self.pop, self.inits, n_init_s, 8.0,
-                              np.uint64(week_key(np.uint64(self._keys["initiatives_init"]), np.int64(0))))
+        self.inits = Inits(self.max_init, active=np.zeros(n_slots, dtype=np.uint8),
+                           members=np.zeros(n_slots, dtype=np.int32), weeks=np.zeros(n_slots, dtype=np.int32),
+                           rr=np.ones(n_slots), champion=np.full(n_slots, -1, dtype=np.int32),
+                           host=np.full(n_slots, -1, dtype=np.int32),
+                           advised=np.full(n_slots, core.NEVER, dtype=np.int32),
+                           diverse=np.zeros(n_slots, dtype=np.uint8), founded=np.zeros(n_slots, dtype=np.uint8),
+                           dropped=np.zeros(n_slots, dtype=np.uint8), n_found=np.zeros(self.n_st, dtype=np.int64),
+                           n_drop=np.zeros(self.n_st, dtype=np.int64))
+        i = self.inits
+        self.init_active, self.init_members, self.init_weeks, self.init_rr = i.active, i.members, i.weeks, i.rr
+        self.init_founded, self.init_dropped, self.n_found, self.n_drop = i.founded, i.dropped, i.n_found, i.n_drop
+        self.n_init_s = np.rint(self.pop_s * p.initiative_initial_per_1000 / 1000.0).astype(np.int64)
+        core.init_initiatives(pop, self.inits, self.venues, self.n_init_s, 8.0, float(p.initiative_hosted_initial),
+                              float(p.diverse_funding_share), self._key0("initiatives_init"))
         self.initiatives: dict[int, Initiative] = {}
         numbers = self.profile["number"].to_numpy()
-        for g in np.flatnonzero(self.init_active):
-            self.initiatives[int(g)] = Initiative(self, int(g), int(numbers[g // self.max_init]),
-                                                  self.spec.start)
-        # volunteering start rates that keep the starting shares in equilibrium without interventions
-        mig_city = float(self.city_indicators.loc["migration_share", "value"])
-        p_no, p_mig = volunteer_start_shares(p, mig_city)
-        part0 = p.participation_initial * p.awareness_initial
-        norm = (1.0 - part0) + part0 * p.volunteer_participation_rr
-        self.volunteer_start_no = p.volunteer_quit_rate * p_no / max(1.0 - p_no, 1e-9) / norm
-        self.volunteer_start_mig = p.volunteer_quit_rate * p_mig / max(1.0 - p_mig, 1e-9) / norm
+        for g in np.flatnonzero(i.active):
+            self.initiatives[int(g)] = Initiative(self, int(g), int(numbers[g // self.max_init]), self.spec.start)
 
     def _alloc_buffers(self) -> None:
-        """Everything the weekly step writes into, allocated once."""
+        """Everything the weekly step writes into, allocated once, and the phases' parameters."""
         n_st = self.n_st
         self._wkeys = np.zeros(len(self.PHASES) - 2, dtype=np.uint64)
-        self._prm = self._phase_parameters()
+        self.counts = np.zeros((n_st, 3), dtype=np.int64)  # left, contacted, at role activities (agents)
         self.task_hours = np.zeros((n_st, len(TASKS)))
         self.week_role_hours = np.zeros(n_st)
         self.week_cost = np.zeros(n_st)
-        self.per_1000 = np.where(self.pop_s > 0, 1000.0 / np.maximum(self.pop_s, 1.0), 0.0)
-        self.effects = Effects(*(np.zeros(n_st) for _ in Effects._fields))
+        self.rehost_s = np.zeros(n_st)
+        self.effects = Effects(*(np.zeros(n_st) for _ in Effects._fields[:-1]), rehost=self.rehost_s)
         self.stats = np.zeros((n_st, core.N_GROUPS, core.N_QUANTITIES))
         self.access_s = np.zeros((n_st, 4), dtype=np.uint8)
-        self.period_dropouts = np.zeros(n_st)
-        self.period_founded = np.zeros(n_st)
-        self.period_role_hours = np.zeros(n_st)
-        self.period_cost = np.zeros(n_st)
-        self.period_grants = np.zeros(n_st)
+        self.hazards = np.zeros(len(self.init_active))
+        self.period = {name: np.zeros(n_st) for name in ("dropouts", "founded", "role_hours", "cost", "grants",
+                                                         "contacts", "attendances", "moved")}
+        self.period_grants = self.period["grants"]  # quartiersim.funding books its grants here
+        self.founding_s = np.zeros(n_st)
+        self.volunteer_start_no, self.volunteer_start_mig = self._volunteer_start_rates(initial=True)
+        self._prm = self._phase_parameters(replace_dropouts=True)
+
+    def _volunteer_start_rates(self, initial: bool = False) -> tuple[float, float]:
+        """Start rates of volunteering (without, with migration background) that keep the input shares.
+
+        Volunteering is an input (Freiwilligensurvey 2019), not a calibrated outcome: a volunteer stops at
+        ``volunteer_quit_rate``, and the start rates are set so that, at the current share of residents aged
+        14+ who took part in an activity in the last year (those start ``volunteer_participation_rr`` times as
+        often), the group's share stays at its input value. Newcomers volunteer with the same shares.
+        """
+        p, pop = self.params, self.pop
+        rates = []
+        for mig, share in ((0, self.traits.volunteer_no), (1, self.traits.volunteer_mig)):
+            if initial:
+                active = p.participation_initial * p.awareness_initial
+            else:
+                group = (pop.age >= 14) & (pop.mig == mig)
+                recent = (self.week - pop.last_active[group]) < core.ACTIVE_WEEKS
+                active = float(recent.mean()) if group.any() else 0.0
+            norm = (1.0 - active) + active * p.volunteer_participation_rr
+            rates.append(p.volunteer_quit_rate * share / max(1.0 - share, 1e-9) / max(norm, 1e-12))
+        return rates[0], rates[1]
+
+    def _founding_rates(self) -> np.ndarray:
+        """Weekly foundings per engaged person that keep each Stadtteil's initiatives at their current number.
+
+        The density of initiatives is an input (``initiative_initial_per_1000``): the expected drop-outs of a
+        Stadtteil's active initiatives (their hazards now) divided by its engaged persons (aged 14+,
+        volunteering, active in the last year, no member), so that without a programme foundings balance
+        drop-outs. Where nobody is engaged, nothing can be founded.
+        """
+        core.dropout_hazards(self.pop, self.inits, self._prm.initiatives, self.week, self.hazards)
+        expected = self.hazards.reshape(self.n_st, self.max_init).sum(axis=1)
+        pop = self.pop
+        engaged = ((pop.member_of < 0) & (pop.age >= 14) & (pop.volunteer == 1)
+                   & ((self.week - pop.last_active) < core.ACTIVE_WEEKS))
+        persons = np.bincount(self.residents.stadtteil[engaged], minlength=self.n_st) * pop.weight_s
+        return np.where(persons > 0, expected / np.maximum(persons, 1e-12), 0.0)
 
     def _spin_up(self, weeks: int) -> None:
         """Run ``weeks`` weeks before the start date (no role is active then, nothing is reported).
 
         The synthetic starting state is only a first guess; the spin-up lets ties, awareness, participation,
-        loneliness and initiatives settle into the model's own steady state before the period begins.
+        loneliness and the make-up of the initiatives (champions, hosts) settle into the model's own steady
+        state before the period begins. Meanwhile every initiative that drops out is replaced by a founding, so
+        their number stays at its input density, and every :data:`RETUNE_WEEKS` weeks (and at the end) the
+        volunteering start rates and the founding rates are set from the state reached (see
+        :meth:`_volunteer_start_rates` and :meth:`_founding_rates`).
         """
-        self.week = -weeks
-        self.date = self.spec.start + dt.timedelta(days=7 * self.week)
         while self.week < 0:
             self._phase_roles()
             self._resident_week()
             self.week += 1
+            self.residents.week = self.week
             self.date = self.spec.start + dt.timedelta(days=7 * self.week)
-        self.residents.visit_count[:] = 0
-        for acc in (self.period_dropouts, self.period_founded, self.period_role_hours, self.period_cost,
-                    self.period_grants):
+            if self.week % RETUNE_WEEKS == 0 and self.week < 0:
+                self.volunteer_start_no, self.volunteer_start_mig = self._volunteer_start_rates()
+                self._prm = self._phase_parameters(replace_dropouts=True)
+        self.volunteer_start_no, self.volunteer_start_mig = self._volunteer_start_rates(initial=weeks == 0)
+        self._prm = self._phase_parameters(replace_dropouts=False)
+        self.founding_s[:] = self._founding_rates()
+        self.pop.visit_count[:] = 0
+        for acc in self.period.values():
             acc[:] = 0.0
 
     # ------------------------------------------------------------------------------------------------------
@@ -334,13 +370,13 @@ class QuarterModel(mesa.Model):
     @classmethod
     def describe_phases(cls) -> str:
         """The weekly phases in order, one line each (from the module docstring)."""
-        lines = [line.strip() for line in (__doc__ or "").splitlines() if line.strip()[:2].rstrip(".").isdigit()]
+        lines = [line.strip() for line in (__doc__ or "").splitlines() if re.match(r"\d+\. ", line.strip())]
         return "\n".join(lines)
 
     def step(self) -> None:
         """Advance one week: run every phase in :data:`PHASES` order.
 
-        By default the resident-level phases (awareness to initiatives) run as one kernel that takes each
+        By default the resident-level phases (demography to initiatives) run as one kernel that takes each
         Stadtteil through the whole week in turn (:func:`quartiersim.kernels.core.week_step`), and
         ``phase_seconds`` times ``roles``, ``residents`` and ``report``. With ``time_phases = True`` each phase
         runs as its own kernel over all Stadtteile and is timed on its own; the results are identical.
@@ -359,6 +395,7 @@ class QuarterModel(mesa.Model):
                 t2 = time.perf_counter()
                 timer[name] = timer.get(name, 0.0) + t2 - t1
                 t1 = t2
+            self._week_books()
         else:
             self._resident_week()
             t2 = time.perf_counter()
@@ -367,106 +404,137 @@ class QuarterModel(mesa.Model):
         self._phase_report()
         timer["report"] = timer.get("report", 0.0) + time.perf_counter() - t1
         self.week += 1
+        self.residents.week = self.week
         self.date = self.spec.start + dt.timedelta(days=7 * self.week)
         if self.week >= self.n_weeks:
             self.running = False
 
-    def _wkey(self, stream: str) -> int:
+    def _wkey(self, stream: str) -> np.uint64:
         return np.uint64(week_key(np.uint64(self._keys[stream]), np.int64(self.week)))
 
-    def _phase_parameters(self) -> WeekPrm:
-        """Each resident-level phase's scalar parameters (:class:`~quartiersim.kernels.state.WeekPrm`)."""
+    def _phase_parameters(self, replace_dropouts: bool) -> WeekPrm:
+        """Each resident-level phase's parameters (:class:`~quartiersim.kernels.state.WeekPrm`)."""
         p = self.params
         return WeekPrm(
+            demography=self.traits,
             awareness=AwarenessPrm(float(p.awareness_base_rate), float(p.awareness_word_of_mouth),
-                                   float(p.awareness_stille_factor), float(p.awareness_forget_rate)),
-            visits=VisitPrm(float(p.visit_base), float(p.visit_health_barrier), float(p.visit_threshold_factor),
-                            float(p.visit_lonely_factor), float(p.visit_child_factor),
-                            float(p.initiative_meeting_prob)),
+                                   float(p.awareness_stille_factor), float(p.awareness_forget_rate),
+                                   float(p.outreach_stille_weight), float(p.outreach_aware_prob)),
+            visits=VisitPrm(float(p.visit_base), float(p.visit_unready_factor), float(p.visit_health_barrier),
+                            float(p.visit_threshold_factor), float(p.visit_lonely_factor),
+                            float(p.visit_child_factor), float(p.initiative_meeting_prob), int(p.invite_weeks),
+                            float(p.invite_factor), float(p.event_unready_factor), int(p.event_regular_weeks),
+                            float(p.event_regular_factor), float(p.health_targeting)),
             encounters=EncounterPrm(int(p.encounters_per_visit), float(p.tie_formation_prob),
                                     float(p.homophily_age_scale), float(p.bridging_factor), float(p.income_factor),
-                                    float(p.neighbour_encounter_rate)),
+                                    float(p.neighbour_encounter_rate), float(p.event_bridging_factor)),
             ties=TiePrm(float(p.tie_contact_rate), math.exp(-math.log(2.0) / p.tie_half_life),
                         float(p.tie_min_weight)),
             loneliness=LonelinessPrm(self.rr_health, float(p.lonely_onset_base), float(p.lonely_rr_migration),
-                                     float(p.lonely_rr_low_income), float(p.lonely_rr_isolated),
-                                     float(p.lonely_contagion), float(p.lonely_recovery_base),
-                                     float(p.lonely_recovery_per_tie)),
-            participation=ParticipationPrm(float(p.member_activation), float(p.participation_quit_rate),
-                                           float(p.participation_turnover), float(p.participation_spontaneous),
-                                           float(p.volunteer_quit_rate), float(self.volunteer_start_no),
-                                           float(self.volunteer_start_mig), float(p.volunteer_participation_rr)),
-            initiatives=InitiativePrm(float(p.initiative_founding_rate), float(p.advice_effect),
-                                      float(p.initiative_join_prob), float(p.initiative_dropout_base),
-                                      float(p.initiative_support_effect), float(p.support_half_hours),
-                                      float(p.initiative_min_members), float(p.initiative_small_rr)),
+                                     float(p.lonely_rr_low_income), float(p.lonely_rr_age_65plus),
+                                     float(p.lonely_rr_isolated), float(p.lonely_contagion),
+                                     float(p.lonely_recovery_base), float(p.lonely_recovery_per_tie),
+                                     float(p.health_promotion_effect), int(p.health_effect_weeks)),
+            participation=ParticipationPrm(float(p.peer_influence), float(p.member_activation),
+                                           float(p.invite_activation),
+                                           int(p.invite_weeks), float(p.volunteer_quit_rate),
+                                           float(self.volunteer_start_no), float(self.volunteer_start_mig),
+                                           float(p.volunteer_participation_rr)),
+            initiatives=InitiativePrm(self.founding_s, int(replace_dropouts), float(p.initiative_dropout_base),
+                                      float(p.champion_loss_rr), float(p.champion_quit_rate),
+                                      float(p.champion_succession_rate), float(p.advice_succession_rr),
+                                      float(p.host_effect), float(p.host_find_rate), float(p.network_host_prob),
+                                      float(p.initiative_support_effect), int(p.support_weeks),
+                                      float(p.advice_initiative_share), float(p.advice_founding_prob),
+                                      float(p.diverse_funding_share), float(p.diverse_funding_effect),
+                                      float(p.initiative_min_members), float(p.initiative_small_rr),
+                                      float(p.initiative_join_rate), float(p.member_quit_rate)),
         )
 
     def _update_place_capacity(self, date: dt.date) -> None:
+        self.place_cap[:] = self.place_cap_full
         for place in self._dated_places:
-            k = place.index
-            self.place_cap[k] = self.place_cap_full[k] if place.is_open(date) else 0
+            if not place.is_open(date):
+                self.place_cap[place.index] = 0
 
     def _phase_roles(self) -> None:
+        """The roles' hours by task and Stadtteil, turned into countable outputs per week.
+
+        Outreach hours times ``outreach_contacts_per_hour`` give contacts; event hours over
+        ``event_hours_per_event`` give events, each with ``event_attendance`` attendances; health-network hours
+        times ``health_reach_per_hour`` give residents starting a health offer; advice and networking hours over
+        the hours per session and per meeting give sessions and meetings. Persons become agents by the
+        Stadtteil's weight. Steering hours cost but reach nobody directly.
+        """
         p = self.params
         self.task_hours[:] = 0.0
         self.week_role_hours[:] = 0.0
         self.week_cost[:] = 0.0
+        self.rehost_s[:] = 0.0
         self._update_place_capacity(self.date)
         for role in self.roles:
             role.work(self.date)
-        h = self.task_hours * self.per_1000[:, None]  # hours per week per 1,000 residents
+        h = self.task_hours
         e = self.effects
-        e.outreach[:] = p.outreach_effect * _sat(h[:, _T["outreach"]], p.outreach_half_hours)
-        events = _sat(h[:, _T["events"]], p.events_half_hours)
-        e.events[:] = p.events_effect * events
-        e.activation[:] = p.events_activation * events
-        e.bridging[:] = np.minimum(1.0, p.bridging_factor * (
-            1.0 + p.networking_bridging_effect * _sat(h[:, _T["networking"]], p.networking_half_hours)))
-        e.health[:] = p.health_promotion_effect * _sat(h[:, _T["health_network"]], p.health_half_hours)
-        e.advice[:] = _sat(h[:, _T["advice"]], p.advice_half_hours)
-        e.support[:] = self.task_hours[:, _T["advice"]] + self.task_hours[:, _T["networking"]]
-        self.period_role_hours += self.week_role_hours
-        self.period_cost += self.week_cost
+        per_agent = np.where(self.pop.weight_s > 0, 1.0 / np.maximum(self.pop.weight_s, 1e-12), 0.0)
+        e.contacts[:] = h[:, _T["outreach"]] * p.outreach_contacts_per_hour * per_agent
+        e.attendance[:] = h[:, _T["events"]] / p.event_hours_per_event * p.event_attendance * per_agent
+        e.health_reach[:] = h[:, _T["health_network"]] * p.health_reach_per_hour * per_agent
+        e.advice_sessions[:] = h[:, _T["advice"]] / p.advice_hours_per_session
+        e.network_meetings[:] = h[:, _T["networking"]] / p.network_hours_per_meeting
+        self.period["role_hours"] += self.week_role_hours
+        self.period["cost"] += self.week_cost
         if self.funding is not None and self.week >= 0:
             self.funding.week(self.date)
 
     def _resident_week(self) -> None:
-        """Awareness to initiatives for every Stadtteil, as one kernel (see :meth:`step`)."""
+        """Demography to initiatives for every Stadtteil, as one kernel (see :meth:`step`)."""
         for k, name in enumerate(self.PHASES[1:-1]):
             self._wkeys[k] = self._wkey(name)
-        core.week_step(self.pop, self.ties, self.venues, self.inits, self.effects, *self._prm, self._wkeys)
-        self._initiative_books()
+        prm = self._prm
+        core.week_step(self.pop, self.ties, self.venues, self.inits, self.effects, self.demog, *prm, self.week,
+                       self._wkeys, self.counts)
+        self._week_books()
+
+    def _phase_demography(self) -> None:
+        self.counts[:, 0] = core.demography_step(self.pop, self.ties, self.venues, self.inits, self.demog,
+                                                 self._prm.demography, self._prm.loneliness, self.week,
+                                                 self._wkey("demography"))
 
     def _phase_awareness(self) -> None:
-        core.awareness_step(self.pop, self.ties, self.effects, self._prm.awareness, self._wkey("awareness"))
+        self.counts[:, 1] = core.awareness_step(self.pop, self.ties, self.effects, self._prm.awareness, self.week,
+                                                self._wkey("awareness"))
 
     def _phase_visits(self) -> None:
-        core.visit_step(self.pop, self.venues, self.inits, self.effects, self._prm.visits, self._wkey("visits"))
+        self.counts[:, 2] = core.visit_step(self.pop, self.venues, self.inits, self.effects, self._prm.visits,
+                                            self.week, self._wkey("visits"))
 
     def _phase_encounters(self) -> None:
-        core.encounter_step(self.pop, self.ties, self.venues, self.inits, self.effects, self._prm.encounters,
+        core.encounter_step(self.pop, self.ties, self.venues, self.inits, self._prm.encounters,
                             self._wkey("encounters"))
 
     def _phase_ties(self) -> None:
         core.tie_step(self.pop, self.ties, self._prm.ties, self._wkey("ties"))
 
     def _phase_loneliness(self) -> None:
-        core.loneliness_step(self.pop, self.ties, self.effects, self._prm.loneliness, self._wkey("loneliness"))
+        core.loneliness_step(self.pop, self.ties, self._prm.loneliness, self.week, self._wkey("loneliness"))
 
     def _phase_participation(self) -> None:
-        core.participation_step(self.pop, self.ties, self.effects, self._prm.participation,
+        core.participation_step(self.pop, self.ties, self._prm.participation, self.week,
                                 self._wkey("participation"))
 
     def _phase_initiatives(self) -> None:
-        core.initiative_step(self.pop, self.inits, self.effects, self._prm.initiatives, self._wkey("initiatives"))
-        self._initiative_books()
+        core.initiative_step(self.pop, self.inits, self.venues, self.effects, self._prm.initiatives, self.week,
+                             self._wkey("initiatives"))
 
-    def _initiative_books(self) -> None:
-        """Count foundings and drop-outs, and keep the Initiative agents in step with the slots."""
-        n_found, n_drop = self.n_found, self.n_drop
-        self.period_dropouts += n_drop
-        self.period_founded += n_found
+    def _week_books(self) -> None:
+        """Count the week's flows, and keep the Initiative agents in step with the slots."""
+        n_found, n_drop, w = self.n_found, self.n_drop, self.pop.weight_s
+        self.period["dropouts"] += n_drop
+        self.period["founded"] += n_found
+        self.period["moved"] += self.counts[:, 0] * w
+        self.period["contacts"] += self.counts[:, 1] * w
+        self.period["attendances"] += self.counts[:, 2] * w
         if n_drop.any():
             self.init_rr[self.init_dropped == 1] = 1.0  # a grant ends with its initiative
             for g in np.flatnonzero(self.init_dropped):
@@ -498,21 +566,22 @@ class QuarterModel(mesa.Model):
             self.access_s[s, 1] = (o & bf).any()
             self.access_s[s, 2] = (o & lt).any()
             self.access_s[s, 3] = (o & bf & lt).any()
-        core.group_stats(self.pop, self.ties, self.access_s, self.stats)
+        core.group_stats(self.pop, self.ties, self.access_s, self.week, self.stats)
 
     def _collect(self, report: bool, label: dt.date | None = None) -> None:
         self._compute_stats()
-        active = self.init_active.reshape(self.n_st, self.max_init).sum(axis=1).astype(np.float64)
+        by_st = (self.n_st, self.max_init)
+        active = self.init_active.reshape(by_st).sum(axis=1).astype(np.float64)
         if report:
-            funded = ((self.init_active == 1) & (self.init_rr < 1.0)).reshape(self.n_st, self.max_init).sum(axis=1)
-            self.recorder.add(label, self.stats, active, self.period_dropouts, self.period_role_hours,
-                              self.period_cost, self.period_grants, funded.astype(np.float64))
-            self.residents.visit_count[:] = 0
-            self.period_dropouts[:] = 0.0
-            self.period_founded[:] = 0.0
-            self.period_role_hours[:] = 0.0
-            self.period_cost[:] = 0.0
-            self.period_grants[:] = 0.0
+            live = self.init_active == 1
+            funded = (live & (self.init_rr < 1.0)).reshape(by_st).sum(axis=1).astype(np.float64)
+            hosted = (live & (self.inits.host >= 0)).reshape(by_st).sum(axis=1).astype(np.float64)
+            per = self.period
+            self.recorder.add(label, self.stats, active, per["dropouts"], per["role_hours"], per["cost"],
+                              per["grants"], funded, hosted, per["contacts"], per["attendances"], per["moved"])
+            self.pop.visit_count[:] = 0
+            for acc in per.values():
+                acc[:] = 0.0
         self.latest = Recorder.city_values(self.stats, active)
         self.datacollector.collect(self)
 
@@ -540,5 +609,3 @@ class QuarterModel(mesa.Model):
         return self.profile[cols + ["indicator_source"]].copy()
 
 
-def _sat(hours: np.ndarray, half: float) -> np.ndarray:
-    return np.where(hours > 0, hours / (hours + half), 0.0)

@@ -29,11 +29,17 @@ RESIDENT_INDICATORS: tuple[tuple[str, int, int | None, str, str], ...] = (
     ("bridging_tie_share", 4, 3, "share of ties", "share of ties that link residents with and without "
      "migration background"),
     ("meeting_place_visits", 5, None, "visits per period", "visits to meeting places in the period, in persons"),
-    ("participation_share", 7, 6, "share aged 14+", "share of residents aged 14+ participating in quarter "
-     "activities"),
+    ("participation_share", 7, 6, "share aged 14+", "share of residents aged 14+ who took part in at least one "
+     "activity in the quarter in the last 12 months (a meeting-place offer, an initiative's meeting, a role's "
+     "event or health offer), as a survey would ask it"),
     ("volunteer_share", 8, 6, "share aged 14+", "share of residents aged 14+ volunteering"),
     ("offer_coverage", 9, 0, "share", "share who know of an open offer they can use (barrier-free if in poor "
      "health, low-threshold if in a stille Gruppe)"),
+    ("aware_share", 10, 0, "share", "share of residents who know the local offers"),
+    ("programme_reach_share", 11, 6, "share aged 14+", "share of residents aged 14+ whom a municipal role "
+     "reached in the last 12 months (an outreach contact, or at a role's event or health offer)"),
+    ("programme_participation_share", 12, 6, "share aged 14+", "share of residents aged 14+ who took part in a "
+     "role's event or health offer in the last 12 months"),
 )
 #: Stadtteil indicators as (name, unit, meaning)
 STADTTEIL_INDICATORS: tuple[tuple[str, str, str], ...] = (
@@ -43,6 +49,13 @@ STADTTEIL_INDICATORS: tuple[tuple[str, str, str], ...] = (
     ("cost_eur", "EUR per period", "cost of the municipal roles attributed to the Stadtteil in the period"),
     ("grants_eur", "EUR per period", "grants to initiatives in the Stadtteil in the period"),
     ("funded_initiatives", "initiatives", "active initiatives holding a grant at the end of the period"),
+    ("hosted_initiatives", "initiatives", "active initiatives hosted by a meeting place at the end of the period"),
+    ("outreach_contacts", "persons per period", "outreach contacts of the municipal roles with residents in the "
+     "period"),
+    ("role_event_attendances", "persons per period", "attendances at the roles' events and health offers in the "
+     "period"),
+    ("residents_moved", "persons per period", "residents who left the Stadtteil (moved away or died) in the "
+     "period, each replaced by a newcomer"),
 )
 INDICATORS: tuple[str, ...] = tuple(x[0] for x in RESIDENT_INDICATORS) + tuple(x[0] for x in STADTTEIL_INDICATORS)
 COLUMNS = ("date", "stadtteil", "indicator", "group", "value")
@@ -63,8 +76,8 @@ class Recorder:
     """
 
     CITY_REPORTERS: tuple[str, ...] = ("lonely_share", "ties_per_resident", "bridging_tie_share",
-                                       "participation_share", "volunteer_share", "offer_coverage",
-                                       "active_initiatives")
+                                       "participation_share", "volunteer_share", "offer_coverage", "aware_share",
+                                       "programme_reach_share", "active_initiatives")
 
     def __init__(self, stadtteile: list[str], interval: str):
         self.stadtteile = list(stadtteile)
@@ -85,18 +98,19 @@ class Recorder:
             label = dt.date(date.year, 12, 31)
         return min(label, end)
 
-    def add(self, date: dt.date, stats: np.ndarray, active: np.ndarray, dropouts: np.ndarray,
-            role_hours: np.ndarray, cost: np.ndarray, grants: np.ndarray, funded: np.ndarray) -> None:
+    def add(self, date: dt.date, stats: np.ndarray, *per_stadtteil: np.ndarray) -> None:
         """Record one period: ``stats[s, g, q]`` from the stats kernel and per-Stadtteil flows and stocks.
 
         The per-Stadtteil arrays come in the order of :data:`STADTTEIL_INDICATORS`.
         """
+        if len(per_stadtteil) != len(STADTTEIL_INDICATORS):
+            raise ValueError(f"{len(STADTTEIL_INDICATORS)} per-Stadtteil arrays expected")
         n_st = stats.shape[0]
         full = np.concatenate([stats, stats.sum(axis=0, keepdims=True)], axis=0)  # + city total
         res = np.empty((n_st + 1, len(RESIDENT_INDICATORS), len(GROUPS)))
         for k, (_, num, den, _, _) in enumerate(RESIDENT_INDICATORS):
             res[:, k, :] = full[:, :, num] if den is None else _ratio(full[:, :, num], full[:, :, den])
-        st_vals = np.stack([active, dropouts, role_hours, cost, grants, funded], axis=1)
+        st_vals = np.stack(per_stadtteil, axis=1)
         st_vals = np.concatenate([st_vals, st_vals.sum(axis=0, keepdims=True)], axis=0)
         block = np.concatenate([res.reshape(n_st + 1, -1), st_vals], axis=1)
         self.dates.append(date)

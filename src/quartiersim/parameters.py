@@ -2,8 +2,8 @@
 
 The same declarations feed scenario validation (unknown keys and out-of-range values are errors), the
 command-line help (``quartiersim params``), sweep bounds and the parameter tables of ``docs/ODD.md``.
-Rates are per week unless the unit says otherwise; "h/1000" means role hours per week per 1,000 residents of
-the Stadtteil; relative risks (RR) multiply a base rate.
+Rates are per week unless the unit says otherwise; the municipal roles act through countable outputs per staff
+hour (contacts, attendances, sessions, meetings); relative risks (RR) multiply a base rate.
 """
 
 from __future__ import annotations
@@ -84,12 +84,21 @@ PARAMS: tuple[Param, ...] = (
       "how much general channels and word of mouth reach stille Gruppen, relative to others", _A, "awareness"),
     P("awareness_forget_rate", 0.012, "1/week", 0, 1, "weekly chance of losing track of offers when not visiting",
       _A, "awareness"),
-    P("outreach_effect", 0.03, "1/week", 0, 1, "weekly chance an unaware resident is reached by outreach at "
-      "saturation (aufsuchende Arbeit); reaches stille Gruppen fully", _A, "awareness"),
-    P("outreach_half_hours", 1.0, "h/1000", 1e-6, 1000, "outreach hours at which the effect is half its maximum",
+    P("outreach_stille_weight", 3.0, "RR", 1, 20, "how much more likely outreach (aufsuchende Arbeit) is to "
+      "reach a member of the stille Gruppen than another resident aged 14+ (it goes where they are)", _A,
+      "awareness"),
+    P("outreach_aware_prob", 0.3, "1", 0, 1, "chance that a resident who does not know the local offers learns "
+      "of them in an outreach contact", _A, "awareness"),
+    P("invite_weeks", 8, "weeks", 1, 52, "weeks a personal outreach contact works as an invitation (to events "
+      "and as a nudge to take part)", _A, "awareness", integer=True),
+    P("invite_factor", 3.0, "RR", 1, 20, "how much more likely an invited resident is to come to a role's event",
       _A, "awareness"),
+    P("invite_activation", 0.1, "1", 0, 1, "added to an invited resident's participation signal (a personal "
+      "invitation counts like a share of active ties)", _A, "awareness"),
     # --- visits ----------------------------------------------------------------------------------------------
     P("visit_base", 0.12, "1/week", 0, 1, "weekly chance an aware resident visits a meeting place", _A, "visits"),
+    P("visit_unready_factor", 0.1, "1", 0, 1, "visit chance of residents who are not mobilised (participation "
+      "signal below their threshold), relative to mobilised ones", _A, "visits"),
     P("visit_health_barrier", 0.4, "1", 0, 1,
       "visit chance of residents in poor health at a place that is not barrier-free, relative", _A, "visits"),
     P("visit_threshold_factor", 0.3, "1", 0, 1,
@@ -97,10 +106,6 @@ PARAMS: tuple[Param, ...] = (
     P("visit_lonely_factor", 0.6, "1", 0, 1, "visit chance of lonely residents, relative (withdrawal)", _A,
       "visits"),
     P("visit_child_factor", 0.3, "1", 0, 1, "visit chance of children under 14, relative", _A, "visits"),
-    P("events_effect", 0.6, "1", 0, 10, "relative rise of the visit chance through events at saturation", _A,
-      "visits"),
-    P("events_half_hours", 1.0, "h/1000", 1e-6, 1000, "event hours at which the effect is half its maximum", _A,
-      "visits"),
     # --- encounters and ties ---------------------------------------------------------------------------------
     P("encounters_per_visit", 2, "encounters", 0, 20, "other attendees met on one visit or initiative meeting",
       "assumption (proximity: Neal & Neal 2014)", "ties", integer=True),
@@ -114,10 +119,6 @@ PARAMS: tuple[Param, ...] = (
     P("bridging_factor", 0.4, "1", 0, 1,
       "tie chance across migration background, relative to within (homophily)", _A, "ties"),
     P("income_factor", 0.7, "1", 0, 1, "tie chance across income groups, relative to within", _A, "ties"),
-    P("networking_bridging_effect", 1.0, "1", 0, 10, "relative rise of the bridging factor at venues through "
-      "networking at saturation", _A, "ties"),
-    P("networking_half_hours", 1.0, "h/1000", 1e-6, 1000,
-      "networking hours at which the effect is half its maximum", _A, "ties"),
     P("tie_contact_rate", 0.03, "1/week", 0, 1,
       "weekly chance of private contact on a tie of full strength (scales with strength)",
       "assumption (Roberts & Dunbar 2015)", "ties"),
@@ -143,6 +144,10 @@ PARAMS: tuple[Param, ...] = (
       "assumption; direction from Bürgerumfrage 2021 (seed 004)", "loneliness"),
     P("lonely_rr_low_income", 1.6, "RR", 0, 100, "onset RR with low income",
       "assumption; direction from Bürgerumfrage 2021 (seed 004)", "loneliness"),
+    P("lonely_rr_age_65plus", 0.4, "RR", 0.05, 5, "onset RR aged 65+ at the same health, income and ties (older "
+      "people in poor health are less often lonely than younger people in the same health)",
+      "assumption set so that loneliness hardly depends on age (Bürgerumfrage 2021, seed 004; older people not "
+      "lonelier than younger, Sozialbericht 2024 ch. 7.5); calibrated (lonely_ratio_age_65plus)", "loneliness"),
     P("lonely_rr_isolated", 2.0, "RR", 0, 100, "onset RR with less than two ties' worth of strength", _A,
       "loneliness"),
     P("lonely_contagion", 0.52, "1", 0, 10, "relative rise of the onset rate per lonely tie",
@@ -151,54 +156,64 @@ PARAMS: tuple[Param, ...] = (
       "assumption (SISa model: Hill, Rand, Nowak & Christakis 2010)", "loneliness"),
     P("lonely_recovery_per_tie", 0.003, "1/week", 0, 1,
       "extra weekly recovery chance per unit of strength of non-lonely ties", _A, "loneliness"),
-    P("health_promotion_effect", 0.3, "1", 0, 1,
-      "relative fall of onset in poor health through health networks at saturation", _A, "loneliness"),
-    P("health_half_hours", 1.0, "h/1000", 1e-6, 1000,
-      "health-network hours at which the effect is half its maximum", _A, "loneliness"),
     # --- participation and volunteering ---------------------------------------------------------------------
-    P("participation_initial", 0.35, "1", 0, 1, "share of aware residents aged 14+ participating at the start",
-      _A, "participation"),
+    P("participation_initial", 0.35, "1", 0, 1, "share of residents aged 14+ who know the local offers and took "
+      "part in an activity in the year before the start (a first guess the spin-up corrects)", _A,
+      "participation"),
     P("threshold_min", 0.05, "1", 0, 1, "lowest participation threshold (Granovetter 1978)",
       "assumption (Granovetter 1978)", "participation"),
     P("stille_threshold_shift", 0.2, "1", 0, 1, "added to the thresholds of stille Gruppen", _A, "participation"),
-    P("events_activation", 0.3, "1", 0, 1, "activation added to every resident's signal by events at saturation",
-      _A, "participation"),
-    P("member_activation", 0.5, "1", 0, 1, "activation added to the signal of initiative members", _A,
+    P("peer_influence", 0.5, "1", 0, 1, "weight of the share of one's ties who took part in an activity in the "
+      "last year in the participation signal", "assumption (Granovetter 1978); below 1 so that a programme's "
+      "participants mobilise their ties without a cascade through the quarter (area programmes changed "
+      "involvement no more than comparison areas: Lawless & Pearson 2012)", "participation"),
+    P("member_activation", 0.5, "1", 0, 1, "added to the participation signal of initiative members", _A,
       "participation"),
-    P("participation_quit_rate", 0.05, "1/week", 0, 1,
-      "weekly chance a participant whose signal is below threshold stops", _A, "participation"),
-    P("participation_turnover", 0.01, "1/week", 0, 1,
-      "weekly chance any participant stops for reasons outside the model (moving, life events)", _A,
-      "participation"),
-    P("participation_spontaneous", 0.002, "1/week", 0, 1,
-      "weekly chance an aware resident starts participating regardless of threshold", _A, "participation"),
-    P("volunteer_initial", 0.397, "1", 0, 1, "share of residents aged 14+ volunteering at the start",
-      "Freiwilligensurvey 2019 (39.7 %)", "participation"),
+    P("volunteer_initial", 0.397, "1", 0, 1, "share of residents aged 14+ volunteering without a programme (an "
+      "input: the start rates are set to keep it)", "Freiwilligensurvey 2019 (39.7 %; Simonson et al. 2021, "
+      "p. 4)", "participation"),
     P("volunteer_migration_ratio", 0.61, "1", 0, 1,
       "volunteering with migration background relative to without",
       "Freiwilligensurvey 2019 (27.1 % vs 44.4 %)", "participation"),
     P("volunteer_quit_rate", 0.004, "1/week", 0, 1, "weekly chance a volunteer stops (mean about 5 years)",
       _A, "participation"),
-    P("volunteer_participation_rr", 2.0, "RR", 0, 100, "start rate of volunteering when participating", _A,
-      "participation"),
+    P("volunteer_participation_rr", 2.0, "RR", 0, 100, "start rate of volunteering of residents who took part in "
+      "an activity in the last year, relative to others", _A, "participation"),
     # --- initiatives -----------------------------------------------------------------------------------------
-    P("initiative_founding_rate", 0.00012, "1/week per engaged person", 0, 1,
-      "weekly founding chance per participating volunteer", _A, "initiatives"),
-    P("advice_effect", 1.0, "1", 0, 10, "relative rise of founding through advice at saturation", _A,
-      "initiatives"),
-    P("advice_half_hours", 1.0, "h/1000", 1e-6, 1000, "advice hours at which the effect is half its maximum", _A,
-      "initiatives"),
-    P("initiative_join_prob", 0.01, "1/week", 0, 1,
-      "weekly chance a participating volunteer who is no member joins an initiative", _A, "initiatives"),
+    P("initiative_dropout_base", 0.0018, "1/week", 0, 1,
+      "weekly drop-out hazard of an initiative with its champion, without host, support, grant or diverse "
+      "funding (about 10 % a year)", "assumption; Scheirer 2005 (up to 40 % of programmes end after funding), "
+      "Savaya & Spiro 2012 (73.1 % of 197 projects still operating)", "initiatives"),
+    P("champion_loss_rr", 3.0, "RR", 1, 20, "drop-out RR of an initiative that has lost its champion (key "
+      "member) and found no successor", "assumption; a champion predicts sustainability (Scheirer 2005); loss "
+      "of the contact person is a main cause of self-help groups dissolving (Selbsthilfe-Büro Niedersachsen "
+      "2024)", "initiatives"),
+    P("champion_quit_rate", 0.002, "1/week", 0, 0.1, "weekly chance a champion stops carrying the initiative "
+      "(besides moving away; about 10 % a year)", _A, "initiatives"),
+    P("champion_succession_rate", 0.02, "1/week", 0, 1, "weekly chance a member takes over as champion of an "
+      "initiative without one", _A, "initiatives"),
+    P("advice_succession_rr", 2.0, "RR", 1, 20, "succession chance while an initiative is supported by advice, "
+      "relative", _A, "initiatives"),
+    P("host_effect", 0.4, "1", 0, 1, "relative fall of the drop-out hazard while a meeting place hosts the "
+      "initiative (a fitting host)", "assumption; fit with the host organisation predicts sustainability "
+      "(Scheirer 2005; Savaya & Spiro 2012)", "initiatives"),
+    P("host_find_rate", 0.005, "1/week", 0, 1, "weekly chance an initiative without a host finds one by itself "
+      "(an open place of its Stadtteil)", _A, "initiatives"),
+    P("initiative_hosted_initial", 0.5, "1", 0, 1, "share of initiatives hosted by a meeting place at the start",
+      _A, "initiatives"),
+    P("diverse_funding_share", 0.3, "1", 0, 1, "share of initiatives funded from more than one source (fees, "
+      "donations, a welfare organisation, a housing company)", _A, "initiatives"),
+    P("diverse_funding_effect", 0.3, "1", 0, 1, "relative fall of the drop-out hazard with diverse funding",
+      "assumption; diversity of funding sources the most prominent financial predictor of sustainability "
+      "(Savaya & Spiro 2012)", "initiatives"),
+    P("initiative_join_rate", 0.001, "1/week per initiative per 1,000", 0, 1, "weekly chance an engaged resident "
+      "(14+, volunteering, active in the last year) joins an initiative, per active initiative per 1,000 "
+      "residents of the Stadtteil (more initiatives, more chances)", "assumption; with member_quit_rate it keeps "
+      "initiatives at about 8 members", "initiatives"),
+    P("member_quit_rate", 0.01, "1/week", 0, 1, "weekly chance a member leaves its initiative (about 40 % a "
+      "year)", _A, "initiatives"),
     P("initiative_meeting_prob", 0.5, "1/week", 0, 1, "weekly chance a member attends the initiative's meeting",
       _A, "initiatives"),
-    P("initiative_dropout_base", 0.0044, "1/week", 0, 1,
-      "weekly drop-out hazard of an initiative without intermediary support (median about 3 years)",
-      "assumption (up to 40 % of programmes end: Scheirer 2005; Savaya & Spiro 2012)", "initiatives"),
-    P("initiative_support_effect", 0.6, "1", 0, 1, "relative fall of the drop-out hazard with intermediary "
-      "support at saturation", "assumption; direction from the framework (seed 001)", "initiatives"),
-    P("support_half_hours", 1.0, "h/initiative", 1e-6, 1000,
-      "intermediary hours per week and initiative at which support is half its maximum", _A, "initiatives"),
     P("initiative_min_members", 5, "members", 1, 100, "members below which the small-group hazard applies", _A,
       "initiatives", integer=True),
     P("initiative_small_rr", 2.0, "RR", 1, 100, "drop-out RR of initiatives with few members", _A, "initiatives"),
@@ -206,9 +221,55 @@ PARAMS: tuple[Param, ...] = (
       "grant", "assumption; direction from Scheirer 2005 and Savaya & Spiro 2012 (diverse, secured funding)",
       "initiatives"),
     P("initiative_initial_per_1000", 1.0, "initiatives per 1,000 residents", 0, 50,
-      "active initiatives per 1,000 residents at the start", _A, "initiatives"),
+      "active initiatives per 1,000 residents without a programme (an input: foundings are set to keep it)",
+      "assumption; registered associations of every kind are about 7 per 1,000 (ZiviZ 2022), neighbourhood "
+      "initiatives a small part of them", "initiatives"),
     P("max_initiatives", 64, "initiatives", 1, 1024, "most initiatives one Stadtteil can hold at once",
       "structural bound", "initiatives", integer=True),
+    # --- what the municipal roles produce per staff hour ---------------------------------------------------
+    P("outreach_contacts_per_hour", 1.0, "persons/h", 0.2, 10, "residents aged 14+ an outreach worker speaks "
+      "with per hour of outreach work (streets, doorsteps, places; travel and notes included)",
+      "assumption (no published rate found); an open offer of 4 hours a week reaching up to 50 people is the "
+      "closest report (see docs/ODD.md)", "role_outputs"),
+    P("event_hours_per_event", 12.0, "h/event", 2, 60, "staff hours to prepare, hold and follow up one event, "
+      "group meeting or participation event", _A, "role_outputs"),
+    P("event_attendance", 12.0, "persons/event", 2, 200, "residents attending one event (bounded by what the "
+      "staff hours pay for, not by a saturation curve)", "assumption; a Stadtteil centre holds about 150 "
+      "events a year (Heidelberg-Emmertsgrund, RNZ 2018)", "role_outputs"),
+    P("event_unready_factor", 0.3, "1", 0, 1, "chance that a resident who knows the offers but is not "
+      "mobilised comes to an event, relative to a mobilised one", _A, "role_outputs"),
+    P("event_regular_weeks", 13, "weeks", 1, 52, "weeks after a role activity in which a resident counts as one "
+      "of its regulars", _A, "role_outputs", integer=True),
+    P("event_regular_factor", 100.0, "RR", 1, 1000, "how much more likely a regular is to attend a role's event "
+      "than a resident who has not come lately (groups and offers live on their regulars)", "assumption; an "
+      "open weekly offer reaches up to about 50 people (see docs/ODD.md)", "role_outputs"),
+    P("event_bridging_factor", 0.7, "1", 0, 1, "tie chance across migration background at role activities, "
+      "relative to within (they are organised to bring groups together)", _A, "role_outputs"),
+    P("health_reach_per_hour", 0.15, "persons/h", 0.05, 3, "adults starting a health offer (course, group) per "
+      "staff hour of health networking", _A, "role_outputs"),
+    P("health_targeting", 4.0, "RR", 1, 50, "how much more likely an adult in poor health is to start a health "
+      "offer than another adult", _A, "role_outputs"),
+    P("health_effect_weeks", 26, "weeks", 1, 156, "weeks a health offer lowers a participant's loneliness onset",
+      "assumption; effects 1-6 months after loneliness interventions similar to those right after (Lasgaard et "
+      "al. 2022)", "role_outputs", integer=True),
+    P("health_promotion_effect", 0.3, "1", 0, 1, "relative fall of loneliness onset among participants of a "
+      "health offer", "assumption; loneliness interventions among participants SMD -0.24 to -0.47 (Lasgaard et "
+      "al. 2022)", "role_outputs"),
+    P("advice_hours_per_session", 3.0, "h/session", 0.5, 20, "staff hours per advice session with an "
+      "initiative or a group planning one", _A, "role_outputs"),
+    P("advice_initiative_share", 0.7, "1", 0, 1, "share of advice sessions with existing initiatives (the rest "
+      "with residents planning one)", _A, "role_outputs"),
+    P("advice_founding_prob", 0.01, "1", 0, 1, "chance that an advice session with residents planning an "
+      "initiative leads to its founding", _A, "role_outputs"),
+    P("support_weeks", 13, "weeks", 1, 104, "weeks an advice session supports an initiative", _A, "role_outputs",
+      integer=True),
+    P("initiative_support_effect", 0.5, "1", 0, 1, "relative fall of the drop-out hazard while an initiative is "
+      "supported by advice", "assumption; the framework: without intermediary support initiatives meet hurdles "
+      "and drop out (seed 001); outside support predicts sustainability (Scheirer 2005)", "role_outputs"),
+    P("network_hours_per_meeting", 4.0, "h/meeting", 0.5, 40, "staff hours per network meeting with "
+      "initiatives and meeting places", _A, "role_outputs"),
+    P("network_host_prob", 0.25, "1", 0, 1, "chance that a network meeting finds a host place for an initiative "
+      "without one", _A, "role_outputs"),
     # --- municipal roles -------------------------------------------------------------------------------------
     P("hours_per_fte", 39.0, "h/week", 1, 60, "weekly working hours of one full-time post",
       "TVöD-VKA, Baden-Württemberg (39 h)", "roles"),
@@ -285,6 +346,7 @@ GROUP_TITLES = {
     "loneliness": "Loneliness",
     "participation": "Participation and volunteering",
     "initiatives": "Initiatives",
+    "role_outputs": "What the municipal roles produce per staff hour",
     "roles": "Municipal roles",
 }
 

@@ -1,99 +1,153 @@
-"""Synthetic residents per Stadtteil, stored as a structure of arrays grouped by Stadtteil.
+"""Synthetic residents per Stadtteil, and the tables that keep the population stationary as it ages and moves.
 
-This module owns :class:`Residents` (the array-backed population, inspectable per resident) and
-:func:`synthesise`, which draws it from the Stadtteile' populations and indicators:
+This module owns :class:`Residents` (the array-backed population, inspectable per resident) and the
+per-Stadtteil tables of :class:`~quartiersim.kernels.state.Demog`:
 
-* agents per Stadtteil: ``max(1, round(population * scale))`` for populated Stadtteile; every agent of
-  Stadtteil s stands for ``population_s / agents_s`` persons (its weight), so outputs stay in persons;
-* age: the Stadtteil's under-18 and 65+ shares; ages uniform within 0-17 and 18-64; 65 + an exponential
-  with mean 11 years (capped at 100) above that, which gives the city's mean age of 42.3 with the city-wide
-  shares;
-* migration background, residence under 5 years: independent draws with the Stadtteil's shares;
-* low income: the Stadtteil's low-income share; under-25s at least at its Bürgergeld-under-25 share;
-* health limitation: the Stadtteil's share, spread over ages by a rising age profile rescaled to keep the
-  share; limited residents rate their health fair, poor or very poor, others very good or good;
-* stille Gruppen: a base chance raised for recent migrants, low income and poor health.
+* **age structure** (:func:`age_distribution`): the Stadtteil's under-18 and 65+ shares; ages 0-17 and 18-64
+  uniform, 65-100 falling by a factor e every 11 years (with the city-wide shares this gives the city's mean
+  age of about 42, seed 003);
+* **moving** (:func:`moving_rate`): a yearly hazard set so that the Stadtteil's share of residents living
+  there for under 5 years comes out as its indicator says, births and deaths included (without them it would
+  be ``-ln(1 - share) / 5``);
+* **who leaves and who arrives** (:func:`demography_tables`): in each year of age a resident leaves (moves
+  away or dies) with the larger of the moving chance and the chance that keeps the age structure as it is
+  (mortality in old age), and newcomers arrive with the ages that replace them: births at age 0 and movers at
+  every age, ``I(a) = N(a) - N(a-1) (1 - q(a-1))``. A Stadtteil whose residents age a year, leave and are
+  replaced this way keeps its age structure, in expectation, for ever;
+* **traits** (:func:`quartiersim.kernels.core.set_traits`): migration background with the Stadtteil's share;
+  low income, health, stille Gruppen and threshold from latent quantiles that stay fixed while the resident
+  ages, so each trait follows the profile for the resident's current age.
 
-Draws use the run's ``population`` stream, so the same seed, Stadtteile and scale give the same residents
-whatever the scenario's interventions.
+The starting population is drawn by the kernel :func:`quartiersim.kernels.core.synthesise` from the run's
+``population`` stream, so the same seed, Stadtteile and scale give the same residents whatever the scenario's
+interventions.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+import math
 
 import numpy as np
 import pandas as pd
 
+from quartiersim.kernels.state import NEVER, Demog, Pop, Ties, TraitPrm
+
 HEALTH_LEVELS = ("very good", "good", "fair", "poor", "very poor")
-_AGE_PROFILE_EDGES = np.array([15, 30, 50, 65, 80])
-_AGE_PROFILE = np.array([0.2, 0.4, 0.8, 1.3, 2.0, 3.0])
+AGE_PROFILE_EDGES = np.array([15, 30, 50, 65, 80], dtype=np.int64)
+AGE_PROFILE = np.array([0.2, 0.4, 0.8, 1.3, 2.0, 3.0])  # relative health limitation by age band (RKI 2017 shape)
+OLD_AGE_SCALE = 11.0  # years over which the number of residents above 65 falls by a factor e
+MAX_AGE = 100
 
 
-@dataclass
-class Residents:
-    """Residents as arrays; index ``i`` is one agent, grouped by Stadtteil (``st_off``).
+def age_distribution(under_18: float, over_65: float) -> np.ndarray:
+    """Share of residents at each age 0..100: uniform below 18 and from 18 to 64, falling above 65."""
+    n = np.zeros(MAX_AGE + 1)
+    n[:18] = under_18 / 18.0
+    n[18:65] = max(1.0 - under_18 - over_65, 0.0) / 47.0
+    old = np.exp(-(np.arange(65, MAX_AGE + 1) - 65) / OLD_AGE_SCALE)
+    n[65:] = over_65 * old / old.sum()
+    return n / n.sum()
 
-    Attributes are fixed traits (age, migration, low_income, health, recent, stille, threshold) and state
-    (lonely, aware, participating, volunteer, member_of, home_place, alt_place, visit_count, venue); ties live
-    in ``tie_j``/``tie_w``/``tie_slot`` with ``deg`` counting them.
+
+def recent_share(stock: np.ndarray, rate: float) -> float:
+    """Share of residents living in the Stadtteil for under 5 years, with moving hazard ``rate``.
+
+    In the stationary population of :func:`exit_and_entry`, of the residents aged ``a`` (5 or older) those who
+    were there 5 years ago are the survivors of ``N(a - 5)``; everybody younger than 5 arrived (or was born)
+    within 5 years.
     """
+    q, _ = exit_and_entry(stock, rate)
+    stay = 0.0
+    for a in range(5, len(stock)):
+        stay += stock[a - 5] * float(np.prod(1.0 - q[a - 5:a]))
+    return 1.0 - stay / float(stock.sum())
 
-    st_off: np.ndarray
-    weight_s: np.ndarray
-    stadtteil: np.ndarray
-    age: np.ndarray
-    migration: np.ndarray
-    low_income: np.ndarray
-    health: np.ndarray
-    recent: np.ndarray
-    stille: np.ndarray
-    threshold: np.ndarray
-    lonely: np.ndarray
-    aware: np.ndarray
-    participating: np.ndarray
-    volunteer: np.ndarray
-    member_of: np.ndarray
-    home_place: np.ndarray
-    alt_place: np.ndarray
-    visit_count: np.ndarray
-    venue: np.ndarray
-    tie_j: np.ndarray
-    tie_w: np.ndarray
-    tie_slot: np.ndarray
-    deg: np.ndarray
 
-    _PER_RESIDENT = ("stadtteil", "age", "migration", "low_income", "health", "recent", "stille", "threshold",
-                     "lonely", "aware", "participating", "volunteer", "member_of", "home_place", "visit_count",
-                     "deg")
+def moving_rate(residence_under_5y_share: float, stock: np.ndarray) -> float:
+    """Yearly moving hazard that gives ``share`` of residents living in the Stadtteil for under 5 years.
 
-    def __len__(self) -> int:
-        return int(self.st_off[-1])
+    Births, and deaths in old age, bring some turnover of their own, so the hazard is found by bisection
+    (:func:`recent_share`); it is 0 when that turnover alone reaches the share.
+    """
+    share = min(max(residence_under_5y_share, 0.0), 0.99)
+    low, high = 0.0, 5.0
+    if recent_share(stock, low) >= share:
+        return 0.0
+    for _ in range(50):
+        mid = 0.5 * (low + high)
+        if recent_share(stock, mid) < share:
+            low = mid
+        else:
+            high = mid
+    return 0.5 * (low + high)
 
-    @property
-    def weight(self) -> np.ndarray:
-        """Persons each agent stands for (per resident)."""
-        return self.weight_s[self.stadtteil]
 
-    def __getitem__(self, i: int) -> dict:
-        """One resident as a dict of its traits, state and ties (neighbour id and strength)."""
-        if not 0 <= i < len(self):
-            raise IndexError(f"resident {i} out of range 0..{len(self) - 1}")
-        out = {name: getattr(self, name)[i].item() for name in self._PER_RESIDENT}
-        out["weight"] = float(self.weight_s[self.stadtteil[i]])
-        mask = self.tie_j[i] >= 0
-        out["ties"] = list(zip(self.tie_j[i][mask].tolist(), self.tie_w[i][mask].round(4).tolist(), strict=True))
-        return out
+def exit_and_entry(stock: np.ndarray, rate: float) -> tuple[np.ndarray, np.ndarray]:
+    """Yearly chance of leaving at each age, and the age distribution of newcomers, for a stationary stock.
 
-    def to_frame(self) -> pd.DataFrame:
-        """All residents as a DataFrame (one row each, no ties)."""
-        frame = pd.DataFrame({name: getattr(self, name) for name in self._PER_RESIDENT})
-        frame["weight"] = self.weight
-        return frame
+    ``q(a) = max(1 - exp(-rate), 1 - N(a + 1) / N(a))`` (at 100 everybody leaves), and newcomers
+    ``I(0) = N(0)``, ``I(a) = N(a) - N(a - 1) (1 - q(a - 1))``, which is never negative by the choice of ``q``.
+    """
+    q = np.full(len(stock), 1.0 - math.exp(-rate))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        keep = np.where(stock[:-1] > 0, stock[1:] / stock[:-1], 1.0)
+    q[:-1] = np.maximum(q[:-1], 1.0 - np.minimum(keep, 1.0))
+    q[-1] = 1.0
+    entry = np.empty(len(stock))
+    entry[0] = stock[0]
+    entry[1:] = stock[1:] - stock[:-1] * (1.0 - q[:-1])
+    entry = np.maximum(entry, 0.0)
+    return q, entry / entry.sum()
 
-    def nbytes(self) -> int:
-        """Memory held by the arrays."""
-        return sum(getattr(self, f.name).nbytes for f in fields(self))
+
+def demography_tables(profile: pd.DataFrame) -> Demog:
+    """The per-Stadtteil tables of ageing, moving and newcomers, from the profile's indicator columns."""
+    n_st = len(profile)
+    exit_prob = np.zeros((n_st, MAX_AGE + 1))
+    exit_year = np.zeros((n_st, MAX_AGE + 1))
+    entry_cdf = np.zeros((n_st, MAX_AGE + 1))
+    stocks = np.zeros((n_st, MAX_AGE + 1))
+    stock_cdf = np.zeros((n_st, MAX_AGE + 1))
+    move = np.zeros(n_st)
+    lim_coef = np.zeros(n_st)
+    for s, row in enumerate(profile.itertuples(index=False)):
+        stock = age_distribution(float(row.age_under_18_share), float(row.age_65plus_share))
+        move[s] = moving_rate(float(row.residence_under_5y_share), stock)
+        q, entry = exit_and_entry(stock, move[s])
+        exit_year[s] = q
+        stocks[s] = stock
+        exit_prob[s] = 1.0 - (1.0 - q) ** (1.0 / 52.0)  # the yearly chance spread over 52 weeks
+        exit_prob[s, -1] = 1.0
+        entry_cdf[s] = np.cumsum(entry)
+        stock_cdf[s] = np.cumsum(stock)
+        entry_cdf[s, -1] = stock_cdf[s, -1] = 1.0
+        band = np.searchsorted(AGE_PROFILE_EDGES, np.arange(MAX_AGE + 1), side="right")
+        lim_coef[s] = float(row.health_limitation_share) / float((stock * AGE_PROFILE[band]).sum())
+    col = lambda name: profile[name].to_numpy(dtype=np.float64)  # noqa: E731
+    return Demog(exit_prob, entry_cdf, stocks, stock_cdf, exit_year, move, col("migration_share"),
+                 col("low_income_share"), col("buergergeld_u25_share"), lim_coef)
+
+
+def trait_parameters(params, city_migration_share: float) -> TraitPrm:
+    """The trait rules' parameters (:class:`~quartiersim.kernels.state.TraitPrm`) from a ParameterSet."""
+    p_no, p_mig = volunteer_start_shares(params, city_migration_share)
+    return TraitPrm(AGE_PROFILE_EDGES, AGE_PROFILE, float(params.health_very_good_share),
+                    float(params.health_poor_share), float(params.health_very_poor_share), float(params.stille_base),
+                    float(params.stille_rr_recent_migrant), float(params.stille_rr_low_income),
+                    float(params.stille_rr_poor_health), float(params.threshold_min),
+                    float(params.stille_threshold_shift), float(params.awareness_initial),
+                    float(params.awareness_stille_factor), float(params.participation_initial), p_no, p_mig)
+
+
+def volunteer_start_shares(params, migration_share: float) -> tuple[float, float]:
+    """Volunteering shares aged 14+ without and with migration background.
+
+    They keep the ratio ``volunteer_migration_ratio`` between the groups and give ``volunteer_initial``
+    overall at the city-wide ``migration_share``.
+    """
+    ratio = params.volunteer_migration_ratio
+    p_no = params.volunteer_initial / ((1.0 - migration_share) + migration_share * ratio)
+    return min(p_no, 1.0), min(p_no * ratio, 1.0)
 
 
 def agents_per_stadtteil(population: np.ndarray, scale: float) -> np.ndarray:
@@ -104,88 +158,92 @@ def agents_per_stadtteil(population: np.ndarray, scale: float) -> np.ndarray:
     return n
 
 
-def synthesise(profile: pd.DataFrame, scale: float, params, rng: np.random.Generator, max_ties: int,
-               city_migration_share: float) -> Residents:
-    """Draw the residents of the Stadtteile in ``profile``.
-
-    Args:
-        profile: one row per Stadtteil in model order with ``population`` and every indicator column.
-        scale: agents per resident (1.0 = one agent per resident).
-        params: a :class:`~quartiersim.parameters.ParameterSet`.
-        rng: the run's ``population`` generator.
-        max_ties: tie slots per resident.
-        city_migration_share: the city-wide migration share (sets the starting volunteer shares).
-
-    Returns:
-        The population, residents grouped by Stadtteil in profile order.
-
-    """
-    pop = profile["population"].to_numpy(dtype=np.float64)
-    n_s = agents_per_stadtteil(pop, scale)
+def allocate(population: np.ndarray, scale: float, max_ties: int) -> Residents:
+    """Empty arrays for the agents of each Stadtteil (filled by the synthesis kernel)."""
+    n_s = agents_per_stadtteil(population, scale)
     st_off = np.zeros(len(n_s) + 1, dtype=np.int64)
     np.cumsum(n_s, out=st_off[1:])
     n = int(st_off[-1])
-    weight_s = np.where(n_s > 0, pop / np.maximum(n_s, 1), 0.0)
-    st = np.repeat(np.arange(len(n_s), dtype=np.int32), n_s)
-
-    def per(col: str) -> np.ndarray:
-        return profile[col].to_numpy(dtype=np.float64)[st]
-
-    # age
-    u18, o65 = per("age_under_18_share"), per("age_65plus_share")
-    band = rng.random(n)
-    age = np.where(band < u18, rng.integers(0, 18, n),
-                   np.where(band < u18 + o65, 65 + np.minimum(rng.exponential(11.0, n).astype(np.int64), 35),
-                            rng.integers(18, 65, n)))
-    age = age.astype(np.uint8)
-    migration = (rng.random(n) < per("migration_share")).astype(np.uint8)
-    recent = (rng.random(n) < per("residence_under_5y_share")).astype(np.uint8)
-    p_low = per("low_income_share")
-    p_low = np.where(age < 25, np.maximum(p_low, per("buergergeld_u25_share")), p_low)
-    low_income = (rng.random(n) < p_low).astype(np.uint8)
-    # health: limitation share spread over ages, rescaled per Stadtteil to keep the share
-    prof = _AGE_PROFILE[np.searchsorted(_AGE_PROFILE_EDGES, age, side="right")]
-    mean_prof = np.bincount(st, weights=prof, minlength=len(n_s)) / np.maximum(n_s, 1)
-    p_lim = np.clip(per("health_limitation_share") * prof / mean_prof[st], 0.0, 1.0)
-    limited = rng.random(n) < p_lim
-    u = rng.random(n)
-    vg, poor, very_poor = params.health_very_good_share, params.health_poor_share, params.health_very_poor_share
-    health = np.where(limited,
-                      np.where(u < very_poor, 4, np.where(u < very_poor + poor, 3, 2)),
-                      np.where(u < vg, 0, 1)).astype(np.uint8)
-    # stille Gruppen
-    p_stille = np.full(n, params.stille_base)
-    p_stille = np.where((migration == 1) & (recent == 1), p_stille * params.stille_rr_recent_migrant, p_stille)
-    p_stille = np.where(low_income == 1, p_stille * params.stille_rr_low_income, p_stille)
-    p_stille = np.where(health >= 3, p_stille * params.stille_rr_poor_health, p_stille)
-    stille = (rng.random(n) < np.minimum(p_stille, 1.0)).astype(np.uint8)
-    # thresholds (Granovetter), starting awareness, participation and volunteering
-    threshold = params.threshold_min + (1.0 - params.threshold_min) * rng.random(n)
-    threshold = np.minimum(threshold + params.stille_threshold_shift * stille, 1.0).astype(np.float32)
-    p_aware = params.awareness_initial * np.where(stille == 1, params.awareness_stille_factor, 1.0)
-    aware = (rng.random(n) < p_aware).astype(np.uint8)
-    participating = ((aware == 1) & (age >= 14) & (rng.random(n) < params.participation_initial)).astype(np.uint8)
-    p_vol_no, p_vol_mig = volunteer_start_shares(params, city_migration_share)
-    p_vol = np.where(migration == 1, p_vol_mig, p_vol_no)
-    volunteer = ((age >= 14) & (rng.random(n) < p_vol)).astype(np.uint8)
-    return Residents(
-        st_off=st_off, weight_s=weight_s, stadtteil=st, age=age, migration=migration, low_income=low_income,
-        health=health, recent=recent, stille=stille, threshold=threshold,
-        lonely=np.zeros(n, dtype=np.uint8), aware=aware, participating=participating, volunteer=volunteer,
-        member_of=np.full(n, -1, dtype=np.int32), home_place=np.full(n, -1, dtype=np.int32),
-        alt_place=np.full(n, -1, dtype=np.int32), visit_count=np.zeros(n, dtype=np.uint16),
-        venue=np.full(n, -1, dtype=np.int32),
-        tie_j=np.full((n, max_ties), -1, dtype=np.int32), tie_w=np.zeros((n, max_ties), dtype=np.float32),
-        tie_slot=np.full((n, max_ties), -1, dtype=np.int8), deg=np.zeros(n, dtype=np.int16),
-    )
+    weight_s = np.where(n_s > 0, population / np.maximum(n_s, 1), 0.0)
+    u8 = lambda: np.zeros(n, dtype=np.uint8)  # noqa: E731
+    i32 = lambda fill: np.full(n, fill, dtype=np.int32)  # noqa: E731
+    f32 = lambda: np.zeros(n, dtype=np.float32)  # noqa: E731
+    pop = Pop(st_off=st_off, weight_s=weight_s, age=u8(), birthday=u8(), arrived=i32(0), mig=u8(), inc=u8(),
+              health=u8(), stille=u8(), threshold=f32(), u_income=f32(), u_health=f32(), u_stille=f32(),
+              u_threshold=f32(), aware=u8(), aware_new=u8(), lonely=u8(), lonely_new=u8(), ready=u8(),
+              ready_new=u8(), volunteer=u8(), member_of=i32(-1), home_place=i32(-1), venue=i32(-1),
+              visit_count=np.zeros(n, dtype=np.uint16), last_active=i32(NEVER), last_contact=i32(NEVER),
+              last_role=i32(NEVER), last_health=i32(NEVER))
+    ties = Ties(np.full((n, max_ties), -1, dtype=np.int32), np.zeros((n, max_ties), dtype=np.float32),
+                np.full((n, max_ties), -1, dtype=np.int8), np.zeros(n, dtype=np.int16))
+    return Residents(pop, ties, np.repeat(np.arange(len(n_s), dtype=np.int32), n_s))
 
 
-def volunteer_start_shares(params, migration_share: float) -> tuple[float, float]:
-    """Starting volunteer shares without and with migration background.
+class Residents:
+    """The residents as arrays; index ``i`` is one agent, grouped by Stadtteil (``st_off``).
 
-    They keep the ratio ``volunteer_migration_ratio`` between the groups and give ``volunteer_initial``
-    overall at the city-wide ``migration_share``.
+    Holds the kernels' bundles :attr:`pop` (traits and state) and :attr:`ties`, and reads their fields as
+    attributes (``residents.age``, ``residents.lonely``, ``residents.deg``, ...; ``migration``, ``low_income``,
+    ``tie_j`` and ``tie_w`` are the planners' names of ``mig``, ``inc``, ``ties.j`` and ``ties.w``).
+    ``residents[i]`` gives one resident as a dict; ``recent`` (under 5 years in the Stadtteil) and ``active``
+    (took part in an activity in the last 12 months) are computed for the model's current week.
     """
-    ratio = params.volunteer_migration_ratio
-    p_no = params.volunteer_initial / ((1.0 - migration_share) + migration_share * ratio)
-    return min(p_no, 1.0), min(p_no * ratio, 1.0)
+
+    _ALIASES = {"migration": "mig", "low_income": "inc"}
+    _TIES = {"tie_j": "j", "tie_w": "w", "tie_slot": "slot", "deg": "deg"}
+    _PER_RESIDENT = ("stadtteil", "age", "migration", "low_income", "health", "recent", "stille", "threshold",
+                     "arrived", "lonely", "aware", "ready", "active", "volunteer", "member_of", "home_place",
+                     "visit_count", "last_active", "last_contact", "last_role", "deg")
+
+    def __init__(self, pop: Pop, ties: Ties, stadtteil: np.ndarray, week: int = 0):
+        self.pop = pop
+        self.ties = ties
+        self.stadtteil = stadtteil
+        self.week = week  # the model's current week (the model keeps it up to date)
+
+    @property
+    def recent(self) -> np.ndarray:
+        """Whether each resident has lived in its Stadtteil for under 5 years."""
+        return (self.week - self.pop.arrived < 5 * 52).astype(np.uint8)
+
+    @property
+    def active(self) -> np.ndarray:
+        """Whether each resident took part in an activity in the quarter in the last 12 months."""
+        return (self.week - self.pop.last_active < 52).astype(np.uint8)
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        if name in Residents._TIES:
+            return getattr(self.ties, Residents._TIES[name])
+        field = Residents._ALIASES.get(name, name)
+        if field in Pop._fields:
+            return getattr(self.pop, field)
+        raise AttributeError(name)
+
+    def __len__(self) -> int:
+        return int(self.pop.st_off[-1])
+
+    @property
+    def weight(self) -> np.ndarray:
+        """Persons each agent stands for (per resident)."""
+        return self.pop.weight_s[self.stadtteil]
+
+    def __getitem__(self, i: int) -> dict:
+        """One resident as a dict of its traits, state and ties (neighbour id and strength)."""
+        if not 0 <= i < len(self):
+            raise IndexError(f"resident {i} out of range 0..{len(self) - 1}")
+        out = {name: getattr(self, name)[i].item() for name in self._PER_RESIDENT}
+        out["weight"] = float(self.pop.weight_s[self.stadtteil[i]])
+        d = int(self.ties.deg[i])
+        out["ties"] = list(zip(self.ties.j[i, :d].tolist(), self.ties.w[i, :d].round(4).tolist(), strict=True))
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        """All residents as a DataFrame (one row each, no ties)."""
+        frame = pd.DataFrame({name: getattr(self, name) for name in self._PER_RESIDENT})
+        frame["weight"] = self.weight
+        return frame
+
+    def nbytes(self) -> int:
+        """Memory held by the arrays."""
+        arrays = [x for x in (*self.pop, *self.ties, self.stadtteil) if isinstance(x, np.ndarray)]
+        return sum(a.nbytes for a in arrays)

@@ -23,6 +23,7 @@ STREAMS: tuple[str, ...] = (
     "population",
     "places",
     "ties_init",
+    "demography",
     "awareness",
     "visits",
     "encounters",

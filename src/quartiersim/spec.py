@@ -138,6 +138,8 @@ class RoleChange(_Strict, _Graded):
     pay_grade: str | None = None
     cost_per_fte_eur: float | None = Field(default=None, ge=0)
     quartierstreff: bool | None = None
+    rehost: bool | None = Field(default=None, description="the Stadtteil's meeting places take in the "
+                                "initiatives of a Quartierstreff that closes (the meeting_places strategy)")
     note: str = ""
 
     @model_validator(mode="after")
@@ -306,8 +308,9 @@ class Scenario(_Strict):
     bezirke: list[str] | None = Field(default=None, description="simulate the Stadtteile of these Bezirke")
     scale: float = Field(default=1.0, gt=0, le=1.0, description="agents per resident")
     report: Literal["weekly", "monthly", "quarterly", "yearly"] = "monthly"
-    spinup_weeks: int = Field(default=104, ge=0, le=1040,
-                              description="weeks simulated before start, without roles or reports")
+    spinup_weeks: int = Field(default=156, ge=0, le=1040,
+                              description="weeks simulated before start, without roles or reports (156: the "
+                              "stationarity check, benchmarks/stationarity.py)")
     indicators_file: str | None = None
     stadtteile_file: str | None = None
     parameters: dict[str, Any] = Field(default_factory=dict)

@@ -13,7 +13,8 @@ term ends before the run does, and to every role an allocation creates when its 
     Stadtteilhäuser, family centres and Begegnungsstätten take over coordination: from the day after the end,
     ``takeover_fte_share`` of the role's posts continue, paid at ``takeover_pay_grade``, spent on networking
     (40 %), events (40 %) and advice (20 %), with no outreach to stille Gruppen and no Quartierstreff of its
-    own (the meeting places host). Until the run ends.
+    own: the meeting places host, so initiatives hosted at the closing Quartierstreff move to a regular meeting
+    place of their Stadtteil (``rehost``). Until the run ends.
 ``permanent_posts``
     The intermediary roles become permanent posts: the role continues unchanged until the run ends.
 ``welfare_handover``
@@ -120,6 +121,7 @@ class RoleState:
     cost_per_fte: float
     quartierstreff: bool
     note: str = ""
+    rehost: bool = False
 
 
 def role_states(spec: RoleSpec) -> list[RoleState]:
@@ -136,7 +138,7 @@ def role_states(spec: RoleSpec) -> list[RoleState]:
         state = RoleState(change.date, state.fte if change.fte is None else change.fte, shares_of(spec.kind, tasks),
                           annual_cost_per_fte(grade, cost),
                           state.quartierstreff if change.quartierstreff is None else change.quartierstreff,
-                          change.note)
+                          change.note, state.rehost if change.rehost is None else change.rehost)
         if states[-1].date == state.date:
             states[-1] = state
         else:
@@ -161,6 +163,7 @@ def apply_verstetigung(role: RoleSpec, spec: VerstetigungSpec, run_end: dt.date)
     elif spec.strategy == "meeting_places":
         changes.append({"date": after, "fte": last.fte * spec.takeover_fte_share, "tasks": TAKEOVER_TASKS,
                         "pay_grade": spec.takeover_pay_grade, "cost_per_fte_eur": None, "quartierstreff": False,
+                        "rehost": True,
                         "note": "meeting places take over coordination"})
         end = run_end
     elif spec.strategy == "welfare_handover":

@@ -8,7 +8,7 @@ independent within a week.
 Each phase is written once, as a function of one Stadtteil (``_awareness(s, pop, ...)`` and so on), whose
 arguments are the bundles it reads and writes. Two drivers call them:
 
-* the phase kernels (``awareness_step`` ... ``initiative_step``) run one phase over all Stadtteile; the model
+* the phase kernels (``demography_step`` ... ``initiative_step``) run one phase over all Stadtteile; the model
   uses them when it times each phase, and the tests hold each to its plain-Python twin in
   :mod:`quartiersim.kernels.reference`;
 * :func:`week_step` runs all resident-level phases of a week for one Stadtteil before moving to the next,
@@ -19,14 +19,19 @@ arguments are the bundles it reads and writes. Two drivers call them:
   Stadtteil-level draw, or ``n_residents + n_stadtteile + slot`` for an initiative's draw.
 
 Kernels take no model objects and read no module state. Updates that read the neighbours' state
-(awareness, loneliness, participation) are synchronous: every resident of a Stadtteil reads the old array,
-the new states go to the bundle's ``*_new`` scratch array, and they are copied back once the whole Stadtteil
-is done (:func:`_commit`).
+(awareness, loneliness, readiness) are synchronous: every resident of a Stadtteil reads the old array, the new
+states go to the bundle's ``*_new`` scratch array, and they are copied back once the whole Stadtteil is done
+(:func:`_commit`).
 
 Tie storage (:class:`~.state.Ties`): the ties of ``i`` fill slots ``0 .. deg[i] - 1`` of row ``i``:
 ``j[i, a]`` is the neighbour (-1 beyond ``deg[i]``), ``w[i, a]`` its strength in (0, 1], and ``slot[i, a]``
 the slot of ``i`` in the neighbour's row, so both copies of a tie are updated in O(1). Removing a tie moves the
 row's last tie into the freed slot, so loops run over ``deg[i]`` slots, not the row's capacity.
+
+The municipal roles act only through countable outputs (:class:`~.state.Effects`): outreach contacts with
+named residents, attendances at events and health offers, advice sessions and network meetings. Residents
+are reached one by one with chances proportional to their share of those outputs, so reach grows in
+proportion to hours until everybody in a Stadtteil has been reached.
 """
 
 from __future__ import annotations
@@ -37,18 +42,17 @@ import numpy as np
 from numba import njit, prange
 
 from .random import uniform
+from .state import NEVER
+
+WEEKS_PER_YEAR = 52
+ACTIVE_WEEKS = 52  # participation: took part in an activity in the quarter in the last 12 months
+RECENT_WEEKS = 5 * WEEKS_PER_YEAR  # "living in the Stadtteil for under 5 years"
+MAX_AGE = 100
+MAX_SESSIONS = 100_000  # advice sessions or network meetings per Stadtteil and week (keeps draw ids apart)
 
 # ----------------------------------------------------------------------------------------------------------
 # small helpers
 # ----------------------------------------------------------------------------------------------------------
-
-
-@njit(cache=True, inline="always")
-def saturate(hours, half):
-    """Saturating response h / (h + half) in [0, 1) of role hours."""
-    if hours <= 0.0:
-        return 0.0
-    return hours / (hours + half)
 
 
 @njit(cache=True, inline="always")
@@ -72,6 +76,26 @@ def event(u, rate):
     if u >= rate:
         return False
     return u < 1.0 - math.exp(-rate)
+
+
+@njit(cache=True, inline="always")
+def year_week(week):
+    """The week of the year (0..51) of a model week (weeks before the start are negative)."""
+    return ((week % WEEKS_PER_YEAR) + WEEKS_PER_YEAR) % WEEKS_PER_YEAR
+
+
+@njit(cache=True)
+def inverse_cdf(cdf, u):
+    """The smallest index whose cumulative probability exceeds ``u`` (the last index at most)."""
+    lo = 0
+    hi = cdf.shape[0] - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if cdf[mid] > u:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
 
 
 @njit(cache=True)
@@ -101,6 +125,31 @@ def add_tie(i, j, w, ties):
     return True
 
 
+@njit(cache=True)
+def drop_all_ties(i, ties):
+    """End every tie of ``i``: each neighbour's copy goes (its row's last tie fills the gap), then i's row."""
+    tie_j, tie_w, tie_slot, deg = ties.j, ties.w, ties.slot, ties.deg
+    for a in range(deg[i]):
+        j = tie_j[i, a]
+        b = tie_slot[i, a]
+        last = deg[j] - 1
+        if b != last:
+            k = tie_j[j, last]
+            c = tie_slot[j, last]
+            tie_j[j, b] = k
+            tie_w[j, b] = tie_w[j, last]
+            tie_slot[j, b] = c
+            tie_slot[k, c] = b
+        tie_j[j, last] = -1
+        tie_w[j, last] = 0.0
+        tie_slot[j, last] = -1
+        deg[j] = last
+        tie_j[i, a] = -1
+        tie_w[i, a] = 0.0
+        tie_slot[i, a] = -1
+    deg[i] = 0
+
+
 @njit(cache=True, inline="always")
 def _commit(s, st_off, new, old):
     """Copy the new states of Stadtteil s's residents back into the current array (synchronous updates)."""
@@ -108,9 +157,154 @@ def _commit(s, st_off, new, old):
         old[i] = new[i]
 
 
+@njit(cache=True)
+def set_traits(i, s, pop, demog, tp, week):
+    """Low income, health, stille Gruppen and threshold of resident i from its latent quantiles and its age.
+
+    Low income: ``u_income`` below the Stadtteil's low-income share (under 25: at least its Bürgergeld share).
+    Health: the Stadtteil's health-limitation share spread over ages by the age profile; ``u_health`` below
+    the limitation chance means limited (very poor, poor or fair by where it falls), above it very good or good.
+    Stille Gruppen: ``u_stille`` below the base chance times the RRs of a recent migrant (under 5 years in the
+    Stadtteil), low income and poor health. Threshold: uniform in [threshold_min, 1] by ``u_threshold``, plus
+    the shift of the stille Gruppen, at most 1. Because the quantiles stay fixed, each trait changes with age
+    exactly as the profile says, and residents who age keep the population's mix.
+    """
+    a = pop.age[i]
+    p_low = demog.low_share[s]
+    if a < 25 and demog.bg_u25[s] > p_low:
+        p_low = demog.bg_u25[s]
+    inc = 1 if pop.u_income[i] < p_low else 0
+    band = 0
+    while band < tp.age_edges.shape[0] and a >= tp.age_edges[band]:
+        band += 1
+    p_lim = min(1.0, demog.lim_coef[s] * tp.age_profile[band])
+    u = pop.u_health[i]
+    if u < p_lim:
+        v = u / p_lim
+        if v < tp.very_poor:
+            h = 4
+        elif v < tp.very_poor + tp.poor:
+            h = 3
+        else:
+            h = 2
+    else:
+        v = (u - p_lim) / (1.0 - p_lim)
+        h = 1 if v < 1.0 - tp.very_good else 0
+    p = tp.stille_base
+    if pop.mig[i] == 1 and week - pop.arrived[i] < RECENT_WEEKS:
+        p *= tp.stille_rr_recent_migrant
+    if inc == 1:
+        p *= tp.stille_rr_low_income
+    if h >= 3:
+        p *= tp.stille_rr_poor_health
+    stille = 1 if pop.u_stille[i] < min(p, 1.0) else 0
+    thr = tp.threshold_min + (1.0 - tp.threshold_min) * pop.u_threshold[i]
+    if stille == 1:
+        thr += tp.stille_threshold_shift
+    pop.inc[i] = inc
+    pop.health[i] = h
+    pop.stille[i] = stille
+    pop.threshold[i] = min(thr, 1.0)
+
+
+@njit(cache=True)
+def _newcomer_lonely_chance(i, pop, lp):
+    """A newcomer's chance of arriving lonely.
+
+    The onset share of its risk factors, with a network's worth (two units of tie strength) of recovery from
+    where it came from.
+    """
+    onset = lp.onset_base * lp.rr_health[pop.health[i]]
+    if pop.mig[i] == 1:
+        onset *= lp.rr_migration
+    if pop.inc[i] == 1:
+        onset *= lp.rr_low_income
+    if pop.age[i] >= 65:
+        onset *= lp.rr_age_65plus
+    recovery = lp.recovery_base + 2.0 * lp.recovery_per_tie
+    return onset / (onset + recovery)
+
+
+@njit(cache=True)
+def _volunteer_share(i, pop, tp):
+    if pop.age[i] < 14:
+        return 0.0
+    return tp.volunteer_mig if pop.mig[i] == 1 else tp.volunteer_no
+
+
+@njit(cache=True)
+def _home_place(s, venues, u):
+    n_reg = venues.n_regular[s]
+    if n_reg <= 0:
+        return -1
+    return venues.pl_off[s] + int(u * n_reg)
+
+
+@njit(cache=True)
+def _years_here(s, a, demog, u):
+    """Whole years a resident aged ``a`` has lived in Stadtteil s, drawn from the stationary population.
+
+    Of the residents aged ``a``, the share still there from ``y`` years ago is ``N(a - y) / N(a)`` times the
+    chance of staying through ages ``a - y .. a - 1``; the result is the largest ``y`` whose share exceeds ``u``.
+    """
+    if demog.stock[s, a] <= 0.0:
+        return 0
+    share = 1.0
+    y = 0
+    while y < a:
+        k = a - 1 - y
+        share *= demog.stock[s, k] * (1.0 - demog.exit_year[s, k]) / demog.stock[s, k + 1]
+        if share <= u:
+            break
+        y += 1
+    return y
+
+
 # ----------------------------------------------------------------------------------------------------------
 # set-up kernels
 # ----------------------------------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def synthesise(pop, venues, demog, tp, week, wkey):
+    """Draw every resident of every Stadtteil from the Stadtteil's profile (the starting population).
+
+    Age from the Stadtteil's age distribution; a birthday week; migration background with the Stadtteil's
+    share; years in the Stadtteil as in the stationary population (:func:`_years_here`); latent quantiles for
+    income, health, stille Gruppen and threshold (:func:`set_traits`); aware of local offers with
+    ``awareness_initial`` (times ``awareness_stille_factor`` for stille Gruppen); aware residents aged 14+ took
+    part in an activity within the last year with ``participation_initial``; volunteering (14+) with the
+    group's share; a home place among the Stadtteil's regular places. Loneliness and ties are set later.
+    """
+    st_off = pop.st_off
+    for s in range(st_off.shape[0] - 1):
+        for i in range(st_off[s], st_off[s + 1]):
+            a = inverse_cdf(demog.stock_cdf[s], uniform(wkey, i, 0))
+            pop.age[i] = a
+            pop.birthday[i] = int(uniform(wkey, i, 1) * WEEKS_PER_YEAR)
+            pop.mig[i] = 1 if uniform(wkey, i, 2) < demog.mig_share[s] else 0
+            years = _years_here(s, a, demog, uniform(wkey, i, 3)) + uniform(wkey, i, 13)
+            pop.arrived[i] = week - int(years * WEEKS_PER_YEAR)
+            pop.u_income[i] = uniform(wkey, i, 4)
+            pop.u_health[i] = uniform(wkey, i, 5)
+            pop.u_stille[i] = uniform(wkey, i, 6)
+            pop.u_threshold[i] = uniform(wkey, i, 7)
+            set_traits(i, s, pop, demog, tp, week)
+            p_aware = tp.awareness_initial * (tp.awareness_stille_factor if pop.stille[i] == 1 else 1.0)
+            pop.aware[i] = 1 if uniform(wkey, i, 8) < p_aware else 0
+            pop.last_active[i] = NEVER
+            if pop.aware[i] == 1 and a >= 14 and uniform(wkey, i, 9) < tp.participation_initial:
+                pop.last_active[i] = week - int(uniform(wkey, i, 10) * ACTIVE_WEEKS)
+            pop.volunteer[i] = 1 if uniform(wkey, i, 11) < _volunteer_share(i, pop, tp) else 0
+            pop.home_place[i] = _home_place(s, venues, uniform(wkey, i, 12))
+            pop.ready[i] = 0
+            pop.lonely[i] = 0
+            pop.member_of[i] = -1
+            pop.venue[i] = -1
+            pop.visit_count[i] = 0
+            pop.last_contact[i] = NEVER
+            pop.last_role[i] = NEVER
+            pop.last_health[i] = NEVER
 
 
 @njit(cache=True)
@@ -148,11 +342,13 @@ def init_ties(pop, ties, target_mean, age_scale, bridging, income_factor, wkey):
 
 
 @njit(cache=True)
-def init_initiatives(pop, inits, n_init_s, members_persons, wkey):
+def init_initiatives(pop, inits, venues, n_init_s, members_persons, hosted_share, diverse_share, wkey):
     """Start ``n_init_s[s]`` initiatives per Stadtteil, each with volunteers as members.
 
     Members are drawn from volunteers aged 14+ by a random scan; each initiative gets about ``members_persons``
-    persons' worth of members, at least one agent.
+    persons' worth of members, at least one agent, and its first member is its champion. An initiative is
+    hosted by a random regular meeting place of its Stadtteil with chance ``hosted_share`` and funded from
+    more than one source with chance ``diverse_share``.
     """
     st_off = pop.st_off
     max_init = inits.max_init
@@ -175,11 +371,19 @@ def init_initiatives(pop, inits, n_init_s, members_persons, wkey):
                 pos += 1
                 if pop.volunteer[i] == 1 and pop.member_of[i] < 0 and pop.age[i] >= 14:
                     pop.member_of[i] = g
+                    if got == 0:
+                        inits.champion[g] = i
                     got += 1
             if got == 0:
                 break
             inits.active[g] = 1
             inits.members[g] = got
+            c = n_res + n_st + g
+            inits.host[g] = -1
+            if venues.n_regular[s] > 0 and uniform(wkey, c, 0) < hosted_share:
+                inits.host[g] = venues.pl_off[s] + int(uniform(wkey, c, 1) * venues.n_regular[s])
+            inits.diverse[g] = 1 if uniform(wkey, c, 2) < diverse_share else 0
+            inits.advised[g] = NEVER
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -188,20 +392,88 @@ def init_initiatives(pop, inits, n_init_s, members_persons, wkey):
 
 
 @njit(cache=True)
-def _awareness(s, pop, ties, eff, prm, wkey):
+def _arrive(i, s, pop, venues, demog, tp, lp, week, wkey):
+    """A newcomer takes slot i: drawn from the Stadtteil's profile, unaware of local offers, without ties."""
+    pop.age[i] = inverse_cdf(demog.entry_cdf[s], uniform(wkey, i, 1))
+    pop.birthday[i] = year_week(week)  # a full year at the age of arrival (births too), as the tables assume
+    pop.mig[i] = 1 if uniform(wkey, i, 3) < demog.mig_share[s] else 0
+    pop.arrived[i] = week
+    pop.u_income[i] = uniform(wkey, i, 4)
+    pop.u_health[i] = uniform(wkey, i, 5)
+    pop.u_stille[i] = uniform(wkey, i, 6)
+    pop.u_threshold[i] = uniform(wkey, i, 7)
+    set_traits(i, s, pop, demog, tp, week)
+    pop.volunteer[i] = 1 if uniform(wkey, i, 8) < _volunteer_share(i, pop, tp) else 0
+    pop.home_place[i] = _home_place(s, venues, uniform(wkey, i, 9))
+    pop.lonely[i] = 1 if uniform(wkey, i, 10) < _newcomer_lonely_chance(i, pop, lp) else 0
+    pop.aware[i] = 0
+    pop.ready[i] = 0
+    pop.venue[i] = -1
+    pop.last_active[i] = NEVER
+    pop.last_contact[i] = NEVER
+    pop.last_role[i] = NEVER
+    pop.last_health[i] = NEVER
+
+
+@njit(cache=True)
+def _demography(s, pop, ties, venues, inits, demog, tp, lp, week, wkey):
+    """Birthdays, and residents leaving (moving away or dying), each replaced at once by a newcomer."""
+    yw = year_week(week)
+    moved = 0
+    for i in range(pop.st_off[s], pop.st_off[s + 1]):
+        if pop.birthday[i] == yw and pop.age[i] < MAX_AGE:
+            pop.age[i] += 1
+            set_traits(i, s, pop, demog, tp, week)
+        elif week - pop.arrived[i] == RECENT_WEEKS:  # no longer a recent arrival: the stille risk changes
+            set_traits(i, s, pop, demog, tp, week)
+        if uniform(wkey, i, 0) >= demog.exit_prob[s, pop.age[i]]:
+            continue
+        moved += 1
+        drop_all_ties(i, ties)
+        m = pop.member_of[i]
+        if m >= 0:
+            pop.member_of[i] = -1
+            inits.members[m] -= 1
+            if inits.champion[m] == i:
+                inits.champion[m] = -1
+        _arrive(i, s, pop, venues, demog, tp, lp, week, wkey)
+    return moved
+
+
+@njit(cache=True)
+def _awareness(s, pop, ties, eff, prm, week, wkey):
+    """Outreach contacts with named residents, then learning and forgetting of local offers."""
     st_off, aware, aware_new, tie_j, deg = pop.st_off, pop.aware, pop.aware_new, ties.j, ties.deg
-    outreach = eff.outreach[s]
-    for i in range(st_off[s], st_off[s + 1]):
+    lo = st_off[s]
+    hi = st_off[s + 1]
+    contacts = eff.contacts[s]
+    total = 0.0  # the targeting weights of residents aged 14+: outreach seeks out the stille Gruppen
+    if contacts > 0.0:
+        for i in range(lo, hi):
+            if pop.age[i] >= 14:
+                total += prm.outreach_stille_weight if pop.stille[i] == 1 else 1.0
+    n_contacted = 0
+    for i in range(lo, hi):
+        contacted = False
+        if total > 0.0 and pop.age[i] >= 14:
+            t = prm.outreach_stille_weight if pop.stille[i] == 1 else 1.0
+            if uniform(wkey, i, 2) < contacts * t / total:
+                contacted = True
+                pop.last_contact[i] = week
+                n_contacted += 1
         if aware[i] == 1:
-            if pop.venue[i] < 0 and uniform(wkey, i, 0) < prm.forget_rate:
+            if not contacted and pop.venue[i] < 0 and uniform(wkey, i, 0) < prm.forget_rate:
                 aware_new[i] = 0
             else:
                 aware_new[i] = 1
             continue
+        if contacted and uniform(wkey, i, 3) < prm.outreach_aware_prob:
+            aware_new[i] = 1
+            continue
         r = prm.stille_factor if pop.stille[i] == 1 else 1.0
         u = uniform(wkey, i, 1)
         # the chance rises with the aware share of ties (0 to 1): decide without the ties where the bounds do
-        if u >= 1.0 - (1.0 - r * prm.base_rate) * (1.0 - r * prm.word_of_mouth * 1.0) * (1.0 - outreach):
+        if u >= 1.0 - (1.0 - r * prm.base_rate) * (1.0 - r * prm.word_of_mouth):
             aware_new[i] = 0
             continue
         frac = 0.0
@@ -211,13 +483,40 @@ def _awareness(s, pop, ties, eff, prm, wkey):
             for a in range(d):
                 n_aware += aware[tie_j[i, a]]
             frac = n_aware / d
-        p_stay = (1.0 - r * prm.base_rate) * (1.0 - r * prm.word_of_mouth * frac) * (1.0 - outreach)
+        p_stay = (1.0 - r * prm.base_rate) * (1.0 - r * prm.word_of_mouth * frac)
         aware_new[i] = 1 if u < 1.0 - p_stay else 0
     _commit(s, st_off, aware_new, aware)
+    return n_contacted
+
+
+@njit(cache=True, inline="always")
+def _event_weight(i, pop, prm, week):
+    """How much more likely than a typical aware resident i is to come to a role's event."""
+    if pop.aware[i] == 0:
+        return 0.0
+    w = 1.0 if pop.ready[i] == 1 else prm.event_unready_factor
+    if week - pop.last_role[i] < prm.regular_weeks:  # the regulars of the roles' groups and offers
+        w *= prm.regular_factor
+    if week - pop.last_contact[i] < prm.invite_weeks:
+        w *= prm.invite_factor
+    if pop.lonely[i] == 1:
+        w *= prm.lonely_factor
+    if pop.age[i] < 14:
+        w *= prm.child_factor
+    return w
+
+
+@njit(cache=True, inline="always")
+def _health_weight(i, pop, prm):
+    """Health offers are for adults and seek out those in poor health."""
+    if pop.age[i] < 18:
+        return 0.0
+    return prm.health_targeting if pop.health[i] >= 3 else 1.0
 
 
 @njit(cache=True)
-def _visits(s, pop, venues, inits, eff, prm, wkey):
+def _visits(s, pop, venues, inits, eff, prm, week, wkey):
+    """Role activities (events, health offers), initiative meetings and meeting-place visits; one venue a week."""
     st_off = pop.st_off
     n_res = st_off[-1]
     lo = st_off[s]
@@ -227,26 +526,50 @@ def _visits(s, pop, venues, inits, eff, prm, wkey):
     for p in range(venues.pl_off[s], venues.pl_off[s + 1]):
         used[p] = 0
     if n == 0:
-        return
-    base = prm.visit_base * (1.0 + eff.events[s])
+        return 0
+    attendance = eff.attendance[s]
+    health_reach = eff.health_reach[s]
+    role_venue = venues.n_places + inits.active.shape[0] + s
+    w_total = 0.0
+    h_total = 0.0
+    if attendance > 0.0 or health_reach > 0.0:
+        for i in range(lo, hi):
+            w_total += _event_weight(i, pop, prm, week)
+            h_total += _health_weight(i, pop, prm)
+    attended = 0
     start = lo + int(uniform(wkey, n_res + s, 0) * n)
     for k in range(n):
         i = start + k
         if i >= hi:
             i -= n
         pop.venue[i] = -1
+        # role activities: each resident's chance is its share of the attendances the hours pay for
+        if attendance > 0.0 and w_total > 0.0:
+            if uniform(wkey, i, 2) < attendance * _event_weight(i, pop, prm, week) / w_total:
+                pop.venue[i] = role_venue
+                pop.last_active[i] = week
+                pop.last_role[i] = week
+                attended += 1
+                continue
+        if health_reach > 0.0 and h_total > 0.0:
+            if uniform(wkey, i, 3) < health_reach * _health_weight(i, pop, prm) / h_total:
+                pop.venue[i] = role_venue
+                pop.last_active[i] = week
+                pop.last_role[i] = week
+                pop.last_health[i] = week
+                attended += 1
+                continue
         m = pop.member_of[i]
         if m >= 0 and uniform(wkey, i, 0) < prm.meeting_prob:
             pop.venue[i] = venues.n_places + m
+            pop.last_active[i] = week
             continue
         if pop.aware[i] == 0:
             continue
         p = pop.home_place[i]
-        if p >= 0 and cap[p] == 0:  # home place closed: the resident's regular place stands in
-            p = pop.alt_place[i]
         if p < 0 or used[p] >= cap[p]:
             continue
-        prob = base
+        prob = prm.visit_base if pop.ready[i] == 1 else prm.visit_base * prm.unready_factor
         if pop.health[i] >= 3 and venues.barrier_free[p] == 0:
             prob *= prm.health_barrier
         if pop.stille[i] == 1 and venues.low_threshold[p] == 0:
@@ -259,10 +582,12 @@ def _visits(s, pop, venues, inits, eff, prm, wkey):
             used[p] += 1
             pop.venue[i] = p
             pop.visit_count[i] += 1
+            pop.last_active[i] = week
+    return attended
 
 
 @njit(cache=True)
-def _encounters(s, pop, ties, venues, inits, eff, prm, wkey):
+def _encounters(s, pop, ties, venues, inits, prm, wkey):
     st_off, venue, age, mig, inc = pop.st_off, pop.venue, pop.age, pop.mig, pop.inc
     tie_j, tie_w, tie_slot, deg = ties.j, ties.w, ties.slot, ties.deg
     v_count, v_start, v_members = venues.v_count, venues.v_start, venues.v_members
@@ -279,11 +604,13 @@ def _encounters(s, pop, ties, venues, inits, eff, prm, wkey):
     p1 = venues.pl_off[s + 1]
     g0 = venues.n_places + s * inits.max_init
     g1 = g0 + inits.max_init
+    role_venue = venues.n_places + inits.active.shape[0] + s
     # counting sort of this Stadtteil's attendees by venue, into v_members[lo:hi]
     for v in range(p0, p1):
         v_count[v] = 0
     for v in range(g0, g1):
         v_count[v] = 0
+    v_count[role_venue] = 0
     for i in range(lo, hi):
         if venue[i] >= 0:
             v_count[venue[i]] += 1
@@ -296,13 +623,15 @@ def _encounters(s, pop, ties, venues, inits, eff, prm, wkey):
         v_start[v] = pos
         pos += v_count[v]
         v_count[v] = 0
+    v_start[role_venue] = pos
+    pos += v_count[role_venue]
+    v_count[role_venue] = 0
     if pos > lo:
         for i in range(lo, hi):
             v = venue[i]
             if v >= 0:
                 v_members[v_start[v] + v_count[v]] = i
                 v_count[v] += 1
-    bridging_venue = eff.bridging[s]
     for i in range(lo, hi):
         # encounters 0 .. encounters_per_visit - 1 at i's venue (if it shares it), the last in the street
         v = venue[i]
@@ -311,7 +640,7 @@ def _encounters(s, pop, ties, venues, inits, eff, prm, wkey):
             if e < encounters_per_visit:
                 j = v_members[v_start[v] + int(uniform(wkey, i, 10 + 2 * e) * v_count[v])]
                 u = uniform(wkey, i, 11 + 2 * e)
-                bridge = bridging_venue
+                bridge = prm.event_bridging if v == role_venue else prm.bridging
             else:
                 if uniform(wkey, i, 0) >= prm.neighbour_rate:
                     break
@@ -393,31 +722,30 @@ def _ties(s, pop, ties, prm, wkey):
 
 
 @njit(cache=True)
-def _onset_rate(base, mig_i, inc_i, h, isolated_factor, health_promo, w_lonely, prm):
-    """Weekly loneliness onset rate from its factors (``base`` is onset_base times the health level's RR)."""
-    rate = base
-    if mig_i == 1:
+def _onset_rate(i, pop, isolated_factor, w_lonely, prm, week):
+    """Weekly loneliness onset rate of resident i from its factors."""
+    rate = prm.onset_base * prm.rr_health[pop.health[i]]
+    if pop.mig[i] == 1:
         rate *= prm.rr_migration
-    if inc_i == 1:
+    if pop.inc[i] == 1:
         rate *= prm.rr_low_income
+    if pop.age[i] >= 65:
+        rate *= prm.rr_age_65plus
     rate *= isolated_factor
-    if h >= 3:
-        rate *= 1.0 - health_promo
+    if week - pop.last_health[i] < prm.health_weeks:
+        rate *= 1.0 - prm.health_effect
     return rate * (1.0 + prm.contagion * w_lonely)
 
 
 @njit(cache=True)
-def _loneliness(s, pop, ties, eff, prm, wkey):
-    st_off, lonely, lonely_new, health = pop.st_off, pop.lonely, pop.lonely_new, pop.health
+def _loneliness(s, pop, ties, prm, week, wkey):
+    st_off, lonely, lonely_new = pop.st_off, pop.lonely, pop.lonely_new
     tie_j, tie_w, deg = ties.j, ties.w, ties.deg
-    health_promo = eff.health[s]
     for i in range(st_off[s], st_off[s + 1]):
         u = uniform(wkey, i, 0)
-        base = prm.onset_base * prm.rr_health[health[i]]
         if lonely[i] == 0:
             # an upper bound of the onset rate (isolated, every tie lonely at full strength): above it, no onset
-            bound = _onset_rate(base, pop.mig[i], pop.inc[i], health[i], max(prm.rr_isolated, 1.0), health_promo,
-                                float(deg[i]), prm)
+            bound = _onset_rate(i, pop, max(prm.rr_isolated, 1.0), float(deg[i]), prm, week)
             if u >= bound:
                 lonely_new[i] = 0
                 continue
@@ -432,67 +760,127 @@ def _loneliness(s, pop, ties, eff, prm, wkey):
             rate = prm.recovery_base + prm.recovery_per_tie * (w_all - w_lonely)
             lonely_new[i] = 0 if event(u, rate) else 1
         else:
-            rate = _onset_rate(base, pop.mig[i], pop.inc[i], health[i], prm.rr_isolated if w_all < 2.0 else 1.0,
-                               health_promo, w_lonely, prm)
+            rate = _onset_rate(i, pop, prm.rr_isolated if w_all < 2.0 else 1.0, w_lonely, prm, week)
             lonely_new[i] = 1 if event(u, rate) else 0
     _commit(s, st_off, lonely_new, lonely)
 
 
 @njit(cache=True)
-def _participation(s, pop, ties, eff, prm, wkey):
-    st_off, participating, part_new, volunteer = pop.st_off, pop.part, pop.part_new, pop.volunteer
-    tie_j, deg = ties.j, ties.deg
+def _participation(s, pop, ties, prm, week, wkey):
+    """Readiness (Granovetter threshold on the share of active ties) and volunteering."""
+    st_off, ready, ready_new, volunteer = pop.st_off, pop.ready, pop.ready_new, pop.volunteer
+    tie_j, deg, last_active = ties.j, ties.deg, pop.last_active
     for i in range(st_off[s], st_off[s + 1]):
         if pop.age[i] < 14:
-            part_new[i] = 0
+            ready_new[i] = 0
             continue
         if pop.aware[i] == 0:
-            part_new[i] = 0
+            ready_new[i] = 0
         else:
-            signal = eff.activation[s]
+            signal = 0.0
             if pop.member_of[i] >= 0:
                 signal += prm.member_activation
+            if week - pop.last_contact[i] < prm.invite_weeks:
+                signal += prm.invite_activation
             d = deg[i]
             if d > 0:
-                n_part = 0
+                n_active = 0
                 for a in range(d):
-                    n_part += participating[tie_j[i, a]]
-                signal += n_part / d
-            if participating[i] == 1:
-                u = uniform(wkey, i, 0)
-                if u < prm.turnover or (signal < pop.threshold[i] and u < prm.turnover + prm.quit_rate):
-                    part_new[i] = 0
-                else:
-                    part_new[i] = 1
-            elif signal >= pop.threshold[i] or uniform(wkey, i, 0) < prm.spontaneous:
-                part_new[i] = 1
-            else:
-                part_new[i] = 0
+                    if week - last_active[tie_j[i, a]] < ACTIVE_WEEKS:
+                        n_active += 1
+                signal += prm.peer_influence * n_active / d
+            ready_new[i] = 1 if signal >= pop.threshold[i] else 0
         u = uniform(wkey, i, 1)
         if volunteer[i] == 1:
             if u < prm.volunteer_quit:
                 volunteer[i] = 0
         else:
             rate = prm.volunteer_start_mig if pop.mig[i] == 1 else prm.volunteer_start_no
-            if part_new[i] == 1:
+            if week - last_active[i] < ACTIVE_WEEKS:
                 rate *= prm.volunteer_participation_rr
             if u < rate:
                 volunteer[i] = 1
-    _commit(s, st_off, part_new, participating)
+    _commit(s, st_off, ready_new, ready)
 
 
 @njit(cache=True)
-def _initiatives(s, pop, inits, eff, prm, wkey):
-    st_off, age, aware, participating, volunteer, member_of = (pop.st_off, pop.age, pop.aware, pop.part,
-                                                                pop.volunteer, pop.member_of)
+def _open_place(s, venues, regular_only, u):
+    """A random open place of Stadtteil s (only regular places if ``regular_only``), or -1."""
+    p0 = venues.pl_off[s]
+    p1 = p0 + venues.n_regular[s] if regular_only else venues.pl_off[s + 1]
+    n_open = 0
+    for p in range(p0, p1):
+        if venues.cap[p] > 0:
+            n_open += 1
+    if n_open == 0:
+        return -1
+    pick = int(u * n_open)
+    for p in range(p0, p1):
+        if venues.cap[p] > 0:
+            if pick == 0:
+                return p
+            pick -= 1
+    return -1
+
+
+@njit(cache=True)
+def _active_slot(g0, max_init, active, pick):
+    """The ``pick``-th active slot among ``g0 .. g0 + max_init - 1``."""
+    for k in range(max_init):
+        if active[g0 + k] == 1:
+            if pick == 0:
+                return g0 + k
+            pick -= 1
+    return -1
+
+
+@njit(cache=True, inline="always")
+def _engaged(i, pop, week):
+    return (pop.member_of[i] < 0 and pop.age[i] >= 14 and pop.volunteer[i] == 1
+            and week - pop.last_active[i] < ACTIVE_WEEKS)
+
+
+@njit(cache=True)
+def _hazard(g, w, inits, prm, supported):
+    """Weekly drop-out hazard of the active initiative in slot g (``w``: persons per member agent)."""
+    hazard = prm.dropout_base * inits.rr[g]
+    if inits.champion[g] < 0:
+        hazard *= prm.champion_loss_rr
+    if inits.host[g] >= 0:
+        hazard *= 1.0 - prm.host_effect
+    if supported:
+        hazard *= 1.0 - prm.support_effect
+    if inits.diverse[g] == 1:
+        hazard *= 1.0 - prm.diverse_effect
+    if inits.members[g] * w < prm.min_members:
+        hazard *= prm.small_rr
+    return hazard
+
+
+@njit(cache=True)
+def dropout_hazards(pop, inits, prm, week, out):
+    """The weekly drop-out hazard of every active initiative (0 for empty slots) into ``out``."""
+    for g in range(inits.active.shape[0]):
+        out[g] = 0.0
+        if inits.active[g] == 1:
+            w = pop.weight_s[g // inits.max_init]
+            out[g] = _hazard(g, w, inits, prm, week - inits.advised[g] < prm.support_weeks)
+
+
+@njit(cache=True)
+def _initiatives(s, pop, inits, venues, eff, prm, week, wkey):
+    """Hosts, advice sessions, network meetings, champions, drop-outs, members joining and foundings."""
+    st_off, member_of = pop.st_off, pop.member_of
     max_init = inits.max_init
-    init_active, init_members, founded, dropped = inits.active, inits.members, inits.founded, inits.dropped
+    active, members, founded, dropped = inits.active, inits.members, inits.founded, inits.dropped
+    champion, host, advised = inits.champion, inits.host, inits.advised
     n_res = st_off[-1]
     n_st = st_off.shape[0] - 1
     lo = st_off[s]
     hi = st_off[s + 1]
     n = hi - lo
     g0 = s * max_init
+    cs = n_res + s  # counter of the Stadtteil's own draws
     inits.n_found[s] = 0
     inits.n_drop[s] = 0
     for k in range(max_init):
@@ -501,86 +889,136 @@ def _initiatives(s, pop, inits, eff, prm, wkey):
     if n == 0:
         return
     w = pop.weight_s[s]
-    # (1) drop-outs
     n_active = 0
     for k in range(max_init):
-        if init_active[g0 + k] == 1:
-            n_active += 1
-    support = 0.0
-    if n_active > 0:
-        support = saturate(eff.support[s] / n_active, prm.support_half)
+        n_active += active[g0 + k]
+    # (1) a host that closed: under a meeting-place takeover a regular place takes the initiative in
     for k in range(max_init):
         g = g0 + k
-        if init_active[g] == 0:
+        if active[g] == 1 and host[g] >= 0 and venues.cap[host[g]] == 0:
+            host[g] = -1
+            if eff.rehost[s] > 0.0:
+                host[g] = _open_place(s, venues, True, uniform(wkey, n_res + n_st + g, 5))
+    # (2) advice sessions: with an initiative (support), or with residents planning one (a founding). Draws of
+    # the Stadtteil's counter: 0 foundings, 5 and 6 rounding, sessions from 1,000, meetings from 500,000,
+    # founders from 1,000,000 (at most 100,000 sessions and meetings a week, far above any staffing)
+    n_sessions = min(int(eff.advice_sessions[s] + uniform(wkey, cs, 5)), MAX_SESSIONS)
+    advised_foundings = 0
+    for k in range(n_sessions):
+        if uniform(wkey, cs, 1000 + 3 * k) < prm.advice_initiative_share:
+            if n_active > 0:
+                g = _active_slot(g0, max_init, active, int(uniform(wkey, cs, 1001 + 3 * k) * n_active))
+                advised[g] = week
+        elif uniform(wkey, cs, 1002 + 3 * k) < prm.advice_founding_prob:
+            advised_foundings += 1
+    # (3) network meetings: an initiative without a host may find one among the open places
+    n_meetings = min(int(eff.network_meetings[s] + uniform(wkey, cs, 6)), MAX_SESSIONS)
+    if n_active > 0:
+        for k in range(n_meetings):
+            g = _active_slot(g0, max_init, active, int(uniform(wkey, cs, 500_000 + 3 * k) * n_active))
+            if host[g] < 0 and uniform(wkey, cs, 500_001 + 3 * k) < prm.network_host_prob:
+                host[g] = _open_place(s, venues, False, uniform(wkey, cs, 500_002 + 3 * k))
+    # (4) champions, hosts found by the initiative itself, and drop-outs
+    for k in range(max_init):
+        g = g0 + k
+        if active[g] == 0:
             continue
+        c = n_res + n_st + g
         inits.weeks[g] += 1
-        hazard = prm.dropout_base * (1.0 - prm.support_effect * support)
-        hazard *= inits.rr[g]
-        if init_members[g] * w < prm.min_members:
-            hazard *= prm.small_rr
-        if event(uniform(wkey, n_res + n_st + g, 0), hazard):
-            init_active[g] = 0
+        supported = week - advised[g] < prm.support_weeks
+        if champion[g] >= 0 and uniform(wkey, c, 1) < prm.champion_quit_rate:
+            champion[g] = -1
+        if champion[g] < 0 and members[g] > 0:
+            rate = prm.champion_succession_rate * (prm.advice_succession_rr if supported else 1.0)
+            if uniform(wkey, c, 2) < rate:
+                pick = int(uniform(wkey, c, 4) * members[g])
+                for i in range(lo, hi):
+                    if member_of[i] == g:
+                        if pick == 0:
+                            champion[g] = i
+                            break
+                        pick -= 1
+        if host[g] < 0 and uniform(wkey, c, 3) < prm.host_find_rate:
+            host[g] = _open_place(s, venues, False, uniform(wkey, c, 6))
+        # an initiative whose last member has left (moved away or quit) has ended
+        if members[g] <= 0 or event(uniform(wkey, c, 0), _hazard(g, w, inits, prm, supported)):
+            active[g] = 0
             dropped[g] = 1
+            champion[g] = -1
+            host[g] = -1
             inits.n_drop[s] += 1
     n_active -= inits.n_drop[s]
-    # (2) membership: release members of dropped initiatives, let engaged residents join
+    # (5) membership: release members of dropped initiatives, members leave, engaged residents join (the more
+    # initiatives per 1,000 residents, the more chances to join one)
     for k in range(max_init):
-        init_members[g0 + k] = 0
+        members[g0 + k] = 0
     engaged = 0
+    join = prm.join_rate * n_active * 1000.0 / (n * w)
     for i in range(lo, hi):
         m = member_of[i]
         if m >= 0 and dropped[m] == 1:
             member_of[i] = -1
             m = -1
-        if m < 0 and age[i] >= 14 and participating[i] == 1 and volunteer[i] == 1:
+        elif m >= 0 and uniform(wkey, i, 2) < prm.member_quit:
+            member_of[i] = -1
+            if champion[m] == i:
+                champion[m] = -1
+            m = -1
+        if m < 0 and _engaged(i, pop, week):
             engaged += 1
-            if n_active > 0 and uniform(wkey, i, 0) < prm.join_prob:
-                pick = int(uniform(wkey, i, 1) * n_active)
-                for k in range(max_init):
-                    if init_active[g0 + k] == 1:
-                        if pick == 0:
-                            member_of[i] = g0 + k
-                            m = g0 + k
-                            break
-                        pick -= 1
+            if n_active > 0 and uniform(wkey, i, 0) < join:
+                m = _active_slot(g0, max_init, active, int(uniform(wkey, i, 1) * n_active))
+                member_of[i] = m
         if m >= 0:
-            init_members[m] += 1
-            aware[i] = 1
-    # (3) foundings
-    lam = prm.founding_rate * engaged * w * (1.0 + prm.advice_effect * eff.advice[s])
-    if lam <= 0.0 or engaged == 0:
-        return
-    u = uniform(wkey, n_res + s, 0)
-    p = math.exp(-lam)
-    cdf = p
-    n_new = 0
-    while u > cdf and n_new < 4:
-        n_new += 1
-        p *= lam / n_new
-        cdf += p
-    for f in range(n_new):
+            members[m] += 1
+            pop.aware[i] = 1
+    # (6) foundings: the no-programme rate per engaged person, plus advised founding groups; during the
+    # spin-up each drop-out is replaced instead, so the number of initiatives stays at its input density
+    if prm.replace_dropouts == 1:
+        n_new = inits.n_drop[s]
+    else:
+        lam = prm.founding_s[s] * engaged * w
+        n_new = advised_foundings
+        if lam > 0.0:
+            u = uniform(wkey, cs, 0)
+            p = math.exp(-lam)
+            cdf = p
+            n_poisson = 0
+            while u > cdf and n_poisson < 4:
+                n_poisson += 1
+                p *= lam / n_poisson
+                cdf += p
+            n_new += n_poisson
+    for f in range(min(n_new, max_init)):
+        if engaged == 0:
+            break
         slot = -1
         for k in range(max_init):
-            if init_active[g0 + k] == 0 and dropped[g0 + k] == 0 and founded[g0 + k] == 0:
+            if active[g0 + k] == 0 and dropped[g0 + k] == 0 and founded[g0 + k] == 0:
                 slot = g0 + k
                 break
         if slot < 0:
             break
-        start = int(uniform(wkey, n_res + s, 1 + f) * n)
+        start = int(uniform(wkey, cs, 1_000_000 + f) * n)
         founder = -1
         for t in range(n):
             i = lo + (start + t) % n
-            if member_of[i] < 0 and age[i] >= 14 and participating[i] == 1 and volunteer[i] == 1:
+            if _engaged(i, pop, week):
                 founder = i
                 break
         if founder < 0:
             break
+        engaged -= 1
         member_of[founder] = slot
-        aware[founder] = 1
-        init_active[slot] = 1
-        init_members[slot] = 1
+        pop.aware[founder] = 1
+        active[slot] = 1
+        members[slot] = 1
         inits.weeks[slot] = 0
         inits.rr[slot] = 1.0
+        champion[slot] = founder
+        host[slot] = -1
+        advised[slot] = NEVER
+        inits.diverse[slot] = 1 if uniform(wkey, cs, 1_100_000 + f) < prm.diverse_share else 0
         founded[slot] = 1
         inits.n_found[s] += 1
 
@@ -591,47 +1029,77 @@ def _initiatives(s, pop, inits, eff, prm, wkey):
 
 
 @njit(cache=True)
-def awareness_step(pop, ties, eff, prm, wkey):
-    """Awareness of local offers: learned through general channels, ties and outreach; forgotten when unused.
+def demography_step(pop, ties, venues, inits, demog, tp, lp, week, wkey):
+    """Ageing and moving: birthdays, and residents leaving, each replaced by a newcomer in the same slot.
 
-    An unaware resident becomes aware with chance ``1 - (1 - r*base)(1 - r*wom*f)(1 - outreach_s)``, where
-    ``f`` is the share of its ties that are aware and ``r`` is ``stille_factor`` for stille Gruppen (1 else):
-    outreach reaches everybody, the other channels reach stille Gruppen weakly. An aware resident who did not
-    attend a venue last week forgets with chance ``forget_rate``. Reads and writes ``pop.aware``.
+    On its birthday week a resident turns a year older, and its low income, health, stille status and
+    threshold follow the Stadtteil's profile for the new age (:func:`set_traits`). Each week a resident
+    leaves (moves away or dies) with the chance ``demog.exit_prob[s, age]``; its ties end, it leaves its
+    initiative (which loses its champion if it was the champion) and a newcomer takes its place: its age
+    drawn from the distribution of those who arrive (births and movers), its traits from the Stadtteil's
+    profile, unaware of local offers, not mobilised, without local ties; lonely with the chance its risk
+    factors give with a network elsewhere. Returns the number of residents who left.
     """
+    moved = np.zeros(pop.st_off.shape[0] - 1, dtype=np.int64)
     for s in range(pop.st_off.shape[0] - 1):
-        _awareness(s, pop, ties, eff, prm, wkey)
+        moved[s] = _demography(s, pop, ties, venues, inits, demog, tp, lp, week, wkey)
+    return moved
 
 
 @njit(cache=True)
-def visit_step(pop, venues, inits, eff, prm, wkey):
-    """Weekly venue attendance: an initiative meeting, a meeting-place visit within capacity, or none.
+def awareness_step(pop, ties, eff, prm, week, wkey):
+    """Outreach contacts with named residents, then learning and forgetting of local offers.
 
-    Residents are taken in a rotating order that starts at a random offset each week, so capacity is shared
-    fairly. A member attends its initiative's meeting with chance ``meeting_prob`` (venue ``n_places + slot``);
-    otherwise an aware resident visits its home place (its ``alt_place`` while the home place is closed, that
-    is has capacity 0) with chance ``visit_base * (1 + events_s) * barriers * lonely * child``, admitted only
-    while the place has capacity left. Writes ``pop.venue`` (-1 for none) and counts visits in
-    ``pop.visit_count``.
+    Outreach: each resident aged 14+ is contacted with chance ``eff.contacts[s] * t_i / T``, where ``t_i`` is
+    ``outreach_stille_weight`` for the stille Gruppen and 1 otherwise and ``T`` their sum over the Stadtteil,
+    so the expected number of contacts is what the hours pay for; a contacted resident who does not know the
+    local offers learns of them with chance ``outreach_aware_prob``, and counts as invited for
+    ``invite_weeks``. Otherwise an unaware resident becomes aware with chance ``1 - (1 - r*base)(1 - r*wom*f)``,
+    where ``f`` is the share of its ties that are aware and ``r`` is ``stille_factor`` for stille Gruppen (1
+    else); an aware resident who attended no venue last week and was not contacted forgets with chance
+    ``forget_rate``. Reads and writes ``pop.aware``. Returns the number of agents contacted, per Stadtteil.
     """
+    contacted = np.zeros(pop.st_off.shape[0] - 1, dtype=np.int64)
     for s in range(pop.st_off.shape[0] - 1):
-        _visits(s, pop, venues, inits, eff, prm, wkey)
+        contacted[s] = _awareness(s, pop, ties, eff, prm, week, wkey)
+    return contacted
 
 
 @njit(cache=True)
-def encounter_step(pop, ties, venues, inits, eff, prm, wkey):
+def visit_step(pop, venues, inits, eff, prm, week, wkey):
+    """Weekly venue: a role's event or health offer, an initiative meeting, a meeting-place visit, or none.
+
+    Role activities: a resident attends an event with chance ``eff.attendance[s] * w_i / W`` (``w_i`` is 0 for
+    residents who do not know local offers, 1 when mobilised, ``event_unready_factor`` otherwise, times
+    ``regular_factor`` within ``regular_weeks`` of its last role activity, ``invite_factor`` when contacted within
+    ``invite_weeks``, and the lonely and child factors; ``W`` the Stadtteil's sum), or a health offer with chance
+    ``eff.health_reach[s] * h_i / H`` (adults, ``health_targeting`` in poor health). Then members attend their
+    initiative's meeting with chance ``meeting_prob``, and aware residents visit their home place with chance
+    ``visit_base`` (times ``unready_factor`` when not mobilised, and the barrier, lonely and child factors), within
+    its capacity, taken in a rotating order that starts at a random resident each week. Any of these is taking part
+    in an activity (``last_active``). Writes ``pop.venue`` and counts place visits in ``pop.visit_count``. Returns
+    the number of agents at role activities, per Stadtteil.
+    """
+    attended = np.zeros(pop.st_off.shape[0] - 1, dtype=np.int64)
+    for s in range(pop.st_off.shape[0] - 1):
+        attended[s] = _visits(s, pop, venues, inits, eff, prm, week, wkey)
+    return attended
+
+
+@njit(cache=True)
+def encounter_step(pop, ties, venues, inits, prm, wkey):
     """Encounters at venues and in the street; ties form by proximity and similarity.
 
-    Attendees of one venue (a meeting place or an initiative meeting) are grouped by a counting sort. Then,
-    resident by resident, each attendee meets ``per_visit`` random fellow attendees, and each resident has a
-    chance encounter with a random resident of its Stadtteil with chance ``neighbour_rate``. An encounter
-    refreshes an existing tie to full strength, or forms a new one with chance ``p_form * similarity`` if both
-    have a free slot (with the bridging factor raised at venues by networking, ``eff.bridging``). Returns the
-    number of ties formed.
+    Attendees of one venue (a meeting place, an initiative meeting or the Stadtteil's role activities) are
+    grouped by a counting sort. Then, resident by resident, each attendee meets ``per_visit`` random fellow
+    attendees, and each resident has a chance encounter with a random resident of its Stadtteil with chance
+    ``neighbour_rate``. An encounter refreshes an existing tie to full strength, or forms a new one with chance
+    ``p_form * similarity`` if both have a free slot; across migration background the similarity is
+    ``bridging`` times lower, at role activities ``event_bridging`` times. Returns the number of ties formed.
     """
     formed = 0
     for s in range(pop.st_off.shape[0] - 1):
-        formed += _encounters(s, pop, ties, venues, inits, eff, prm, wkey)
+        formed += _encounters(s, pop, ties, venues, inits, prm, wkey)
     return formed
 
 
@@ -651,50 +1119,57 @@ def tie_step(pop, ties, prm, wkey):
 
 
 @njit(cache=True)
-def loneliness_step(pop, ties, eff, prm, wkey):
+def loneliness_step(pop, ties, prm, week, wkey):
     """Loneliness as an SIS process with spontaneous onset, contagion through ties and recovery through ties.
 
-    Onset rate ``onset_base * rr_health[h] * RR(migration) * RR(low income) * RR(isolated) *
-    (1 - eff.health) [poor health only] * (1 + contagion * L)``, with ``L`` the summed strength of lonely
-    ties and "isolated" meaning less than 2 in summed tie strength. Recovery rate
+    Onset rate ``onset_base * rr_health[h] * RR(migration) * RR(low income) * RR(65+) * RR(isolated) *
+    (1 - health_effect) [within health_weeks of a health offer] * (1 + contagion * L)``, with ``L`` the summed
+    strength of lonely ties and "isolated" meaning less than 2 in summed tie strength. Recovery rate
     ``recovery_base + recovery_per_tie * N`` with ``N`` the summed strength of non-lonely ties. A rate r becomes
     the weekly chance ``1 - exp(-r)``. Reads and writes ``pop.lonely``.
     """
     for s in range(pop.st_off.shape[0] - 1):
-        _loneliness(s, pop, ties, eff, prm, wkey)
+        _loneliness(s, pop, ties, prm, week, wkey)
 
 
 @njit(cache=True)
-def participation_step(pop, ties, eff, prm, wkey):
-    """Threshold participation (Granovetter) and volunteering, for residents aged 14 and over.
+def participation_step(pop, ties, prm, week, wkey):
+    """Readiness to take part (Granovetter) and volunteering, for residents aged 14 and over.
 
-    The signal is the share of participating ties, plus ``eff.activation`` (events) and ``member_activation``
-    for initiative members. An aware resident starts when the signal reaches its threshold or spontaneously
-    (``spontaneous``); a participant whose signal falls below its threshold stops with chance ``quit_rate``,
-    any participant with chance ``turnover``. Unaware residents do not participate. A volunteer stops with
-    chance ``volunteer_quit``; others start with the group's start rate, times ``volunteer_participation_rr``
-    when participating. Reads and writes ``pop.part``; ``pop.volunteer`` is updated in place (it reads nobody
-    else's).
+    A resident who knows local offers is mobilised (``ready``) when its signal reaches its threshold:
+    ``peer_influence`` times the share of its ties who took part in an activity within the last year, plus
+    ``member_activation`` for initiative members, plus ``invite_activation`` within ``invite_weeks`` of an outreach
+    contact. Nothing is added to everybody: the signal rises only where people around the resident attend. A
+    volunteer stops with chance ``volunteer_quit``; others start with their group's start rate, times
+    ``volunteer_participation_rr`` when they took part in an activity within the last year. Reads and writes
+    ``pop.ready``; ``pop.volunteer`` is updated in place (it reads nobody else's).
     """
     for s in range(pop.st_off.shape[0] - 1):
-        _participation(s, pop, ties, eff, prm, wkey)
+        _participation(s, pop, ties, prm, week, wkey)
 
 
 @njit(cache=True)
-def initiative_step(pop, inits, eff, prm, wkey):
-    """Initiatives: drop-outs at a hazard that intermediary support lowers, members joining, new foundings.
+def initiative_step(pop, inits, venues, eff, prm, week, wkey):
+    """Initiatives: hosts, support, champions, drop-outs, members joining and foundings.
 
-    Per Stadtteil: (1) each active initiative drops out with weekly hazard ``dropout_base * (1 -
-    support_effect * sat(support per initiative)) * rr[slot] * small_rr [if fewer than min_members
-    persons]``, where ``rr`` is 1 except for initiatives with a grant (see quartiersim.funding); its
-    members are released. (2) Participating volunteers aged 14+ who are no member join a random active
-    initiative with chance ``join_prob``; members are aware of local offers. (3) A Poisson number (at most 4)
-    of initiatives is founded with mean ``founding_rate * engaged persons * (1 + advice_effect * eff.advice)``,
-    each by an engaged resident who becomes its first member. ``founded``/``dropped`` flag slots for the
-    model's agent bookkeeping; ``n_found``/``n_drop`` receive the counts per Stadtteil.
+    Per Stadtteil: (1) an initiative whose host place closed loses it, or moves to an open regular place where
+    meeting places take over (``eff.rehost``). (2) ``eff.advice_sessions`` sessions (stochastically rounded): a
+    share ``advice_initiative_share`` goes to random active initiatives (supported for ``support_weeks``), the rest
+    to residents planning one, founding it with chance ``advice_founding_prob``. (3) ``eff.network_meetings``
+    meetings: a random active initiative without a host finds one with chance ``network_host_prob``. (4) Each active
+    initiative: its champion stops with chance ``champion_quit_rate``; without a champion a member takes over with
+    chance ``champion_succession_rate`` (times ``advice_succession_rr`` while supported); without a host it finds
+    one itself with chance ``host_find_rate``; it ends when no member is left, and otherwise drops out with hazard
+    ``dropout_base * rr[slot]`` (a grant) times ``champion_loss_rr`` without a champion, ``1 - host_effect`` with a
+    host, ``1 - support_effect`` while supported, ``1 - diverse_effect`` with diverse funding, and ``small_rr``
+    below ``min_members`` persons. (5) Members of dropped initiatives are released; engaged residents (14+,
+    volunteering, active in the last year, no member) join a random active initiative with chance ``join_prob``. (6)
+    Foundings: a Poisson number (at most 4) with mean ``founding_s[s] * engaged persons``, plus the advised
+    foundings; during the spin-up (``replace_dropouts``) exactly one per drop-out. A founder is a random engaged
+    resident, and its champion.
     """
     for s in range(pop.st_off.shape[0] - 1):
-        _initiatives(s, pop, inits, eff, prm, wkey)
+        _initiatives(s, pop, inits, venues, eff, prm, week, wkey)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -703,22 +1178,26 @@ def initiative_step(pop, inits, eff, prm, wkey):
 
 
 @njit(cache=True, parallel=True)
-def week_step(pop, ties, venues, inits, eff, p_aw, p_vi, p_en, p_ti, p_lo, p_pa, p_in, wkeys):
+def week_step(pop, ties, venues, inits, eff, demog, p_tr, p_aw, p_vi, p_en, p_ti, p_lo, p_pa, p_in, week, wkeys,
+              counts):
     """All resident-level phases of one week, for each Stadtteil in turn (Stadtteile in parallel).
 
-    Equivalent to calling, in order, ``awareness_step``, ``visit_step``, ``encounter_step``, ``tie_step``,
-    ``loneliness_step``, ``participation_step`` and ``initiative_step``; ``p_aw`` ... ``p_in`` are their
-    parameter bundles (the fields of :class:`~.state.WeekPrm`, passed one by one because numba's parallel loops
-    take no nested tuples) and ``wkeys`` the seven phases' week keys in that order.
+    Equivalent to calling, in order, ``demography_step``, ``awareness_step``, ``visit_step``,
+    ``encounter_step``, ``tie_step``, ``loneliness_step``, ``participation_step`` and ``initiative_step``;
+    ``p_tr`` ... ``p_in`` are their parameter bundles (the fields of :class:`~.state.WeekPrm`, passed one by one
+    because numba's parallel loops take no nested tuples) and ``wkeys`` the eight phases' week keys in that
+    order. ``counts[s]`` receives the Stadtteil's residents who left, outreach contacts and attendances at role
+    activities (in agents).
     """
     for s in prange(pop.st_off.shape[0] - 1):
-        _awareness(s, pop, ties, eff, p_aw, wkeys[0])
-        _visits(s, pop, venues, inits, eff, p_vi, wkeys[1])
-        _encounters(s, pop, ties, venues, inits, eff, p_en, wkeys[2])
-        _ties(s, pop, ties, p_ti, wkeys[3])
-        _loneliness(s, pop, ties, eff, p_lo, wkeys[4])
-        _participation(s, pop, ties, eff, p_pa, wkeys[5])
-        _initiatives(s, pop, inits, eff, p_in, wkeys[6])
+        counts[s, 0] = _demography(s, pop, ties, venues, inits, demog, p_tr, p_lo, week, wkeys[0])
+        counts[s, 1] = _awareness(s, pop, ties, eff, p_aw, week, wkeys[1])
+        counts[s, 2] = _visits(s, pop, venues, inits, eff, p_vi, week, wkeys[2])
+        _encounters(s, pop, ties, venues, inits, p_en, wkeys[3])
+        _ties(s, pop, ties, p_ti, wkeys[4])
+        _loneliness(s, pop, ties, p_lo, week, wkeys[5])
+        _participation(s, pop, ties, p_pa, week, wkeys[6])
+        _initiatives(s, pop, inits, venues, eff, p_in, week, wkeys[7])
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -727,20 +1206,22 @@ def week_step(pop, ties, venues, inits, eff, p_aw, p_vi, p_en, p_ti, p_lo, p_pa,
 
 N_GROUPS = 9  # all, migration, no_migration, low_income, poor_health, stille_gruppe, age_65plus,
 #              health_very_good, health_very_poor
-N_QUANTITIES = 10
+N_QUANTITIES = 13
 _N_COMBOS = 80  # 4 binary traits x 5 health levels
 
 
 @njit(cache=True)
-def group_stats(pop, ties, access_s, out):
+def group_stats(pop, ties, access_s, week, out):
     """Sum person-weighted quantities per Stadtteil and group into ``out[s, g, q]`` (overwritten).
 
     Groups: 0 all, 1 migration, 2 no_migration, 3 low_income, 4 poor_health (poor or very poor), 5 stille
     Gruppen, 6 aged 65+, 7 very good health, 8 very poor health. Quantities: 0 persons, 1 adults (18+), 2 lonely
     adults, 3 ties, 4 bridging ties (across migration background), 5 visits since the last report, 6 persons
-    14+, 7 participating 14+, 8 volunteering 14+, 9 covered by an accessible offer they know of.
-    ``access_s[s, c]`` says whether the Stadtteil has an open place that is (c & 1) barrier-free and (c & 2)
-    low-threshold as needed.
+    14+, 7 persons 14+ who took part in an activity in the quarter in the 52 weeks up to ``week``, 8
+    volunteering 14+, 9 covered by an accessible offer they know of, 10 aware of local offers, 11 persons 14+
+    reached by a role (contacted or at a role activity) in those 52 weeks, 12 persons 14+ at a role activity
+    in those 52 weeks. ``access_s[s, c]`` says whether the Stadtteil has an open place that is (c & 1)
+    barrier-free and (c & 2) low-threshold as needed.
 
     Every agent of a Stadtteil has the same weight, so the counts are summed exactly per combination of the
     group traits (80 combinations: migration, low income, stille, 65+ and the five health levels) and
@@ -760,6 +1241,7 @@ def group_stats(pop, ties, access_s, out):
             c = mig[i] | (inc[i] << 1) | (stille[i] << 2) | ((age[i] >= 65) << 3) | (np.int64(health[i]) << 4)
             adult = age[i] >= 18
             teen = age[i] >= 14
+            role = week - pop.last_role[i] < ACTIVE_WEEKS
             acc[c, 0] += 1
             acc[c, 1] += adult
             acc[c, 2] += adult and pop.lonely[i] == 1
@@ -767,9 +1249,12 @@ def group_stats(pop, ties, access_s, out):
             acc[c, 4] += bridging
             acc[c, 5] += pop.visit_count[i]
             acc[c, 6] += teen
-            acc[c, 7] += teen and pop.part[i] == 1
+            acc[c, 7] += teen and week - pop.last_active[i] < ACTIVE_WEEKS
             acc[c, 8] += teen and pop.volunteer[i] == 1
             acc[c, 9] += pop.aware[i] == 1 and access_s[s, poor + 2 * stille[i]] == 1
+            acc[c, 10] += pop.aware[i] == 1
+            acc[c, 11] += teen and (role or week - pop.last_contact[i] < ACTIVE_WEEKS)
+            acc[c, 12] += teen and role
         w = pop.weight_s[s]
         for g in range(N_GROUPS):
             for k in range(N_QUANTITIES):
