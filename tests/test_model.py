@@ -128,7 +128,14 @@ def test_mesa_entities(small_run):
     assert any(p.kind == "Quartierstreff" for p in places)  # the community worker's Treff
     inits = list(model.agents_by_type[Initiative])
     assert len(inits) == int(model.init_active.sum())
-    assert all(i.members > 0 for i in inits)
+    # members in persons agree with the residents' memberships; champions are members; hosts are places
+    weight = model.pop.weight_s
+    for i in inits:
+        agents = np.flatnonzero(model.pop.member_of == i.slot)
+        assert i.members == pytest.approx(len(agents) * weight[i.slot // model.max_init])
+        assert i.champion is None or i.champion in agents
+        assert i.host is None or isinstance(i.host, MeetingPlace)
+    assert sum(i.members > 0 for i in inits) > 0.8 * len(inits)
     for role in model.agents_by_type[MunicipalRole]:
         assert role.hours_per_week == pytest.approx(role.fte * 39.0)
         assert sum(role.hours_by_task().values()) <= role.hours_per_week + 1e-9

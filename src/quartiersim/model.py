@@ -331,11 +331,28 @@ class QuarterModel(mesa.Model):
         """
         core.dropout_hazards(self.pop, self.inits, self._prm.initiatives, self.week, self.hazards)
         expected = self.hazards.reshape(self.n_st, self.max_init).sum(axis=1)
+        persons = self._engaged_persons()
+        return np.where(persons > 0, expected / np.maximum(persons, 1e-12), 0.0)
+
+    def _engaged_persons(self) -> np.ndarray:
+        """Persons per Stadtteil who may found or join an initiative (14+, volunteering, active, no member)."""
         pop = self.pop
         engaged = ((pop.member_of < 0) & (pop.age >= 14) & (pop.volunteer == 1)
                    & ((self.week - pop.last_active) < core.ACTIVE_WEEKS))
-        persons = np.bincount(self.residents.stadtteil[engaged], minlength=self.n_st) * pop.weight_s
-        return np.where(persons > 0, expected / np.maximum(persons, 1e-12), 0.0)
+        return np.bincount(self.residents.stadtteil[engaged], minlength=self.n_st) * pop.weight_s
+
+    def initiative_flows(self) -> dict[str, float]:
+        """Expected foundings and drop-outs of initiatives a week in the current state, city-wide.
+
+        Drop-outs: the sum of the active initiatives' weekly chances; foundings: the no-programme founding
+        rate times the engaged persons (advised foundings not included). Without a programme the two balance,
+        so their difference is the systematic drift of the number of initiatives, free of the chance
+        fluctuations of the count itself.
+        """
+        core.dropout_hazards(self.pop, self.inits, self._prm.initiatives, self.week, self.hazards)
+        return {"dropouts": float((1.0 - np.exp(-self.hazards)).sum()),
+                "foundings": float((self.founding_s * self._engaged_persons()).sum()),
+                "active": float(self.init_active.sum())}
 
     def _spin_up(self, weeks: int) -> None:
         """Run ``weeks`` weeks before the start date (no role is active then, nothing is reported).

@@ -129,7 +129,7 @@ PARAMS: tuple[Param, ...] = (
     P("max_ties", 12, "ties", 1, 64, "most ties a resident can hold (a support and sympathy group)",
       "assumption (Dunbar's layers of about 5 and 15)", "ties", integer=True),
     # --- loneliness ------------------------------------------------------------------------------------------
-    P("lonely_onset_base", 4e-5, "1/week", 0, 1,
+    P("lonely_onset_base", 4.6e-5, "1/week", 0, 1,
       "weekly chance of becoming lonely at very good health with no other risk factor",
       "assumption; calibrated to 3-4 % lonely adults (Bürgerumfrage 2021)", "loneliness"),
     P("lonely_rr_good", 4.0, "RR", 0, 1000, "onset RR at good health (vs very good)",
@@ -138,7 +138,7 @@ PARAMS: tuple[Param, ...] = (
       "assumption shaped on the Bürgerumfrage 2021 gradient", "loneliness"),
     P("lonely_rr_poor", 30.0, "RR", 0, 1000, "onset RR at poor health (vs very good)",
       "assumption shaped on the Bürgerumfrage 2021 gradient", "loneliness"),
-    P("lonely_rr_very_poor", 85.0, "RR", 0, 1000, "onset RR at very poor health (vs very good)",
+    P("lonely_rr_very_poor", 120.0, "RR", 0, 1000, "onset RR at very poor health (vs very good)",
       "odds ratio of 30 % vs 0.5 % (Bürgerumfrage 2021)", "loneliness"),
     P("lonely_rr_migration", 1.5, "RR", 0, 100, "onset RR with migration background",
       "assumption; direction from Bürgerumfrage 2021 (seed 004)", "loneliness"),
@@ -180,9 +180,9 @@ PARAMS: tuple[Param, ...] = (
     P("volunteer_participation_rr", 2.0, "RR", 0, 100, "start rate of volunteering of residents who took part in "
       "an activity in the last year, relative to others", _A, "participation"),
     # --- initiatives -----------------------------------------------------------------------------------------
-    P("initiative_dropout_base", 0.0018, "1/week", 0, 1,
+    P("initiative_dropout_base", 0.0014, "1/week", 0, 1,
       "weekly drop-out hazard of an initiative with its champion, without host, support, grant or diverse "
-      "funding (about 10 % a year)", "assumption; Scheirer 2005 (up to 40 % of programmes end after funding), "
+      "funding (about 7 % a year)", "assumption; Scheirer 2005 (up to 40 % of programmes end after funding), "
       "Savaya & Spiro 2012 (73.1 % of 197 projects still operating)", "initiatives"),
     P("champion_loss_rr", 3.0, "RR", 1, 20, "drop-out RR of an initiative that has lost its champion (key "
       "member) and found no successor", "assumption; a champion predicts sustainability (Scheirer 2005); loss "

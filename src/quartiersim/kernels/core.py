@@ -940,8 +940,7 @@ def _initiatives(s, pop, inits, venues, eff, prm, week, wkey):
                         pick -= 1
         if host[g] < 0 and uniform(wkey, c, 3) < prm.host_find_rate:
             host[g] = _open_place(s, venues, False, uniform(wkey, c, 6))
-        # an initiative whose last member has left (moved away or quit) has ended
-        if members[g] <= 0 or event(uniform(wkey, c, 0), _hazard(g, w, inits, prm, supported)):
+        if event(uniform(wkey, c, 0), _hazard(g, w, inits, prm, supported)):
             active[g] = 0
             dropped[g] = 1
             champion[g] = -1
@@ -1159,7 +1158,7 @@ def initiative_step(pop, inits, venues, eff, prm, week, wkey):
     meetings: a random active initiative without a host finds one with chance ``network_host_prob``. (4) Each active
     initiative: its champion stops with chance ``champion_quit_rate``; without a champion a member takes over with
     chance ``champion_succession_rate`` (times ``advice_succession_rr`` while supported); without a host it finds
-    one itself with chance ``host_find_rate``; it ends when no member is left, and otherwise drops out with hazard
+    one itself with chance ``host_find_rate``; it drops out with hazard
     ``dropout_base * rr[slot]`` (a grant) times ``champion_loss_rr`` without a champion, ``1 - host_effect`` with a
     host, ``1 - support_effect`` while supported, ``1 - diverse_effect`` with diverse funding, and ``small_rr``
     below ``min_members`` persons. (5) Members of dropped initiatives are released; engaged residents (14+,

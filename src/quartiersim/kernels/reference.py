@@ -554,7 +554,7 @@ def initiative_step(pop, inits, venues, eff, prm, week, wkey):
                         inits.champion[g] = members[pick]
             if inits.host[g] < 0 and U(wkey, c, 3) < prm.host_find_rate:
                 inits.host[g] = _pick(_open_places(s, venues, False), U(wkey, c, 6))
-            if inits.members[g] <= 0 or _event(U(wkey, c, 0), _hazard(g, w, inits, prm, supported)):
+            if _event(U(wkey, c, 0), _hazard(g, w, inits, prm, supported)):
                 inits.active[g], inits.dropped[g] = 0, 1
                 inits.champion[g] = inits.host[g] = -1
                 inits.n_drop[s] += 1
