@@ -9,6 +9,12 @@ The small public API:
 Importing the package changes no global state.
 """
 
+import sys
+
+if sys.version_info < (3, 12):  # noqa: UP036 - running from a source tree on an older Python: say so before anything else fails
+    raise ImportError(f"quartiersim needs Python 3.12 or newer (Mesa 3.4+ does); this is Python "
+                      f"{sys.version.split()[0]}. Create the virtual environment with python3.12.")
+
 from quartiersim.model import QuarterModel
 from quartiersim.parameters import PARAMS, ParameterSet
 from quartiersim.run import read_results, simulate

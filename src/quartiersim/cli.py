@@ -62,8 +62,9 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         raise InputError("argument", "--out", "a directory that does not exist yet (or --overwrite)", str(out))
     t0 = time.perf_counter()
     console.print(f"[bold]quartiersim run[/] scenario [cyan]{spec.name}[/], seed {args.seed}, "
-                  f"{'all' if spec.stadtteile == 'all' else len(spec.stadtteile)} Stadtteile, scale {spec.scale}, "
+                  f"{_count(_n_simulated(spec), 'Stadtteil', 'Stadtteile')}, scale {spec.scale}, "
                   f"{spec.start} to {spec.end}")
+    _say_if_compiling(console)
     model = QuarterModel(spec, rng=args.seed)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("weeks"),
                   TimeElapsedColumn(), TimeRemainingColumn(), console=console,
@@ -90,10 +91,31 @@ def _print_summary(console: Console, table, model, out: Path, elapsed: float) ->
         summary.add_row(str(name), _fmt(pivot.loc[name, first]), _fmt(pivot.loc[name, last]))
     console.print(summary)
     n_fallback = int(model.profile[[c for c in model.profile.columns if c.endswith("_fallback")]].any(axis=1).sum())
-    console.print(f"{model.n_st} Stadtteile, {len(model.residents):,} agents for {model.pop_s.sum():,.0f} residents; "
-                  f"{n_fallback} Stadtteile use city-wide fallback values for some indicators "
-                  f"(see stadtteil_inputs.csv).")
+    console.print(f"{_count(model.n_st, 'Stadtteil', 'Stadtteile')}, {len(model.residents):,} agents for "
+                  f"{model.pop_s.sum():,.0f} residents; {_count(n_fallback, 'Stadtteil uses', 'Stadtteile use')} "
+                  "city-wide fallback values for some indicators (see stadtteil_inputs.csv).")
     console.print(f"wrote {len(table):,} rows to [green]{out}[/] in {elapsed:.1f} s")
+
+
+def _say_if_compiling(console: Console) -> None:
+    """A first run waits about 20 s for numba to compile the kernels: say so instead of sitting silent."""
+    from quartiersim.run import COMPILING, kernels_compiled
+
+    if kernels_compiled() is False:
+        console.print(COMPILING)
+
+
+def _n_simulated(spec: Any) -> int:
+    """How many Stadtteile a scenario simulates (its list, its Bezirke, or all)."""
+    from quartiersim.data import load_stadtteile, simulated_rows
+
+    table = load_stadtteile(spec.path_of(spec.stadtteile_file))
+    return len(simulated_rows(table, spec.stadtteile, spec.bezirke, spec.origin))
+
+
+def _count(n: int, one: str, many: str) -> str:
+    """``1 Stadtteil``, ``3 Stadtteile``."""
+    return f"{n} {one if n == 1 else many}"
 
 
 def _fmt(value: Any) -> str:
@@ -108,15 +130,22 @@ def _fmt(value: Any) -> str:
 
 def cmd_params(args: argparse.Namespace, console: Console) -> int:
     """List the declared parameters."""
-    from quartiersim.parameters import PARAMS
+    from rich.markup import escape
 
-    table = Table(title="quartiersim parameters (set them under [parameters] or with --set name=value)")
+    from quartiersim.parameters import GROUP_TITLES, PARAMS
+
+    if args.group and args.group not in GROUP_TITLES:
+        raise InputError("argument", "--group", "one of the parameter groups: " + ", ".join(GROUP_TITLES),
+                         args.group)
+    # escaped: rich would take "[parameters]" for a style tag and drop it
+    table = Table(title=escape("quartiersim parameters (set them under [parameters] in a scenario or with --set "
+                               "name=value)"))
     for col in ("name", "default", "unit", "range", "meaning"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col in ("name", "default"))
     for p in PARAMS:
         if args.group and p.group != args.group:
             continue
-        table.add_row(p.name, f"{p.default:g}", p.unit, f"{p.low:g} .. {p.high:g}", p.meaning)
+        table.add_row(p.name, f"{p.default:g}", escape(p.unit), f"{p.low:g} .. {p.high:g}", escape(p.meaning))
     console.print(table)
     return 0
 
@@ -128,14 +157,22 @@ def cmd_stadtteile(args: argparse.Namespace, console: Console) -> int:
     from quartiersim.data import load_stadtteile
 
     frame = load_stadtteile(args.file)
-    table = Table(title=f"{len(frame)} Stadtteile in {frame['bezirk'].nunique()} Bezirke")
-    for col in ("number", "stadtteil", "bezirk", "population", "as of", "note"):
-        table.add_column(col, no_wrap=col in ("stadtteil", "bezirk"))
+    n_bezirke = frame["bezirk"].nunique()
+    table = Table(title=f"{_count(len(frame), 'Stadtteil', 'Stadtteile')} in "
+                  f"{_count(n_bezirke, 'Bezirk', 'Bezirke')}")
+    # five narrow columns fit 80 characters; the few notes go below the table instead of a sixth column
+    for col in ("no.", "Stadtteil", "Bezirk", "residents", "as of"):
+        table.add_column(col, no_wrap=True, justify="right" if col in ("no.", "residents") else "left")
+    notes = []
     for _, row in frame.iterrows():
-        note = "" if pd.isna(row["counted_in"]) else f"residents counted in {row['counted_in']}"
-        table.add_row(str(row["number"]), row["stadtteil"], row["bezirk"], f"{row['population']:,}",
-                      row["reference_date"], note)
+        name = row["stadtteil"]
+        if not pd.isna(row["counted_in"]):
+            name += " *"
+            notes.append(f"{row['stadtteil']} in no. {row['counted_in']}")
+        table.add_row(str(row["number"]), name, row["bezirk"], f"{row['population']:,}", row["reference_date"])
     console.print(table)
+    if notes:
+        console.print("* residents counted in a neighbouring Stadtteil: " + "; ".join(notes))
     return 0
 
 
@@ -210,6 +247,7 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
     if args.scale is not None:
         overrides["scale"] = args.scale
     t0 = time.perf_counter()
+    _say_if_compiling(console)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
                   TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=args.no_progress) as bar:
         task = bar.add_task("comparing", total=None)
@@ -251,6 +289,7 @@ def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
     console.print(f"[bold]quartiersim sweep[/] [cyan]{exp.name}[/]: {exp.n_points} design points "
                   f"({exp.method}) x {len(exp.seeds)} seeds = {exp.n_points * len(exp.seeds)} runs, on {where}, "
                   f"into {out}")
+    _say_if_compiling(console)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
                   TextColumn("[red]{task.fields[failed]} failed"), TimeElapsedColumn(), TimeRemainingColumn(),
                   console=console, disable=args.no_progress) as bar:

@@ -41,11 +41,10 @@ from scipy import stats
 
 from quartiersim.errors import InputError
 from quartiersim.executors import local_executor, run_jobs
-from quartiersim.outputs import CITY
+from quartiersim.outputs import CITY, FLOWS
 from quartiersim.run import package_version, remove_partials, simulate, write_atomic
 from quartiersim.spec import Scenario, resolve_scenario
 
-FLOWS = ("meeting_place_visits", "initiative_dropouts", "role_hours", "cost_eur", "grants_eur")
 KEYS = ["stadtteil", "indicator", "group", "year"]
 HEADLINE = ("lonely_share", "lonely_adults", "ties_per_resident", "participation_share", "volunteer_share",
             "active_initiatives", "cost_eur", "grants_eur")

@@ -314,9 +314,17 @@ class QuarterModel(mesa.Model):
 
     @classmethod
     def describe_phases(cls) -> str:
-        """The weekly phases in order, one line each (from the module docstring)."""
-        lines = [line.strip() for line in (__doc__ or "").splitlines() if line.strip()[:2].rstrip(".").isdigit()]
-        return "\n".join(lines)
+        """The weekly phases in order, one paragraph each (the numbered list of the module docstring)."""
+        items: list[str] = []
+        for line in (__doc__ or "").splitlines():
+            text = line.strip()
+            if text[:2].rstrip(".").isdigit():
+                items.append(text)
+            elif items and text and line.startswith(" "):  # an item's continuation line
+                items[-1] += " " + text
+            elif items and not text:  # the blank line after the list
+                break
+        return "\n".join(items)
 
     def step(self) -> None:
         """Advance one week: run every phase in :data:`PHASES` order.
