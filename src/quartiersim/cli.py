@@ -450,7 +450,10 @@ def cmd_plot(args: argparse.Namespace, console: Console) -> int:
     """Write the standard figures of a run, comparison or sweep directory."""
     from quartiersim.plots import standard_figures
 
-    written = standard_figures(args.directory, args.out)
+    try:
+        written = standard_figures(args.directory, args.out, year=args.year)
+    except ValueError as exc:  # a --year the comparison does not have
+        raise InputError("argument", "--year", str(exc), args.year) from None
     console.print(f"wrote {len(written)} figures to {args.out}: " + ", ".join(p.name for p in written))
     return 0
 
@@ -574,6 +577,8 @@ def build_parser() -> argparse.ArgumentParser:
     pl = sub.add_parser("plot", help="write the standard figures of a run, comparison or sweep directory")
     pl.add_argument("directory", help="a run, compare or sweep output directory")
     pl.add_argument("--out", required=True, help="the folder for the PNG files")
+    pl.add_argument("--year", type=int, help="a comparison's year for the cost-against-outcome figures (default: "
+                    "every year in which the scenarios differ)")
     pl.set_defaults(func=cmd_plot)
     ap = sub.add_parser("app", help="start the interactive app (SolaraViz) for one or a few Stadtteile")
     ap.add_argument("scenario", nargs="?", default=None, help="scenario file or bundled name (default "
