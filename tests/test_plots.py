@@ -183,3 +183,25 @@ def test_choropleth_from_boundaries(tmp_path):
     _check(fig, tmp_path, "choropleth", "lonely share")
     with pytest.raises(ValueError, match="no column matches"):
         plots.choropleth(pd.Series({"Atlantis": 1.0}), path, "x", "y")
+
+
+def test_sensitivity_titles_stay_inside_the_figure():
+    """Long outcome names without spaces (the screening experiment's) are wrapped, not cut at the edge."""
+    from quartiersim.sweeps import sensitivity_figure
+
+    names = ["lonely_share_2030_Neckarvorstadt", "participation_share_2030_Neckarvorstadt",
+             "active_initiatives_2030_Neckarvorstadt"]
+    params = ["visit_base", "initiative_founding_rate", "initiative_dropout_base", "lonely_contagion"]
+    table = pd.DataFrame([{"lever_set": 0, "outcome": o, "parameter": p, "mu_star": 0.01 * i, "mu_star_conf": 0.001,
+                           "sigma": 0.01, "mu": 0.0} for o in names for i, p in enumerate(params)])
+    fig = sensitivity_figure(table, "morris", [])
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()  # lays the figure out as savefig would
+    renderer = canvas.get_renderer()
+    width = fig.bbox.width
+    for ax in fig.axes:
+        box = ax.title.get_window_extent(renderer)
+        assert 0 <= box.x0 and box.x1 <= width, (ax.title.get_text(), box, width)
+    assert fig.axes[2].title.get_text().replace("\n", "") == names[2]
