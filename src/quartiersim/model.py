@@ -52,6 +52,7 @@ from quartiersim.population import synthesise, volunteer_start_shares
 from quartiersim.rng import RunStreams
 from quartiersim.spec import TASKS, Scenario, resolve_scenario
 from quartiersim.strategies import plan
+from quartiersim.threads import kernel_threads, model_threads
 
 _T = {t: k for k, t in enumerate(TASKS)}
 
@@ -99,6 +100,7 @@ class QuarterModel(mesa.Model):
         self.time_phases = False
         t0 = time.perf_counter()
         self._load_inputs()
+        self.threads = model_threads(self.n_st)  # kernel threads: one in workers and on busy cores (threads.py)
         self._build_population()
         self._build_roles()
         self._build_places()
@@ -300,7 +302,8 @@ class QuarterModel(mesa.Model):
         self.date = self.spec.start + dt.timedelta(days=7 * self.week)
         while self.week < 0:
             self._phase_roles()
-            self._resident_week()
+            with kernel_threads(self.threads):
+                self._resident_week()
             self.week += 1
             self.date = self.spec.start + dt.timedelta(days=7 * self.week)
         self.residents.visit_count[:] = 0
@@ -349,7 +352,8 @@ class QuarterModel(mesa.Model):
                 timer[name] = timer.get(name, 0.0) + t2 - t1
                 t1 = t2
         else:
-            self._resident_week()
+            with kernel_threads(self.threads):
+                self._resident_week()
             t2 = time.perf_counter()
             timer["residents"] = timer.get("residents", 0.0) + t2 - t1
             t1 = t2

@@ -1,0 +1,123 @@
+"""How many threads the weekly kernel uses, chosen per model so that runs do not fight over the cores.
+
+numba's parallel kernel runs on OpenMP threads that spin while they wait for the next week. That is fast on an
+idle machine and very slow where the cores are busy: measured on 2 cores with another process busy, a run of
+Bezirk Bad Cannstatt at scale 0.1 took 5.0 s on two threads and 1.0 s on one (``benchmarks/ema_threads.py``
+measures the whole loop). Runs inside worker processes (EMA Workbench's ``MultiprocessingEvaluator``, Mesa's
+``batch_run`` with several processes, ``quartiersim sweep --workers``) and runs beside other busy processes
+therefore use one thread, and a run uses no more threads than it has Stadtteile (the kernel spreads the
+Stadtteile over the threads).
+
+:func:`choose_threads` decides, :func:`idle_cores` measures, :func:`kernel_threads` applies the choice around
+one kernel call and restores the caller's setting. ``QUARTIERSIM_THREADS=N`` fixes the number (at most numba's
+own limit, ``NUMBA_NUM_THREADS``); ``NUMBA_NUM_THREADS=1`` or ``numba.set_num_threads(1)`` keep every run on one
+thread. Results do not depend on the number of threads (random numbers are counter-based). Nothing changes on
+import.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+ENV = "QUARTIERSIM_THREADS"
+#: How long :func:`idle_cores` watches the processor counters; long enough to average over a scheduler tick.
+SAMPLE_SECONDS = 0.1
+
+
+def choose_threads(allowed: int, stadtteile: int, worker: bool, idle: float | None, fixed: int | None = None) -> int:
+    """The number of kernel threads for one model.
+
+    Args:
+        allowed: numba's current number of threads (``NUMBA_NUM_THREADS`` or ``numba.set_num_threads``).
+        stadtteile: the Stadtteile the model simulates (the kernel's unit of parallel work).
+        worker: whether this process is a worker started by another (multiprocessing).
+        idle: cores idle besides this one, as measured by :func:`idle_cores`; None when unknown.
+        fixed: a number set by hand (``QUARTIERSIM_THREADS``), which wins within ``allowed``.
+
+    Returns:
+        At least 1 and at most ``allowed``.
+
+    """
+    allowed = max(1, int(allowed))
+    if fixed is not None:
+        return max(1, min(int(fixed), allowed))
+    if worker:  # the other workers take the other cores
+        return 1
+    n = min(allowed, max(1, int(stadtteile)))
+    if idle is not None:  # this thread's core, plus the ones nobody else is using
+        n = min(n, 1 + int(idle + 0.25))
+    return max(1, n)
+
+
+def idle_cores(seconds: float = SAMPLE_SECONDS) -> float | None:
+    """Cores that are idle apart from the one this thread runs on, from the kernel's counters (Linux).
+
+    Reads ``/proc/stat`` twice ``seconds`` apart; this thread sleeps meanwhile, so its own core counts as idle and
+    is taken off. Elsewhere the one-minute load average stands in. None when neither is available.
+    """
+    try:
+        first = _cpu_times()
+        time.sleep(seconds)
+        second = _cpu_times()
+    except OSError:
+        try:
+            load = os.getloadavg()[0]
+        except (AttributeError, OSError):
+            return None
+        return max(0.0, (os.cpu_count() or 1) - load - 1.0)
+    busy = (second[0] - first[0])
+    total = (second[1] - first[1])
+    if total <= 0:
+        return None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    n_cpu = first[2]
+    idle = n_cpu * (1.0 - busy / total)
+    return max(0.0, min(float(cores), idle) - 1.0)
+
+
+def _cpu_times() -> tuple[int, int, int]:
+    """Busy and total jiffies of all processors, and their number, from ``/proc/stat``."""
+    with open("/proc/stat", encoding="ascii") as fh:
+        lines = fh.read().splitlines()
+    fields = [int(x) for x in lines[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle and waiting for I/O
+    n_cpu = sum(1 for line in lines if line.startswith("cpu") and line[3:4].isdigit())
+    return sum(fields) - idle, sum(fields), max(1, n_cpu)
+
+
+def is_worker() -> bool:
+    """Whether this process was started by another through multiprocessing (a pool's or executor's worker)."""
+    return multiprocessing.parent_process() is not None
+
+
+def model_threads(stadtteile: int) -> int:
+    """:func:`choose_threads` for a model of ``stadtteile`` Stadtteile in this process, now."""
+    import numba
+
+    text = os.environ.get(ENV, "").strip()
+    fixed = int(text) if text.isdigit() and int(text) > 0 else None
+    allowed = numba.get_num_threads()
+    worker = is_worker()
+    if fixed is None and (worker or allowed == 1 or stadtteile <= 1):
+        return 1  # decided without watching the processor
+    return choose_threads(allowed, stadtteile, worker, None if fixed is not None else idle_cores(), fixed)
+
+
+@contextmanager
+def kernel_threads(n: int) -> Iterator[None]:
+    """numba uses ``n`` threads inside the block (in this thread); the caller's setting comes back after it."""
+    import numba
+
+    previous = numba.get_num_threads()
+    if n == previous:
+        yield
+        return
+    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
