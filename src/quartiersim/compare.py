@@ -42,7 +42,7 @@ from scipy import stats
 from quartiersim.errors import InputError
 from quartiersim.executors import local_executor, run_jobs
 from quartiersim.outputs import CITY, FLOWS
-from quartiersim.run import package_version, remove_partials, simulate, write_atomic
+from quartiersim.run import package_version, remove_partials, simulate, write_atomic, write_parquet
 from quartiersim.spec import Scenario, resolve_scenario
 
 KEYS = ["stadtteil", "indicator", "group", "year"]
@@ -134,8 +134,8 @@ def compare(scenarios: Sequence[str | Path | Scenario], seeds: int | Sequence[in
     cost = cost_effectiveness(yearly_all, names[0], names[1:])
     result = Comparison(names[0], names, seed_list, yearly_all, diffs, cost)
     if out is not None:
-        write_atomic(out / "yearly.parquet", lambda p: yearly_all.to_parquet(p, index=False))
-        write_atomic(out / "differences.parquet", lambda p: diffs.to_parquet(p, index=False))
+        write_parquet(out / "yearly.parquet", yearly_all)
+        write_parquet(out / "differences.parquet", diffs)
         write_atomic(out / "differences.csv", lambda p: diffs.to_csv(p, index=False))
         write_atomic(out / "cost_effectiveness.csv", lambda p: cost.to_csv(p, index=False))
         done = dict(manifest, complete=True, version=package_version())
@@ -181,7 +181,7 @@ def _run_all(specs: list[Scenario], seeds: list[int], out: Path | None, workers:
         name, _, seed = job
         path = path_of(name, seed)
         if path is not None:
-            write_atomic(path, lambda p: table.to_parquet(p, index=False))
+            write_parquet(path, table)
         tables[(name, seed)] = table
         if progress:
             progress(len(tables), total)

@@ -45,7 +45,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 from scipy import stats
 
@@ -53,7 +52,7 @@ from quartiersim.compare import yearly
 from quartiersim.errors import InputError
 from quartiersim.executors import InProcessExecutor, dask_executor, local_executor, run_jobs
 from quartiersim.experiments import Experiment, OutcomeSpec, load_experiment, outcome_value
-from quartiersim.run import package_version, remove_partials, simulate, write_atomic
+from quartiersim.run import package_version, remove_partials, simulate, write_atomic, write_parquet
 from quartiersim.spec import Scenario
 
 MANIFEST = "sweep.json"
@@ -108,9 +107,7 @@ def _plain(table: pd.DataFrame) -> pd.DataFrame:
 
 def write_run(path: Path, table: pd.DataFrame, info: dict[str, Any]) -> None:
     """Write one run's table atomically as Parquet, with its run information in the file's metadata."""
-    arrow = pa.Table.from_pandas(table, preserve_index=False)
-    arrow = arrow.replace_schema_metadata({**(arrow.schema.metadata or {}), META_KEY: json.dumps(info).encode()})
-    write_atomic(path, lambda p: pq.write_table(arrow, p))
+    write_parquet(path, table, {META_KEY: info})
 
 
 def read_run_info(path: str | Path) -> dict[str, Any]:

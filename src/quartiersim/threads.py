@@ -109,7 +109,7 @@ def model_threads(stadtteile: int) -> int:
 
 @contextmanager
 def kernel_threads(n: int) -> Iterator[None]:
-    """numba uses ``n`` threads inside the block (in this thread); the caller's setting comes back after it."""
+    """Let numba use ``n`` threads inside the block (in this thread); the caller's setting comes back after it."""
     import numba
 
     previous = numba.get_num_threads()
