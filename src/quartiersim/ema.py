@@ -17,7 +17,8 @@ become EMA levers, and outcomes written as in experiment files become EMA scalar
 Each experiment runs :func:`quartiersim.simulate` with the sampled values as overrides, once per seed (EMA's
 replications, common random numbers across experiments), and reads each outcome with
 :func:`quartiersim.outcome`; with several seeds an outcome is the mean over them. EMA names must be Python
-identifiers, so a lever such as ``roles.Gemeinwesenarbeit Neckarvorstadt.fte`` is called ``fte_gemeinwesenarbeit_neckarvorstadt`` in EMA;
+identifiers, so a lever such as ``roles.Gemeinwesenarbeit Neckarvorstadt.fte`` is called
+``fte_gemeinwesenarbeit_neckarvorstadt`` in EMA;
 :attr:`QuarterFunction.paths` maps the names back. Runs in EMA's worker processes use one numba thread each
 (:mod:`quartiersim.threads`). The run function is a picklable object, so the model works with EMA's
 ``MultiprocessingEvaluator`` too.
