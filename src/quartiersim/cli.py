@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,21 @@ def _print_summary(console: Console, table, model, out: Path, elapsed: float) ->
                   f"{model.pop_s.sum():,.0f} residents; {_count(n_fallback, 'Stadtteil uses', 'Stadtteile use')} "
                   "city-wide fallback values for some indicators (see stadtteil_inputs.csv).")
     console.print(f"wrote {len(table):,} rows to [green]{out}[/] in {elapsed:.1f} s")
+
+
+def _print_fitting(console: Console, wide: Table, long: Any) -> None:
+    """Print ``wide`` if it fits the terminal without cutting a cell, else the table ``long()`` builds.
+
+    Rich shortens cells that do not fit to "fundin…"; a long table (one row per item and year or outcome) has
+    few narrow columns and stays readable at 80 columns.
+    """
+    from rich.measure import Measurement
+
+    # measured with room to spare: what the table needs without wrapping or shortening a cell
+    if Measurement.get(console, console.options.update_width(10_000), wide).maximum <= console.width:
+        console.print(wide)
+    else:
+        console.print(long())
 
 
 def _say_if_compiling(console: Console) -> None:
@@ -251,27 +267,44 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
                   TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=args.no_progress) as bar:
         task = bar.add_task("comparing", total=None)
-        result = compare(args.scenarios, seeds=args.seeds, out=args.out, workers=args.workers,
-                         progress=lambda done, total: bar.update(task, completed=done, total=total), **overrides)
-    years = sorted({y for y in result.differences["year"].unique() if y in (2027, 2030, 2032, 2035)}) or \
-        sorted(result.differences["year"].unique())[-1:]
+        with warnings.catch_warnings():  # the caution about too few seeds is printed below the tables instead
+            warnings.filterwarnings("ignore", message="only [0-9]+ seeds", category=UserWarning)
+            result = compare(args.scenarios, seeds=args.seeds, out=args.out, workers=args.workers,
+                             progress=lambda done, total: bar.update(task, completed=done, total=total), **overrides)
+    years = result.years_shown()
     for name in result.scenarios[1:]:
-        view = Table(title=f"{name} minus {result.reference}: Stuttgart, group 'all', mean paired difference "
-                     f"[90 % interval], {len(result.seeds)} seeds")
-        view.add_column("indicator")
-        for y in years:
-            view.add_column(str(y), justify="right")
+        title = (f"{name} minus {result.reference}: {result.place}, group 'all', mean paired difference [90 % "
+                 f"interval], {len(result.seeds)} seeds")
         head = result.headline(name, years)
-        for indicator, rows in head.groupby("indicator", sort=False):
-            cells = {int(r["year"]): f"{_fmt(r['mean_difference'])} [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]"
-                     for _, r in rows.iterrows()}
-            view.add_row(str(indicator), *[cells.get(y, "") for y in years])
-        console.print(view)
+        cells = {(str(r["indicator"]), int(r["year"])): (_fmt(r["mean_difference"]),
+                                                         f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]")
+                 for _, r in head.iterrows()}
+        indicators = list(dict.fromkeys(head["indicator"].astype(str)))
+        wide = Table(title=title)
+        wide.add_column("indicator", no_wrap=True)
+        for y in years:
+            wide.add_column(str(y), justify="right", no_wrap=True)
+        for ind in indicators:
+            wide.add_row(ind, *[" ".join(cells[(ind, y)]) if (ind, y) in cells else "" for y in years])
+
+        def long(title: str = title, cells: dict = cells, indicators: list = indicators) -> Table:
+            view = Table(title=title)
+            for col in ("indicator", "year", "difference", "90 % interval"):
+                view.add_column(col, no_wrap=True, justify="left" if col == "indicator" else "right")
+            for ind in indicators:
+                for k, y in enumerate(years):
+                    if (ind, y) in cells:
+                        view.add_row(ind if k == 0 else "", str(y), *cells[(ind, y)], end_section=k == len(years) - 1)
+            return view
+
+        _print_fitting(console, wide, long)
         ce = result.cost_effectiveness
         for _, r in ce[(ce["scenario"] == name) & ce["year"].isin(years)].iterrows():
             text = (f"{_fmt(r['eur_per_unit'])} [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]" if r["clear_effect"]
                     else "no clear effect")
             console.print(f"  {int(r['year'])} {r['unit']}: {text}")
+    if result.too_few_seeds:
+        console.print(f"[yellow]caution:[/] {result.too_few_seeds}")
     console.print(f"wrote differences.csv, cost_effectiveness.csv and the runs to [green]{args.out}[/] in "
                   f"{time.perf_counter() - t0:.1f} s")
     return 0
@@ -340,19 +373,38 @@ def cmd_summarise(args: argparse.Namespace, console: Console) -> int:
             "uncertainty sample and seed"
     else:
         rows, key, factors, title = table, "point", store.factors, "per design point, over seeds"
-    view = Table(title=f"{store.manifest['name']}: mean [5th, 95th percentile] {title}")
-    view.add_column(key, justify="right")
+    caption = f"{store.manifest['name']}: mean [5th, 95th percentile] {title}"
+    wide = Table(title=caption)
+    wide.add_column(key, justify="right", no_wrap=True)
     for factor in factors:
-        view.add_column(factor)
+        wide.add_column(factor, no_wrap=True)
     for label in labels:
-        view.add_column(label, justify="right")
+        wide.add_column(label, justify="right", no_wrap=True)
     keys = list(dict.fromkeys(rows[key]))
+    shown = []
     for k in keys[: args.top]:
         group = rows[rows[key] == k].set_index("outcome")
         cells = [f"{_fmt(group.loc[lb, 'mean'])} [{_fmt(group.loc[lb, 'p05'])}, {_fmt(group.loc[lb, 'p95'])}]"
                  for lb in labels]
-        view.add_row(str(k), *[_fmt(group[f].iloc[0]) for f in factors], *cells)
-    console.print(view)
+        values = [_fmt(group[f].iloc[0]) for f in factors]
+        wide.add_row(str(k), *values, *cells)
+        shown.append((k, values, cells))
+
+    def long() -> Table:  # one row per outcome; each point's factors in one cell, named by letters below
+        letters = [chr(ord("A") + i) for i in range(len(factors))]
+        legend = "; ".join(f"{a} = {f}" for a, f in zip(letters, factors, strict=True))
+        view = Table(title=caption, caption=f"factors: {legend}" if factors else None)
+        for col in (key, "factors", "outcome", "mean [5th, 95th]"):
+            view.add_column(col, justify="right" if col in (key, "mean [5th, 95th]") else "left",
+                            no_wrap=col != "factors", overflow="fold")
+        for k, values, cells in shown:
+            text = "\n".join(f"{a}: {v}" for a, v in zip(letters, values, strict=True))
+            for j, (label, cell) in enumerate(zip(labels, cells, strict=True)):
+                view.add_row(str(k) if j == 0 else "", text if j == 0 else "", label, cell,
+                             end_section=j == len(labels) - 1)
+        return view
+
+    _print_fitting(console, wide, long)
     if len(keys) > args.top:
         console.print(f"(first {args.top} of {len(keys)}; all are in the files)")
     written = "summary.csv, summary_levers.csv" if store.manifest["uncertainties"] else "summary.csv"

@@ -65,6 +65,7 @@ class QuarterModel(mesa.Model):
             :class:`~quartiersim.spec.Scenario`, or None for the bundled default.
         rng: the run's seed (an int; a numpy Generator is turned into one). Without it the model warns and
             draws a seed from the operating system; ``model.seed`` records it.
+        seed: Mesa's older name for ``rng``, accepted as ``mesa.Model`` 3.5 does (with a FutureWarning).
         **overrides: scenario fields (``scale``, ``stadtteile``, ``start``, ``end``, ``report``, ...) or
             parameter names with new values (as ``mesa.batch_run`` passes them).
 
@@ -74,14 +75,22 @@ class QuarterModel(mesa.Model):
         residents: the array-backed population.
         date: the first day of the week the next step simulates.
         recorder: the reported indicators (``model.results()`` gives the tidy table).
-        datacollector: a Mesa DataCollector with the city-wide indicators at each report.
+        datacollector: a Mesa DataCollector with the date and the city-wide indicators at each report.
+        threads: the numba threads the weekly kernel uses (:mod:`quartiersim.threads`).
 
     """
 
     PHASES: tuple[str, ...] = ("roles", "awareness", "visits", "encounters", "ties", "loneliness",
                                "participation", "initiatives", "report")
 
-    def __init__(self, scenario: str | Scenario | None = None, rng: Any = None, **overrides: Any):
+    def __init__(self, scenario: str | Scenario | None = None, rng: Any = None, seed: int | None = None,
+                 **overrides: Any):
+        if seed is not None:  # as mesa.Model (3.5) treats it: the older spelling of rng
+            if rng is not None:
+                raise ValueError("pass either rng or seed, not both (seed is Mesa's older name for rng)")
+            warnings.warn("QuarterModel(seed=...) is Mesa's older spelling of rng=...; use rng (the same seed)",
+                          FutureWarning, stacklevel=2)
+            rng = seed
         spec = resolve_scenario(scenario, **overrides)
         if rng is None:
             warnings.warn("QuarterModel built without a seed: results will not be reproducible; pass rng=<int>",
@@ -119,8 +128,10 @@ class QuarterModel(mesa.Model):
         self.spinup_seconds = time.perf_counter() - t0
         self.phase_seconds: dict[str, float] = {}
         self.latest: dict[str, float] = {}
+        self.latest_date = spec.start
         self.datacollector = mesa.DataCollector(model_reporters={
-            name: (lambda m, name=name: m.latest.get(name, float("nan"))) for name in Recorder.CITY_REPORTERS
+            "date": lambda m: pd.Timestamp(m.latest_date),  # the report's date (its period's last day)
+            **{name: (lambda m, name=name: m.latest.get(name, float("nan"))) for name in Recorder.CITY_REPORTERS},
         })
         self._collect(report=False)
 
@@ -364,6 +375,13 @@ class QuarterModel(mesa.Model):
         if self.week >= self.n_weeks:
             self.running = False
 
+    def _wrapped_step(self) -> None:
+        """Mesa's step: after the scenario's end it does nothing, so ``steps`` and ``time`` stay at the end."""
+        if self.week >= self.n_weeks:
+            self.running = False
+            return
+        super()._wrapped_step()
+
     def _wkey(self, stream: str) -> int:
         return np.uint64(week_key(np.uint64(self._keys[stream]), np.int64(self.week)))
 
@@ -546,6 +564,7 @@ class QuarterModel(mesa.Model):
             self.period_cost[:] = 0.0
             self.period_grants[:] = 0.0
         self.latest = Recorder.city_values(self.stats, active)
+        self.latest_date = label if report else self.date
         self.datacollector.collect(self)
 
     # ------------------------------------------------------------------------------------------------------
