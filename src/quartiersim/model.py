@@ -65,7 +65,7 @@ class QuarterModel(mesa.Model):
             :class:`~quartiersim.spec.Scenario`, or None for the bundled default.
         rng: the run's seed (an int; a numpy Generator is turned into one). Without it the model warns and
             draws a seed from the operating system; ``model.seed`` records it.
-        seed: Mesa's older name for ``rng``, accepted as ``mesa.Model`` 3.5 does (with a FutureWarning).
+        seed: the same as ``rng`` (Mesa's older name; ``mesa.batch_run`` passes ``seed=`` to a model that has it).
         **overrides: scenario fields (``scale``, ``stadtteile``, ``start``, ``end``, ``report``, ...) or
             parameter names with new values (as ``mesa.batch_run`` passes them).
 
@@ -85,11 +85,9 @@ class QuarterModel(mesa.Model):
 
     def __init__(self, scenario: str | Scenario | None = None, rng: Any = None, seed: int | None = None,
                  **overrides: Any):
-        if seed is not None:  # as mesa.Model (3.5) treats it: the older spelling of rng
+        if seed is not None:  # another name for rng: mesa.batch_run passes seed= to a model that declares it
             if rng is not None:
-                raise ValueError("pass either rng or seed, not both (seed is Mesa's older name for rng)")
-            warnings.warn("QuarterModel(seed=...) is Mesa's older spelling of rng=...; use rng (the same seed)",
-                          FutureWarning, stacklevel=2)
+                raise ValueError("pass either rng or seed, not both (they are the same: the run's seed)")
             rng = seed
         spec = resolve_scenario(scenario, **overrides)
         if rng is None:
