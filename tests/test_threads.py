@@ -65,3 +65,19 @@ def test_in_the_main_process(monkeypatch):
     with kernel_threads(1):
         assert numba.get_num_threads() == 1
     assert numba.get_num_threads() == before
+
+
+def test_openmp_threads_sleep_between_weeks_unless_the_user_chose():
+    """Set when the first model is built (not on import), and never over the user's own choice."""
+    import subprocess
+    import sys
+
+    code = ("import os, quartiersim; before = os.environ.get('OMP_WAIT_POLICY'); "
+            "quartiersim.QuarterModel('neckarvorstadt', rng=1, scale=0.05, end='2024-01-31', spinup_weeks=1); "
+            "print(before, os.environ.get('OMP_WAIT_POLICY'))")
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["None", "passive"]
+    out = subprocess.run([sys.executable, "-c", code], env=dict(env, OMP_WAIT_POLICY="active"), capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.split() == ["active", "active"]

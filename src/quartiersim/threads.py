@@ -1,12 +1,15 @@
-"""How many threads the weekly kernel uses, chosen per model so that runs do not fight over the cores.
+"""How the weekly kernel uses threads, chosen per model so that runs do not fight over the cores.
 
-numba's parallel kernel runs on OpenMP threads that spin while they wait for the next week. That is fast on an
-idle machine and very slow where the cores are busy: measured on 2 cores with another process busy, a run of
-Bezirk Bad Cannstatt at scale 0.1 took 5.0 s on two threads and 1.0 s on one (``benchmarks/ema_threads.py``
-measures the whole loop). Runs inside worker processes (EMA Workbench's ``MultiprocessingEvaluator``, Mesa's
-``batch_run`` with several processes, ``quartiersim sweep --workers``) and runs beside other busy processes
-therefore use one thread, and a run uses no more threads than it has Stadtteile (the kernel spreads the
-Stadtteile over the threads).
+numba's parallel kernel runs on OpenMP threads, which by default spin while they wait for the next week. That
+is fast on an idle machine and very slow where the cores are busy: on 2 cores with other processes busy, a run of
+Bezirk Bad Cannstatt at scale 0.05 took 4.8 s on two spinning threads, 0.6 s on one thread and 0.4 s on two
+threads that sleep while they wait (``OMP_WAIT_POLICY=passive``). So, when the first model is built and before
+numba starts its threads, the wait policy is set to passive unless the user set ``OMP_WAIT_POLICY`` or
+``GOMP_SPINCOUNT`` (it holds for the rest of the process and its children; a process whose numba threads are
+already running keeps its policy). And runs inside worker processes (EMA Workbench's
+``MultiprocessingEvaluator``, Mesa's ``batch_run`` with several processes, ``quartiersim sweep --workers``) or
+beside busy cores use one thread, and no run uses more threads than it has Stadtteile (the kernel spreads the
+Stadtteile over the threads). ``benchmarks/ema_threads.py`` measures EMA loops with it.
 
 :func:`choose_threads` decides, :func:`idle_cores` measures, :func:`kernel_threads` applies the choice around
 one kernel call and restores the caller's setting. ``QUARTIERSIM_THREADS=N`` fixes the number (at most numba's
@@ -94,10 +97,29 @@ def is_worker() -> bool:
     return multiprocessing.parent_process() is not None
 
 
+def prefer_passive_waiting() -> bool:
+    """Let OpenMP's threads sleep instead of spin between weeks, if numba has not started them yet.
+
+    Spinning threads take the cores other processes (EMA's or Mesa's other workers, a notebook's kernel) need.
+    A user's own ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT`` is kept. Returns whether the policy was set now.
+    """
+    if "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ:
+        return False
+    try:
+        from numba.np.ufunc import parallel
+    except ImportError:  # pragma: no cover - a numba without this module
+        return False
+    if getattr(parallel, "_is_initialized", True):  # the threads run already: too late for their policy
+        return False
+    os.environ["OMP_WAIT_POLICY"] = "passive"
+    return True
+
+
 def model_threads(stadtteile: int) -> int:
     """:func:`choose_threads` for a model of ``stadtteile`` Stadtteile in this process, now."""
     import numba
 
+    prefer_passive_waiting()  # before numba.get_num_threads() below starts the threads
     text = os.environ.get(ENV, "").strip()
     fixed = int(text) if text.isdigit() and int(text) > 0 else None
     allowed = numba.get_num_threads()
