@@ -126,7 +126,25 @@ def model_threads(stadtteile: int) -> int:
     worker = is_worker()
     if fixed is None and (worker or allowed == 1 or stadtteile <= 1):
         return 1  # decided without watching the processor
-    return choose_threads(allowed, stadtteile, worker, None if fixed is not None else idle_cores(), fixed)
+    return choose_threads(allowed, stadtteile, worker, None if fixed is not None else _recent_idle_cores(), fixed)
+
+
+_IDLE: list[float] = []  # [time measured, idle cores]: one measurement serves the models built soon after it
+IDLE_KEPT_SECONDS = 10.0
+
+
+def _recent_idle_cores() -> float | None:
+    """:func:`idle_cores`, measured at most every :data:`IDLE_KEPT_SECONDS`.
+
+    A loop of short runs would otherwise spend a tenth of a second per run watching the processor.
+    """
+    now = time.monotonic()
+    if _IDLE and now - _IDLE[0] < IDLE_KEPT_SECONDS:
+        return _IDLE[1]
+    idle = idle_cores()
+    if idle is not None:
+        _IDLE[:] = [now, idle]
+    return idle
 
 
 @contextmanager
