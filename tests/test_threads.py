@@ -31,6 +31,12 @@ def test_choose_threads(allowed, stadtteile, worker, idle, fixed, expected):
     assert choose_threads(allowed, stadtteile, worker, idle, fixed) == expected
 
 
+@pytest.mark.parametrize(("agents", "expected"), [(3_000, 1), (9_999, 1), (10_000, 2), (612_706, 8)])
+def test_small_runs_keep_to_one_thread(agents, expected):
+    """Sharing a few thousand agents' week between threads costs more than it gives."""
+    assert choose_threads(8, 152, False, 7.0, None, agents) == expected
+
+
 def test_idle_cores_is_measured_within_the_machine():
     idle = idle_cores(0.05)
     assert idle is not None
@@ -57,10 +63,11 @@ def test_a_model_in_a_worker_process_uses_one_thread():
 def test_in_the_main_process(monkeypatch):
     assert not is_worker()
     assert QuarterModel("neckarvorstadt", rng=1, **SMALL).threads == 1  # one Stadtteil
+    assert QuarterModel(None, rng=1, stadtteile=[101, 102, 103], **SMALL).threads == 1  # a few hundred agents
     monkeypatch.setenv("QUARTIERSIM_THREADS", "2")
     expected = min(2, numba.get_num_threads())
     model = QuarterModel(None, rng=1, stadtteile=[101, 102, 103], **SMALL)
-    assert model.threads == expected == model_threads(3)
+    assert model.threads == expected == model_threads(3, len(model.residents))
     before = numba.get_num_threads()
     with kernel_threads(1):
         assert numba.get_num_threads() == 1

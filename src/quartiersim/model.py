@@ -107,8 +107,9 @@ class QuarterModel(mesa.Model):
         self.time_phases = False
         t0 = time.perf_counter()
         self._load_inputs()
-        self.threads = model_threads(self.n_st)  # kernel threads: one in workers and on busy cores (threads.py)
         self._build_population()
+        # kernel threads: one in workers, on busy cores and for small runs (threads.py)
+        self.threads = model_threads(self.n_st, len(self.residents))
         self._build_roles()
         self._build_places()
         self._init_state()

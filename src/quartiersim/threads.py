@@ -9,7 +9,8 @@ numba starts its threads, the wait policy is set to passive unless the user set 
 already running keeps its policy). And runs inside worker processes (EMA Workbench's
 ``MultiprocessingEvaluator``, Mesa's ``batch_run`` with several processes, ``quartiersim sweep --workers``) or
 beside busy cores use one thread, and no run uses more threads than it has Stadtteile (the kernel spreads the
-Stadtteile over the threads). ``benchmarks/ema_threads.py`` measures EMA loops with it.
+Stadtteile over the threads) or than one per 5,000 agents (smaller shares of work cost more to hand out than
+they give). ``benchmarks/ema_threads.py`` measures EMA loops with it.
 
 :func:`choose_threads` decides, :func:`idle_cores` measures, :func:`kernel_threads` applies the choice around
 one kernel call and restores the caller's setting. ``QUARTIERSIM_THREADS=N`` fixes the number (at most numba's
@@ -31,7 +32,13 @@ ENV = "QUARTIERSIM_THREADS"
 SAMPLE_SECONDS = 0.1
 
 
-def choose_threads(allowed: int, stadtteile: int, worker: bool, idle: float | None, fixed: int | None = None) -> int:
+#: Agents per thread below which another thread costs more than it gives (2 threads already paid at 10,003
+#: agents on 2 idle cores: 1.3 s against 0.9 s; README, Performance).
+AGENTS_PER_THREAD = 5_000
+
+
+def choose_threads(allowed: int, stadtteile: int, worker: bool, idle: float | None, fixed: int | None = None,
+                   agents: int | None = None) -> int:
     """The number of kernel threads for one model.
 
     Args:
@@ -40,6 +47,7 @@ def choose_threads(allowed: int, stadtteile: int, worker: bool, idle: float | No
         worker: whether this process is a worker started by another (multiprocessing).
         idle: cores idle besides this one, as measured by :func:`idle_cores`; None when unknown.
         fixed: a number set by hand (``QUARTIERSIM_THREADS``), which wins within ``allowed``.
+        agents: the model's agents; at most one thread per :data:`AGENTS_PER_THREAD` (None: no limit).
 
     Returns:
         At least 1 and at most ``allowed``.
@@ -51,6 +59,8 @@ def choose_threads(allowed: int, stadtteile: int, worker: bool, idle: float | No
     if worker:  # the other workers take the other cores
         return 1
     n = min(allowed, max(1, int(stadtteile)))
+    if agents is not None:
+        n = min(n, max(1, int(agents) // AGENTS_PER_THREAD))
     if idle is not None:  # this thread's core, plus the ones nobody else is using
         n = min(n, 1 + int(idle + 0.25))
     return max(1, n)
@@ -115,8 +125,8 @@ def prefer_passive_waiting() -> bool:
     return True
 
 
-def model_threads(stadtteile: int) -> int:
-    """:func:`choose_threads` for a model of ``stadtteile`` Stadtteile in this process, now."""
+def model_threads(stadtteile: int, agents: int | None = None) -> int:
+    """:func:`choose_threads` for a model of ``stadtteile`` Stadtteile and ``agents`` agents, in this process."""
     import numba
 
     prefer_passive_waiting()  # before numba.get_num_threads() below starts the threads
@@ -124,9 +134,11 @@ def model_threads(stadtteile: int) -> int:
     fixed = int(text) if text.isdigit() and int(text) > 0 else None
     allowed = numba.get_num_threads()
     worker = is_worker()
-    if fixed is None and (worker or allowed == 1 or stadtteile <= 1):
+    small = stadtteile <= 1 or (agents is not None and agents < 2 * AGENTS_PER_THREAD)
+    if fixed is None and (worker or allowed == 1 or small):
         return 1  # decided without watching the processor
-    return choose_threads(allowed, stadtteile, worker, None if fixed is not None else _recent_idle_cores(), fixed)
+    idle = None if fixed is not None else _recent_idle_cores()
+    return choose_threads(allowed, stadtteile, worker, idle, fixed, agents)
 
 
 _IDLE: list[float] = []  # [time measured, idle cores]: one measurement serves the models built soon after it
