@@ -244,7 +244,8 @@ def test_the_page_shows_the_plots_and_steps(server):
             assert apart, (status, first)
 
             # a lever: no Gemeinwesenarbeit, permanent posts after the pilot; Reset rebuilds the model with them
-            slider = page.locator(".v-input", has_text="Gemeinwesenarbeit:").locator("[role=slider]")
+            slider = page.locator(".quartiersim-input-label", has_text="Gemeinwesenarbeit:").locator(
+                "xpath=following::*[@role='slider'][1]")
             slider.focus()
             slider.press("Home")
             page.get_by_text("Gemeinwesenarbeit: 0.0 h/week (0 to 78)").wait_for()

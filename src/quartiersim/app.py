@@ -278,12 +278,15 @@ def Levers(params: dict[str, Any], values: solara.Reactive[dict[str, Any]]):
     for name, options in params.items():
         value = current.get(name, default_levers({name: options})[name])
         label = input_label(name, options, value)
+        # the label with value, range and unit on its own line: beside the slider it left the track no room
         if isinstance(options, Slider):
-            solara.SliderFloat(label, value=float(value), min=options.min, max=options.max, step=options.step,
-                               on_value=setter(name), thumb_label="always", tick_labels="end_points")
+            solara.Text(label, classes=["quartiersim-input-label"])
+            solara.SliderFloat("", value=float(value), min=options.min, max=options.max, step=options.step,
+                               on_value=setter(name), thumb_label=False, tick_labels="end_points")
         elif options["type"] == "SliderInt":
-            solara.SliderInt(label, value=int(value), min=options["min"], max=options["max"], step=options["step"],
-                             on_value=setter(name), thumb_label="always", tick_labels="end_points")
+            solara.Text(label, classes=["quartiersim-input-label"])
+            solara.SliderInt("", value=int(value), min=options["min"], max=options["max"], step=options["step"],
+                             on_value=setter(name), thumb_label=False, tick_labels="end_points")
         else:  # the strategy: labels in the menu, ids in the model
             labels = [STRATEGY_LABELS.get(v, v) for v in options["values"]]
             by_label = dict(zip(labels, options["values"], strict=True))
