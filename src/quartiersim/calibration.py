@@ -376,6 +376,11 @@ class _FinishedTasks:
             self.finished += 1
 
 
+def _finished_tasks(client: Any) -> int:
+    """The tasks finished on the scheduler since :func:`_watch_dask` registered its plugin."""
+    return client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.plugins[_FinishedTasks.name].finished)
+
+
 @contextmanager
 def _watch_dask(client: Any, progress: _Progress, every: float = 1.0) -> Iterator[None]:
     """Report the simulations the Dask workers finish, once a second, while the block runs."""
@@ -388,8 +393,7 @@ def _watch_dask(client: Any, progress: _Progress, every: float = 1.0) -> Iterato
     def poll() -> None:
         while not stop.wait(every):
             try:
-                progress.simulated(client.run_on_scheduler(
-                    lambda dask_scheduler: dask_scheduler.plugins[_FinishedTasks.name].finished))
+                progress.simulated(_finished_tasks(client))
             except Exception:  # noqa: BLE001 - progress is a nicety; a scheduler going away ends it
                 return
 
