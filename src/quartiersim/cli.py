@@ -504,8 +504,10 @@ def cmd_plot(args: argparse.Namespace, console: Console) -> int:
 
     try:
         written = standard_figures(args.directory, args.out, year=args.year)
-    except ValueError as exc:  # a --year the comparison does not have
-        raise InputError("argument", "--year", str(exc), args.year) from None
+    except ValueError as exc:
+        if args.year is None:
+            raise
+        raise InputError("argument", "--year", str(exc), args.year) from None  # a year the comparison lacks
     console.print(f"wrote {len(written)} figures to {args.out}: " + ", ".join(p.name for p in written))
     return 0
 
