@@ -73,6 +73,7 @@ def main() -> None:
     first = None
     for threads in args.threads:
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        os.environ["QUARTIERSIM_THREADS"] = str(threads)  # exactly this many, even where the cores are busy
         runs = [run_once(args.scale, args.weeks, seed) for seed in range(args.repeats)]
         n, weeks = runs[0][0], runs[0][1]
         wall = statistics.median(r[3] for r in runs)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import statistics
 import time
 
@@ -50,6 +51,7 @@ def main() -> None:
         cells, n = [], 0
         for threads in args.threads:
             numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+            os.environ["QUARTIERSIM_THREADS"] = str(threads)  # exactly this many, even where the cores are busy
             n, wall = measure(scale, weeks, args.repeats)
             rate = n * weeks / wall
             first.setdefault(threads, rate)

@@ -79,7 +79,14 @@ def test_levers_change_the_roles_and_strategy(spec, model_class):
     assert hours["Stadtteilassistenz Neckarvorstadt"] == 0.0
     lines = app.status_lines(model)
     assert any("Gemeinwesenarbeit Neckarvorstadt: 78.0 h" in line and "now 78.0 h" in line for line in lines)
-    assert any(line.endswith(": permanent_posts") for line in lines)
+    assert any(line.endswith(": Permanent posts") for line in lines)
+    # the roles as the strategy continues them, not as the scenario ends them in 2027
+    gwa = next(line for line in lines if "Gemeinwesenarbeit Neckarvorstadt:" in line)
+    assert "to 2035-12-31 (to 2027-12-31 in the scenario; continued by the strategy)" in gwa
+    while model.date < dt.date(2028, 3, 6):
+        model.step()
+    after = next(line for line in app.status_lines(model) if "Gemeinwesenarbeit Neckarvorstadt:" in line)
+    assert after.endswith("now 78.0 h")  # still working after the pilot, as the results show
 
 
 def test_dated_changes_scale_with_the_slider(spec):
@@ -107,9 +114,20 @@ def test_lever_figure_grows_with_the_steps(spec, model_class, tmp_path):
         assert len(lines[f"{app.CURRENT} (1 run)"].get_xdata()) == 10
         assert len(lines[f"{app.REFERENCE} (1 run)"].get_xdata()) == model.n_weeks
         assert ax.get_title() == f"{title}, Neckarvorstadt"
-        assert "[" in ax.get_ylabel()  # the unit
+        assert "[" in ax.get_ylabel() and "_" not in ax.get_ylabel()  # a label with its unit, not a column name
+        if indicator.endswith("_share"):  # shares in per cent
+            fig.canvas.draw() if hasattr(fig.canvas, "draw") else None
+            assert "% of" in ax.get_ylabel()
+            assert ax.yaxis.get_major_formatter().__class__.__name__ == "PercentFormatter"
         fig.savefig(tmp_path / f"{indicator}.png")
         assert (tmp_path / f"{indicator}.png").stat().st_size > 5_000
+
+
+def test_inputs_say_their_value_range_and_unit(spec):
+    params = app.model_params(spec)
+    assert app.input_label("hours_2", params["hours_2"], 39.0) == "Gemeinwesenarbeit: 39.0 h/week (0 to 78)"
+    assert app.input_label("seed", params["seed"], 1) == "Seed: 1 (0 to 99)"
+    assert set(app.STRATEGY_LABELS) == set(params["strategy"]["values"])
 
 
 def test_app_refuses_bad_scenarios_before_starting(tmp_path, capsys):
@@ -207,18 +225,37 @@ def test_the_page_shows_the_plots_and_steps(server):
             page.wait_for_function("(old) => { const now = Array.from(document.images).filter(i => i.complete && "
                                    "i.naturalWidth > 300).map(i => i.src); return now.length >= 3 && "
                                    "now.every(s => !old.includes(s)); }", arg=before)
-            assert page.get_by_text("Time: 5").count() == 1
             page.screenshot(path=ARTIFACTS / "app_stepped.png", full_page=True)
 
+            # what a planner reads: values, ranges and units in view; labels, not ids; no Mesa internals
+            body = page.inner_text("body")
+            for text in ("Gemeinwesenarbeit: 39.0 h/week (0 to 78)", "Seed: 1 (0 to 99)",
+                         "Verstetigung after 2027-12-31: Funding ends"):
+                assert text in body, text
+            for text in app.MESA_CONTROLS:
+                assert text.casefold() not in body.casefold(), text
+            # the text column and the first plot side by side, not on top of each other
+            status = page.locator(".quartiersim-status").bounding_box()
+            first = page.evaluate("() => { const i = Array.from(document.images).filter(i => i.naturalWidth > 300)"
+                                  "[0].getBoundingClientRect(); return {x: i.x, y: i.y, width: i.width, "
+                                  "height: i.height}; }")
+            apart = (first["x"] >= status["x"] + status["width"] or status["x"] >= first["x"] + first["width"]
+                     or first["y"] >= status["y"] + status["height"] or status["y"] >= first["y"] + first["height"])
+            assert apart, (status, first)
+
             # a lever: no Gemeinwesenarbeit, permanent posts after the pilot; Reset rebuilds the model with them
-            slider = page.locator(".v-input", has_text="Gemeinwesenarbeit h/week").locator("[role=slider]")
+            slider = page.locator(".quartiersim-input-label", has_text="Gemeinwesenarbeit:").locator(
+                "xpath=following::*[@role='slider'][1]")
             slider.focus()
             slider.press("Home")
+            page.get_by_text("Gemeinwesenarbeit: 0.0 h/week (0 to 78)").wait_for()
             page.locator(".v-select").first.click()
-            page.get_by_role("option", name="permanent_posts").click()
+            assert page.get_by_role("option", name="permanent_posts").count() == 0
+            page.get_by_role("option", name="Permanent posts").click()
             page.get_by_role("button", name="Reset").click()
-            page.get_by_text("Verstetigung after 2027-12-31: permanent_posts").wait_for()
+            page.get_by_text("Verstetigung after 2027-12-31: Permanent posts").wait_for()
             page.get_by_text("Gemeinwesenarbeit Neckarvorstadt: 0.0 h").wait_for()
+            page.get_by_text("continued by the strategy").first.wait_for()  # the roles the strategy keeps
             page.get_by_text("Week 0 of").wait_for()
             page.wait_for_function("() => Array.from(document.images).filter(i => i.complete && "
                                    "i.naturalWidth > 300).length >= 3")

@@ -223,11 +223,38 @@ def test_evaluate_writes_the_report_on_the_example_pilot_data(tmp_path, capsys):
     assert "resolution" in capsys.readouterr().err
 
 
+def test_progress_is_reported_within_the_first_generation(tmp_path):
+    """One call per finished simulation, long before the generation ends (its first epsilon is known only then)."""
+    write_targets(tmp_path)
+    cal_file = tmp_path / "one.toml"
+    cal_file.write_text(CALIBRATION.format(generations=1, size=6), encoding="utf-8")
+    seen = []
+    result = calibrate(cal_file, tmp_path / "out", progress=lambda t, eps, n: seen.append((t, n)))
+    counts = [n for t, n in seen if t == 0]
+    total = int(result.generations["simulations"].iloc[0])
+    assert counts[:6] == [1, 2, 3, 4, 5, 6]  # the first simulations, each as it finished
+    # every simulation counts, also those pyabc runs before generation 0 to set its first epsilon
+    assert max(counts) >= total >= 6
+
+
+def test_finished_dask_tasks_are_counted_on_the_scheduler():
+    """What the progress of a calibration on Dask workers reads: each finished task once."""
+    from quartiersim.calibration import _finished_tasks, _Progress, _watch_dask
+    from quartiersim.executors import dask_client
+
+    with dask_client(2) as client, _watch_dask(client, _Progress(None), every=3600):
+        futures = [client.submit(pow, k, 2, pure=False) for k in range(5)]
+        assert client.gather(futures) == [0, 1, 4, 9, 16]
+        assert _finished_tasks(client) == 5
+
+
 def test_calibration_on_a_local_dask_cluster(tmp_path):
     """The same calibration with two worker processes (pyabc's Dask sampler on a local cluster)."""
     write_targets(tmp_path)
     cal_file = tmp_path / "parallel.toml"
     cal_file.write_text(CALIBRATION.format(generations=1, size=10), encoding="utf-8")
-    result = calibrate(cal_file, tmp_path / "out", workers=2)
+    seen = []
+    result = calibrate(cal_file, tmp_path / "out", workers=2, progress=lambda t, eps, n: seen.append(n))
+    assert max(seen) >= 10  # simulations counted on the scheduler as the workers finish them
     assert result.ran_generations == 1 and len(result.posterior) == 10
     assert result.posterior["weight"].sum() == pytest.approx(1.0)

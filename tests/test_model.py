@@ -180,9 +180,11 @@ def test_scenario_object_and_overrides():
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-def test_fused_week_gives_the_same_run_as_timed_phases(threads):
+def test_fused_week_gives_the_same_run_as_timed_phases(threads, monkeypatch):
     """The default fused week kernel, on one or two threads, reproduces the phase-by-phase run exactly."""
     import numba
+
+    monkeypatch.setenv("QUARTIERSIM_THREADS", str(threads))  # the number asked for, even on busy cores
 
     by_phase = QuarterModel("neckarvorstadt", rng=5, **dict(SMALL, stadtteile=[211, 212, 101]))
     by_phase.time_phases = True

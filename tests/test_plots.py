@@ -67,16 +67,84 @@ def test_comparison_figures(comparison, tmp_path):
     _check(plots.scenario_differences(result.differences, "active_initiatives"), tmp_path, "differences",
            "difference [initiatives]", "minus verstetigung_funding_ends")
     _check(plots.cost_against_outcome(result.differences, 2028, "lonely_adults"), tmp_path, "cost",
-           "extra cost in 2028 [EUR]", "[persons]", "verstetigung_permanent_posts")
+           "extra cost in the year [EUR]", "[persons]", "verstetigung_permanent_posts", "(2028; 90 % intervals)")
 
 
 def test_bezirk_tiles_map_without_boundaries(tmp_path):
     values = pd.Series({"Neckarvorstadt": 0.05, "Pragstraße": 0.02, "Hallschlag": 0.04})
     fig = plots.bezirk_tiles(values, "lonely share", "share of adults")
-    _check(fig, tmp_path, "tiles", "lonely share", "share of adults")
+    joined = _check(fig, tmp_path, "tiles", "lonely share", "share of adults", "no value (not simulated or no data)")
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert {"Bad Cannstatt", "Zuffenhausen", "Stuttgart-Mitte" if "Stuttgart-Mitte" in texts else "Mitte"} <= set(texts)
-    assert len([t for t in texts if t.isdigit()]) == 152  # every Stadtteil has its tile
+    names = [t.replace("\n", " ") for t in texts]
+    assert {"Neckarvorstadt", "Pragstraße", "Hallschlag"} <= set(names)  # each tile is named
+    assert len(texts) == 152 + 23  # a name per Stadtteil, a title per Bezirk
+    assert "no value" in joined
+    # every Stadtteil with a value: no grey tiles, no legend for them
+    from quartiersim.data import load_stadtteile
+
+    full = pd.Series(0.03, index=load_stadtteile()["stadtteil"])
+    assert plots.bezirk_tiles(full, "lonely share", "share of adults").axes[0].get_legend() is None
+
+
+def test_sweep_figure_with_an_outcome_equal_in_every_seed(tmp_path):
+    """The 5th percentile of equal values can lie a rounding error above their mean: no negative error bars."""
+    summary = pd.DataFrame({"point": [0, 1], "outcome": ["role_hours_2024"] * 2, "mean": [1000.0, 1000.0],
+                            "p05": [1000.0 + 6e-11, 1000.0], "p95": [1000.0 - 6e-11, 1000.0]})
+    fig = plots.sweep_outcomes(summary, ["visit_base"])
+    _check(fig, tmp_path, "sweep", "role_hours_2024")
+
+
+def test_plot_command_on_a_sweep_with_a_constant_outcome(tmp_path):
+    """The roles' hours do not depend on chance: the same in every seed, and `quartiersim plot` draws them."""
+    experiment = tmp_path / "constant.toml"
+    experiment.write_text('''
+name = "constant"
+scenario = "neckarvorstadt"
+seeds = 3
+[set]
+scale = 0.05
+end = 2024-12-31
+spinup_weeks = 4
+[levers]
+visit_base = [0.1, 0.2]
+[[outcomes]]
+indicator = "role_hours"
+year = 2024
+[[outcomes]]
+indicator = "lonely_share"
+year = 2024
+''')
+    store = tmp_path / "store"
+    assert main(["sweep", str(experiment), "--out", str(store), "--no-progress"]) == 0
+    outcomes = pd.read_csv(store / "outcomes.csv")
+    assert outcomes.groupby("point")["role_hours_2024"].nunique().eq(1).all()
+    assert main(["plot", str(store), "--out", str(tmp_path / "fig")]) == 0
+    assert (tmp_path / "fig" / "outcomes.png").stat().st_size > 5_000
+
+
+def test_cost_against_outcome_uses_the_years_the_scenarios_differ(comparison, tmp_path):
+    """The two strategies are the same scenario until the pilot ends in 2027: only 2028 can differ."""
+    result, _ = comparison
+    d = result.differences
+    assert plots.differing_years(d, "lonely_adults") == [2028]
+    fig = plots.cost_against_outcome(d, outcome="lonely_adults")
+    points = [t.get_text() for t in fig.axes[0].texts]
+    assert points == ["2028"]
+    assert "(2028; 90 % intervals)" in fig.axes[0].get_title()
+    early = plots.cost_against_outcome(d, [2026, 2027], "lonely_adults")
+    assert [t.get_text() for t in early.axes[0].texts] == ["2026", "2027"]
+    assert all(t.xy == (0.0, 0.0) for t in early.axes[0].texts)  # the same scenario then: no extra cost, no change
+    with pytest.raises(ValueError, match="the comparison has the years"):
+        plots.cost_against_outcome(d, 2040)
+
+
+def test_one_stadtteil_is_named_not_stuttgart(tmp_path):
+    table = simulate("neckarvorstadt", seed=0, scale=0.05, end="2024-12-31", spinup_weeks=4)
+    assert plots.place_label(table) == "Neckarvorstadt"
+    for fig in (plots.indicator_over_time({"nv": table}, "lonely_share"), plots.loneliness_by_group(table),
+                plots.initiatives(table)):
+        assert "Neckarvorstadt" in fig.axes[0].get_title() and "Stuttgart" not in fig.axes[0].get_title()
 
 
 def test_plot_command_for_a_run_a_comparison_and_bad_input(comparison, tmp_path, capsys):
@@ -91,6 +159,8 @@ def test_plot_command_for_a_run_a_comparison_and_bad_input(comparison, tmp_path,
     assert main(["plot", str(cmp_dir), "--out", str(tmp_path / "fig_cmp")]) == 0
     assert {"lonely_adults_differences.png", "cost_against_lonely_adults.png"} <= {
         p.name for p in (tmp_path / "fig_cmp").iterdir()}
+    assert main(["plot", str(cmp_dir), "--out", str(tmp_path / "fig_2040"), "--year", "2040"]) == 2
+    assert "--year" in capsys.readouterr().err
     assert main(["plot", str(tmp_path), "--out", str(tmp_path / "nothing")]) == 2
     assert "a run (results.parquet)" in capsys.readouterr().err
     assert not (tmp_path / "nothing").exists()
@@ -113,3 +183,25 @@ def test_choropleth_from_boundaries(tmp_path):
     _check(fig, tmp_path, "choropleth", "lonely share")
     with pytest.raises(ValueError, match="no column matches"):
         plots.choropleth(pd.Series({"Atlantis": 1.0}), path, "x", "y")
+
+
+def test_sensitivity_titles_stay_inside_the_figure():
+    """Long outcome names without spaces (the screening experiment's) are wrapped, not cut at the edge."""
+    from quartiersim.sweeps import sensitivity_figure
+
+    names = ["lonely_share_2030_Neckarvorstadt", "participation_share_2030_Neckarvorstadt",
+             "active_initiatives_2030_Neckarvorstadt"]
+    params = ["visit_base", "initiative_founding_rate", "initiative_dropout_base", "lonely_contagion"]
+    table = pd.DataFrame([{"lever_set": 0, "outcome": o, "parameter": p, "mu_star": 0.01 * i, "mu_star_conf": 0.001,
+                           "sigma": 0.01, "mu": 0.0} for o in names for i, p in enumerate(params)])
+    fig = sensitivity_figure(table, "morris", [])
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()  # lays the figure out as savefig would
+    renderer = canvas.get_renderer()
+    width = fig.bbox.width
+    for ax in fig.axes:
+        box = ax.title.get_window_extent(renderer)
+        assert 0 <= box.x0 and box.x1 <= width, (ax.title.get_text(), box, width)
+    assert fig.axes[2].title.get_text().replace("\n", "") == names[2]

@@ -334,6 +334,7 @@ year = 2028
 """
 
 
+@pytest.mark.slow  # a sensitivity study: CI runs it in its own step (pytest -m slow)
 def test_morris_ranks_a_parameter_that_matters_above_one_that_cannot(tmp_path, capsys):
     exp = write_experiment(tmp_path, MORRIS, head=HEAD.replace("seeds = 2", "seeds = 1"))
     out = tmp_path / "morris"
@@ -347,6 +348,7 @@ def test_morris_ranks_a_parameter_that_matters_above_one_that_cannot(tmp_path, c
     assert (out / "sensitivity.png").stat().st_size > 10_000
 
 
+@pytest.mark.slow  # a sensitivity study: CI runs it in its own step (pytest -m slow)
 def test_sobol_ranks_a_parameter_that_matters_above_one_that_cannot(tmp_path):
     body = MORRIS.replace('method = "morris"\nsamples = 4\nlevels = 4', 'method = "sobol"\nsamples = 8')
     exp = write_experiment(tmp_path, body, head=HEAD.replace("seeds = 2", "seeds = 1"))

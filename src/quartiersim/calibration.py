@@ -65,7 +65,9 @@ import hashlib
 import json
 import logging
 import math
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -316,8 +318,16 @@ class _Progress(logging.Handler):
         super().__init__(level=logging.INFO)
         self.callback = callback
         self.simulations = 0
+        self.generation_ends = 0  # simulations as pyabc counts them at the end of each generation
         self.generation = 0
         self.epsilon = math.inf
+
+    def simulated(self, total: int) -> None:
+        """``total`` simulations have finished so far: report within a generation, not only at its end."""
+        if total > self.simulations:
+            self.simulations = total
+            if self.callback:
+                self.callback(self.generation, self.epsilon, self.simulations)
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
@@ -329,13 +339,71 @@ class _Progress(logging.Handler):
                 return
         elif message.startswith("Accepted:"):
             try:
-                self.simulations += int(message.split("/")[1].split(",")[0])
+                self.generation_ends += int(message.split("/")[1].split(",")[0])
             except (IndexError, ValueError):
                 return
+            self.simulations = max(self.simulations, self.generation_ends)
         else:
             return
         if self.callback:
             self.callback(self.generation, self.epsilon, self.simulations)
+
+
+class _Counted:
+    """The simulator in this process, counting its calls for the progress report (workers = 1)."""
+
+    def __init__(self, simulator: Any, progress: _Progress):
+        self.simulator, self.progress, self.calls = simulator, progress, 0
+
+    def __call__(self, parameters: dict[str, float]) -> dict[str, float]:
+        result = self.simulator(parameters)
+        self.calls += 1
+        self.progress.simulated(self.calls)
+        return result
+
+
+class _FinishedTasks:
+    """A Dask scheduler plugin counting finished tasks: the simulations that Dask workers have run."""
+
+    name = "quartiersim-finished-tasks"
+
+    def __init__(self) -> None:
+        self.finished = 0
+
+    def transition(self, key: Any, start: str, finish: str, *args: Any, **kwargs: Any) -> None:
+        """Count a task that went from processing to memory (it finished)."""
+        if start == "processing" and finish == "memory":
+            self.finished += 1
+
+
+def _finished_tasks(client: Any) -> int:
+    """The tasks finished on the scheduler since :func:`_watch_dask` registered its plugin."""
+    return client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.plugins[_FinishedTasks.name].finished)
+
+
+@contextmanager
+def _watch_dask(client: Any, progress: _Progress, every: float = 1.0) -> Iterator[None]:
+    """Report the simulations the Dask workers finish, once a second, while the block runs."""
+    from distributed.diagnostics.plugin import SchedulerPlugin
+
+    plugin = type("FinishedTasks", (_FinishedTasks, SchedulerPlugin), {})()
+    client.register_plugin(plugin)
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.wait(every):
+            try:
+                progress.simulated(_finished_tasks(client))
+            except Exception:  # noqa: BLE001 - progress is a nicety; a scheduler going away ends it
+                return
+
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
 
 
 def calibrate(calibration: str | Path | Calibration, out: str | Path, workers: int = 1,
@@ -348,8 +416,8 @@ def calibrate(calibration: str | Path | Calibration, out: str | Path, workers: i
         out: the output directory; one holding an unfinished calibration of the same file resumes.
         workers: worker processes (a local Dask cluster when > 1).
         scheduler: the address of a running dask.distributed scheduler instead.
-        progress: called as ``progress(generation, epsilon, simulations)`` as each generation starts and ends
-            (simulations: those of the generations finished in this call).
+        progress: called as ``progress(generation, epsilon, simulations)`` as each generation starts and ends,
+            and as simulations finish within a generation (simulations: those run so far in this call).
 
     Raises:
         InputError: a bad file, or an output directory holding something else.
@@ -395,7 +463,8 @@ def calibrate(calibration: str | Path | Calibration, out: str | Path, workers: i
         with dask_client(workers, scheduler) if parallel else _nothing() as client:
             sampler = (pyabc.sampler.DaskDistributedSampler(dask_client=client, batch_size=1) if parallel
                        else pyabc.sampler.SingleCoreSampler())
-            abc = pyabc.ABCSMC(simulator, prior, distance, population_size=cal.settings.population_size,
+            model = simulator if parallel else _Counted(simulator, handler)
+            abc = pyabc.ABCSMC(model, prior, distance, population_size=cal.settings.population_size,
                                sampler=sampler)
             db = f"sqlite:///{(out / DATABASE).resolve()}"
             if resume:
@@ -407,8 +476,9 @@ def calibrate(calibration: str | Path | Calibration, out: str | Path, workers: i
             remaining = cal.settings.max_generations - done
             budget = cal.settings.max_simulations - (history.total_nr_simulations or 0)
             if remaining > 0 and budget > 0 and not (last_eps is not None and last_eps <= cal.settings.min_epsilon):
-                history = abc.run(minimum_epsilon=cal.settings.min_epsilon, max_nr_populations=remaining,
-                                  max_total_nr_simulations=budget)
+                with _watch_dask(client, handler) if parallel and progress else _nothing():
+                    history = abc.run(minimum_epsilon=cal.settings.min_epsilon, max_nr_populations=remaining,
+                                      max_total_nr_simulations=budget)
                 ran = (history.max_t + 1) - done
     finally:
         np.random.set_state(state)
@@ -452,14 +522,6 @@ def _check_out(out: Path, cal: Calibration) -> bool:
     return False
 
 
-def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
-    """The q-quantile of weighted values (the inverse of the weighted empirical distribution function)."""
-    order = np.argsort(values)
-    v, w = values[order], weights[order]
-    cdf = np.cumsum(w) / w.sum()
-    return float(v[min(np.searchsorted(cdf, q, side="left"), len(v) - 1)])
-
-
 def _write_outputs(out: Path, cal: Calibration, history: Any, ran: int) -> CalibrationResult:
     names = [p.name for p in cal.priors]
     frame, weights = history.get_distribution(m=0, t=history.max_t)
@@ -472,8 +534,9 @@ def _write_outputs(out: Path, cal: Calibration, history: Any, ran: int) -> Calib
         mean = float(np.sum(w * v))
         rows.append({"parameter": p.name, "prior_low": p.range.low, "prior_high": p.range.high, "scale": p.scale,
                      "mean": mean, "sd": float(np.sqrt(np.sum(w * (v - mean) ** 2))),
-                     "q05": weighted_quantile(v, w, 0.05), "median": weighted_quantile(v, w, 0.5),
-                     "q95": weighted_quantile(v, w, 0.95)})
+                     # the inverse of the weighted empirical distribution function (numpy >= 2.0)
+                     **dict(zip(("q05", "median", "q95"), (float(x) for x in np.quantile(
+                         v, [0.05, 0.5, 0.95], weights=w, method="inverted_cdf")), strict=True))})
     summary = pd.DataFrame(rows)
     pops = history.get_all_populations()
     generations = pops[pops["t"] >= 0][["t", "epsilon", "samples"]].rename(

@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -62,8 +63,9 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         raise InputError("argument", "--out", "a directory that does not exist yet (or --overwrite)", str(out))
     t0 = time.perf_counter()
     console.print(f"[bold]quartiersim run[/] scenario [cyan]{spec.name}[/], seed {args.seed}, "
-                  f"{'all' if spec.stadtteile == 'all' else len(spec.stadtteile)} Stadtteile, scale {spec.scale}, "
+                  f"{_count(_n_simulated(spec), 'Stadtteil', 'Stadtteile')}, scale {spec.scale}, "
                   f"{spec.start} to {spec.end}")
+    _say_if_compiling(console)
     model = QuarterModel(spec, rng=args.seed)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("weeks"),
                   TimeElapsedColumn(), TimeRemainingColumn(), console=console,
@@ -90,10 +92,46 @@ def _print_summary(console: Console, table, model, out: Path, elapsed: float) ->
         summary.add_row(str(name), _fmt(pivot.loc[name, first]), _fmt(pivot.loc[name, last]))
     console.print(summary)
     n_fallback = int(model.profile[[c for c in model.profile.columns if c.endswith("_fallback")]].any(axis=1).sum())
-    console.print(f"{model.n_st} Stadtteile, {len(model.residents):,} agents for {model.pop_s.sum():,.0f} residents; "
-                  f"{n_fallback} Stadtteile use city-wide fallback values for some indicators "
-                  f"(see stadtteil_inputs.csv).")
+    console.print(f"{_count(model.n_st, 'Stadtteil', 'Stadtteile')}, {len(model.residents):,} agents for "
+                  f"{model.pop_s.sum():,.0f} residents; {_count(n_fallback, 'Stadtteil uses', 'Stadtteile use')} "
+                  "city-wide fallback values for some indicators (see stadtteil_inputs.csv).")
     console.print(f"wrote {len(table):,} rows to [green]{out}[/] in {elapsed:.1f} s")
+
+
+def _print_fitting(console: Console, wide: Table, long: Any) -> None:
+    """Print ``wide`` if it fits the terminal without cutting a cell, else the table ``long()`` builds.
+
+    Rich shortens cells that do not fit to "fundin…"; a long table (one row per item and year or outcome) has
+    few narrow columns and stays readable at 80 columns.
+    """
+    from rich.measure import Measurement
+
+    # measured with room to spare: what the table needs without wrapping or shortening a cell
+    if Measurement.get(console, console.options.update_width(10_000), wide).maximum <= console.width:
+        console.print(wide)
+    else:
+        console.print(long())
+
+
+def _say_if_compiling(console: Console) -> None:
+    """A first run waits about 20 s for numba to compile the kernels: say so instead of sitting silent."""
+    from quartiersim.run import COMPILING, kernels_compiled
+
+    if kernels_compiled() is False:
+        console.print(COMPILING)
+
+
+def _n_simulated(spec: Any) -> int:
+    """How many Stadtteile a scenario simulates (its list, its Bezirke, or all)."""
+    from quartiersim.data import load_stadtteile, simulated_rows
+
+    table = load_stadtteile(spec.path_of(spec.stadtteile_file))
+    return len(simulated_rows(table, spec.stadtteile, spec.bezirke, spec.origin))
+
+
+def _count(n: int, one: str, many: str) -> str:
+    """``1 Stadtteil``, ``3 Stadtteile``."""
+    return f"{n} {one if n == 1 else many}"
 
 
 def _fmt(value: Any) -> str:
@@ -108,15 +146,22 @@ def _fmt(value: Any) -> str:
 
 def cmd_params(args: argparse.Namespace, console: Console) -> int:
     """List the declared parameters."""
-    from quartiersim.parameters import PARAMS
+    from rich.markup import escape
 
-    table = Table(title="quartiersim parameters (set them under [parameters] or with --set name=value)")
+    from quartiersim.parameters import GROUP_TITLES, PARAMS
+
+    if args.group and args.group not in GROUP_TITLES:
+        raise InputError("argument", "--group", "one of the parameter groups: " + ", ".join(GROUP_TITLES),
+                         args.group)
+    # escaped: rich would take "[parameters]" for a style tag and drop it
+    table = Table(title=escape("quartiersim parameters (set them under [parameters] in a scenario or with --set "
+                               "name=value)"))
     for col in ("name", "default", "unit", "range", "meaning"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col in ("name", "default"))
     for p in PARAMS:
         if args.group and p.group != args.group:
             continue
-        table.add_row(p.name, f"{p.default:g}", p.unit, f"{p.low:g} .. {p.high:g}", p.meaning)
+        table.add_row(p.name, f"{p.default:g}", escape(p.unit), f"{p.low:g} .. {p.high:g}", escape(p.meaning))
     console.print(table)
     return 0
 
@@ -128,14 +173,22 @@ def cmd_stadtteile(args: argparse.Namespace, console: Console) -> int:
     from quartiersim.data import load_stadtteile
 
     frame = load_stadtteile(args.file)
-    table = Table(title=f"{len(frame)} Stadtteile in {frame['bezirk'].nunique()} Bezirke")
-    for col in ("number", "stadtteil", "bezirk", "population", "as of", "note"):
-        table.add_column(col, no_wrap=col in ("stadtteil", "bezirk"))
+    n_bezirke = frame["bezirk"].nunique()
+    table = Table(title=f"{_count(len(frame), 'Stadtteil', 'Stadtteile')} in "
+                  f"{_count(n_bezirke, 'Bezirk', 'Bezirke')}")
+    # five narrow columns fit 80 characters; the few notes go below the table instead of a sixth column
+    for col in ("no.", "Stadtteil", "Bezirk", "residents", "as of"):
+        table.add_column(col, no_wrap=True, justify="right" if col in ("no.", "residents") else "left")
+    notes = []
     for _, row in frame.iterrows():
-        note = "" if pd.isna(row["counted_in"]) else f"residents counted in {row['counted_in']}"
-        table.add_row(str(row["number"]), row["stadtteil"], row["bezirk"], f"{row['population']:,}",
-                      row["reference_date"], note)
+        name = row["stadtteil"]
+        if not pd.isna(row["counted_in"]):
+            name += " *"
+            notes.append(f"{row['stadtteil']} in no. {row['counted_in']}")
+        table.add_row(str(row["number"]), name, row["bezirk"], f"{row['population']:,}", row["reference_date"])
     console.print(table)
+    if notes:
+        console.print("* residents counted in a neighbouring Stadtteil: " + "; ".join(notes))
     return 0
 
 
@@ -210,30 +263,48 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
     if args.scale is not None:
         overrides["scale"] = args.scale
     t0 = time.perf_counter()
+    _say_if_compiling(console)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
                   TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=args.no_progress) as bar:
         task = bar.add_task("comparing", total=None)
-        result = compare(args.scenarios, seeds=args.seeds, out=args.out, workers=args.workers,
-                         progress=lambda done, total: bar.update(task, completed=done, total=total), **overrides)
-    years = sorted({y for y in result.differences["year"].unique() if y in (2027, 2030, 2032, 2035)}) or \
-        sorted(result.differences["year"].unique())[-1:]
+        with warnings.catch_warnings():  # the caution about too few seeds is printed below the tables instead
+            warnings.filterwarnings("ignore", message="only [0-9]+ seeds", category=UserWarning)
+            result = compare(args.scenarios, seeds=args.seeds, out=args.out, workers=args.workers,
+                             progress=lambda done, total: bar.update(task, completed=done, total=total), **overrides)
+    years = result.years_shown()
     for name in result.scenarios[1:]:
-        view = Table(title=f"{name} minus {result.reference}: Stuttgart, group 'all', mean paired difference "
-                     f"[90 % interval], {len(result.seeds)} seeds")
-        view.add_column("indicator")
-        for y in years:
-            view.add_column(str(y), justify="right")
+        title = (f"{name} minus {result.reference}: {result.place}, group 'all', mean paired difference [90 % "
+                 f"interval], {len(result.seeds)} seeds")
         head = result.headline(name, years)
-        for indicator, rows in head.groupby("indicator", sort=False):
-            cells = {int(r["year"]): f"{_fmt(r['mean_difference'])} [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]"
-                     for _, r in rows.iterrows()}
-            view.add_row(str(indicator), *[cells.get(y, "") for y in years])
-        console.print(view)
+        cells = {(str(r["indicator"]), int(r["year"])): (_fmt(r["mean_difference"]),
+                                                         f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]")
+                 for _, r in head.iterrows()}
+        indicators = list(dict.fromkeys(head["indicator"].astype(str)))
+        wide = Table(title=title)
+        wide.add_column("indicator", no_wrap=True)
+        for y in years:
+            wide.add_column(str(y), justify="right", no_wrap=True)
+        for ind in indicators:
+            wide.add_row(ind, *[" ".join(cells[(ind, y)]) if (ind, y) in cells else "" for y in years])
+
+        def long(title: str = title, cells: dict = cells, indicators: list = indicators) -> Table:
+            view = Table(title=title)
+            for col in ("indicator", "year", "difference", "90 % interval"):
+                view.add_column(col, no_wrap=True, justify="left" if col == "indicator" else "right")
+            for ind in indicators:
+                for k, y in enumerate(years):
+                    if (ind, y) in cells:
+                        view.add_row(ind if k == 0 else "", str(y), *cells[(ind, y)], end_section=k == len(years) - 1)
+            return view
+
+        _print_fitting(console, wide, long)
         ce = result.cost_effectiveness
         for _, r in ce[(ce["scenario"] == name) & ce["year"].isin(years)].iterrows():
             text = (f"{_fmt(r['eur_per_unit'])} [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]" if r["clear_effect"]
                     else "no clear effect")
             console.print(f"  {int(r['year'])} {r['unit']}: {text}")
+    if result.too_few_seeds:
+        console.print(f"[yellow]caution:[/] {result.too_few_seeds}")
     console.print(f"wrote differences.csv, cost_effectiveness.csv and the runs to [green]{args.out}[/] in "
                   f"{time.perf_counter() - t0:.1f} s")
     return 0
@@ -251,6 +322,7 @@ def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
     console.print(f"[bold]quartiersim sweep[/] [cyan]{exp.name}[/]: {exp.n_points} design points "
                   f"({exp.method}) x {len(exp.seeds)} seeds = {exp.n_points * len(exp.seeds)} runs, on {where}, "
                   f"into {out}")
+    _say_if_compiling(console)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
                   TextColumn("[red]{task.fields[failed]} failed"), TimeElapsedColumn(), TimeRemainingColumn(),
                   console=console, disable=args.no_progress) as bar:
@@ -301,19 +373,38 @@ def cmd_summarise(args: argparse.Namespace, console: Console) -> int:
             "uncertainty sample and seed"
     else:
         rows, key, factors, title = table, "point", store.factors, "per design point, over seeds"
-    view = Table(title=f"{store.manifest['name']}: mean [5th, 95th percentile] {title}")
-    view.add_column(key, justify="right")
+    caption = f"{store.manifest['name']}: mean [5th, 95th percentile] {title}"
+    wide = Table(title=caption)
+    wide.add_column(key, justify="right", no_wrap=True)
     for factor in factors:
-        view.add_column(factor)
+        wide.add_column(factor, no_wrap=True)
     for label in labels:
-        view.add_column(label, justify="right")
+        wide.add_column(label, justify="right", no_wrap=True)
     keys = list(dict.fromkeys(rows[key]))
+    shown = []
     for k in keys[: args.top]:
         group = rows[rows[key] == k].set_index("outcome")
         cells = [f"{_fmt(group.loc[lb, 'mean'])} [{_fmt(group.loc[lb, 'p05'])}, {_fmt(group.loc[lb, 'p95'])}]"
                  for lb in labels]
-        view.add_row(str(k), *[_fmt(group[f].iloc[0]) for f in factors], *cells)
-    console.print(view)
+        values = [_fmt(group[f].iloc[0]) for f in factors]
+        wide.add_row(str(k), *values, *cells)
+        shown.append((k, values, cells))
+
+    def long() -> Table:  # one row per outcome; each point's factors in one cell, named by letters below
+        letters = [chr(ord("A") + i) for i in range(len(factors))]
+        legend = "; ".join(f"{a} = {f}" for a, f in zip(letters, factors, strict=True))
+        view = Table(title=caption, caption=f"factors: {legend}" if factors else None)
+        for col in (key, "factors", "outcome", "mean [5th, 95th]"):
+            view.add_column(col, justify="right" if col in (key, "mean [5th, 95th]") else "left",
+                            no_wrap=col != "factors", overflow="fold")
+        for k, values, cells in shown:
+            text = "\n".join(f"{a}: {v}" for a, v in zip(letters, values, strict=True))
+            for j, (label, cell) in enumerate(zip(labels, cells, strict=True)):
+                view.add_row(str(k) if j == 0 else "", text if j == 0 else "", label, cell,
+                             end_section=j == len(labels) - 1)
+        return view
+
+    _print_fitting(console, wide, long)
     if len(keys) > args.top:
         console.print(f"(first {args.top} of {len(keys)}; all are in the files)")
     written = "summary.csv, summary_levers.csv" if store.manifest["uncertainties"] else "summary.csv"
@@ -411,7 +502,12 @@ def cmd_plot(args: argparse.Namespace, console: Console) -> int:
     """Write the standard figures of a run, comparison or sweep directory."""
     from quartiersim.plots import standard_figures
 
-    written = standard_figures(args.directory, args.out)
+    try:
+        written = standard_figures(args.directory, args.out, year=args.year)
+    except ValueError as exc:
+        if args.year is None:
+            raise
+        raise InputError("argument", "--year", str(exc), args.year) from None  # a year the comparison lacks
     console.print(f"wrote {len(written)} figures to {args.out}: " + ", ".join(p.name for p in written))
     return 0
 
@@ -535,6 +631,8 @@ def build_parser() -> argparse.ArgumentParser:
     pl = sub.add_parser("plot", help="write the standard figures of a run, comparison or sweep directory")
     pl.add_argument("directory", help="a run, compare or sweep output directory")
     pl.add_argument("--out", required=True, help="the folder for the PNG files")
+    pl.add_argument("--year", type=int, help="a comparison's year for the cost-against-outcome figures (default: "
+                    "every year in which the scenarios differ)")
     pl.set_defaults(func=cmd_plot)
     ap = sub.add_parser("app", help="start the interactive app (SolaraViz) for one or a few Stadtteile")
     ap.add_argument("scenario", nargs="?", default=None, help="scenario file or bundled name (default "

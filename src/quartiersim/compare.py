@@ -41,11 +41,10 @@ from scipy import stats
 
 from quartiersim.errors import InputError
 from quartiersim.executors import local_executor, run_jobs
-from quartiersim.outputs import CITY
-from quartiersim.run import package_version, remove_partials, simulate, write_atomic
+from quartiersim.outputs import CITY, FLOWS
+from quartiersim.run import package_version, remove_partials, simulate, write_atomic, write_parquet
 from quartiersim.spec import Scenario, resolve_scenario
 
-FLOWS = ("meeting_place_visits", "initiative_dropouts", "role_hours", "cost_eur", "grants_eur")
 KEYS = ["stadtteil", "indicator", "group", "year"]
 HEADLINE = ("lonely_share", "lonely_adults", "ties_per_resident", "participation_share", "volunteer_share",
             "active_initiatives", "cost_eur", "grants_eur")
@@ -80,6 +79,34 @@ class Comparison:
     differences: pd.DataFrame
     cost_effectiveness: pd.DataFrame
 
+    @property
+    def place(self) -> str:
+        """What the ``Stuttgart`` rows are: the city, one Stadtteil's name, or how many Stadtteile."""
+        others = sorted(set(self.differences["stadtteil"].astype(str)) - {CITY})
+        if len(others) == 1:
+            return others[0]
+        return CITY if len(others) >= 152 or not others else f"{len(others)} simulated Stadtteile"
+
+    @property
+    def too_few_seeds(self) -> str:
+        """A caution when the seeds are too few to conclude anything (empty when they are enough)."""
+        return too_few_seeds(len(self.seeds))
+
+    def years_shown(self, most: int = 4) -> list[int]:
+        """Up to ``most`` years to print: spread over the years in which the scenarios differ at all.
+
+        Years in which every scenario equals the reference (before a strategy starts, after all has ended) show
+        only zeros. The first and last differing years are always among them; none differing: the last year.
+        """
+        d = self.differences
+        d = d[(d["stadtteil"] == CITY) & (d["group"] == "all") & d["indicator"].isin(HEADLINE)]
+        moved = d.groupby("year")["mean_difference"].apply(lambda v: bool((v.abs() > 0).any()))
+        years = [int(y) for y in moved.index[moved.to_numpy()]] or [int(d["year"].max())]
+        if len(years) <= most:
+            return years
+        picks = np.linspace(0, len(years) - 1, most).round().astype(int)
+        return [years[k] for k in sorted(set(picks))]
+
     def headline(self, scenario: str, years: Sequence[int] | None = None) -> pd.DataFrame:
         """City-wide differences of the main indicators (group ``all``) for a few years."""
         d = self.differences
@@ -88,6 +115,19 @@ class Comparison:
         if years is not None:
             d = d[d["year"].isin(years)]
         return d
+
+
+#: Fewer seeds than this give intervals that cannot be trusted: the spread of the paired differences is
+#: estimated from so few values that two seeds which happen to agree give an interval such as [2.0, 2.0].
+MIN_SEEDS = 10
+
+
+def too_few_seeds(n: int) -> str:
+    """The caution printed and warned about when ``n`` seeds are too few to conclude ("" when enough)."""
+    if n >= MIN_SEEDS:
+        return ""
+    return (f"only {n} seeds: the 90 % intervals and 'clear effects' rest on too few runs to conclude anything; "
+            f"use {MIN_SEEDS} or more seeds (the default is 20) before reading effects from them")
 
 
 def compare(scenarios: Sequence[str | Path | Scenario], seeds: int | Sequence[int] = 20,
@@ -128,6 +168,8 @@ def compare(scenarios: Sequence[str | Path | Scenario], seeds: int | Sequence[in
         out.mkdir(parents=True, exist_ok=True)
         started = dict(manifest, complete=False)
         write_atomic(out / MANIFEST, lambda p: p.write_text(json.dumps(started, indent=2, default=str)))
+    if too_few_seeds(len(seed_list)):
+        warnings.warn(too_few_seeds(len(seed_list)), UserWarning, stacklevel=2)
     tables = _run_all(specs, seed_list, out, workers, progress)
     yearly_all = pd.concat([t.assign(scenario=name, seed=seed) for (name, seed), t in tables.items()],
                            ignore_index=True)
@@ -135,11 +177,11 @@ def compare(scenarios: Sequence[str | Path | Scenario], seeds: int | Sequence[in
     cost = cost_effectiveness(yearly_all, names[0], names[1:])
     result = Comparison(names[0], names, seed_list, yearly_all, diffs, cost)
     if out is not None:
-        write_atomic(out / "yearly.parquet", lambda p: yearly_all.to_parquet(p, index=False))
-        write_atomic(out / "differences.parquet", lambda p: diffs.to_parquet(p, index=False))
+        write_parquet(out / "yearly.parquet", yearly_all)
+        write_parquet(out / "differences.parquet", diffs)
         write_atomic(out / "differences.csv", lambda p: diffs.to_csv(p, index=False))
         write_atomic(out / "cost_effectiveness.csv", lambda p: cost.to_csv(p, index=False))
-        done = dict(manifest, complete=True, version=package_version())
+        done = dict(manifest, complete=True, version=package_version(), caution=too_few_seeds(len(seed_list)))
         write_atomic(out / MANIFEST, lambda p: p.write_text(json.dumps(done, indent=2, default=str)))
     return result
 
@@ -155,8 +197,36 @@ def _check_out(out: Path, manifest: dict[str, Any]) -> None:
     new = json.loads(json.dumps(manifest["scenarios"], default=str))
     if old.get("scenarios") != new or list(old.get("scenarios", {})) != list(new) or \
             old.get("seeds") != manifest["seeds"]:
-        raise InputError("argument", "--out", "a new directory; this one holds a compare of other scenarios or "
-                         "seeds", str(out))
+        raise InputError("argument", "--out", "a new directory; this one holds a compare that differs: "
+                         + "; ".join(_differences(old, new, manifest["seeds"])), str(out))
+
+
+def _differences(old: dict[str, Any], new: dict[str, Any], seeds: list[int], most: int = 4) -> list[str]:
+    """What differs between an earlier comparison's manifest and this one, in words (the first few)."""
+    out = []
+    before = old.get("scenarios", {})
+    if list(before) != list(new):
+        out.append(f"scenarios {', '.join(before)} there, {', '.join(new)} now")
+    if old.get("seeds") != seeds:
+        out.append(f"seeds {_span(old.get('seeds', []))} there, {_span(seeds)} now")
+    for name in [n for n in new if n in before]:
+        a, b = before[name], new[name]
+        for key in sorted(set(a) | set(b)):
+            if key == "parameters":
+                for p in sorted(set(a.get(key, {})) | set(b.get(key, {}))):
+                    if a.get(key, {}).get(p) != b.get(key, {}).get(p):
+                        out.append(f"{name}: parameter {p} {a.get(key, {}).get(p)!r} there, "
+                                   f"{b.get(key, {}).get(p)!r} now")
+            elif key not in ("base_dir", "source_file") and a.get(key) != b.get(key):
+                shown = [repr(v) if len(repr(v)) <= 40 else "(different)" for v in (a.get(key), b.get(key))]
+                out.append(f"{name}: {key} {shown[0]} there, {shown[1]} now")
+    if len(out) > most:
+        out = [*out[:most], f"and {len(out) - most} more"]
+    return out or ["its files, written by another version"]
+
+
+def _span(seeds: list[int]) -> str:
+    return f"{seeds[0]}..{seeds[-1]}" if seeds and seeds == list(range(seeds[0], seeds[-1] + 1)) else str(seeds)
 
 
 def _run_all(specs: list[Scenario], seeds: list[int], out: Path | None, workers: int,
@@ -182,7 +252,7 @@ def _run_all(specs: list[Scenario], seeds: list[int], out: Path | None, workers:
         name, _, seed = job
         path = path_of(name, seed)
         if path is not None:
-            write_atomic(path, lambda p: table.to_parquet(p, index=False))
+            write_parquet(path, table)
         tables[(name, seed)] = table
         if progress:
             progress(len(tables), total)

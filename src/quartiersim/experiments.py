@@ -73,7 +73,15 @@ from quartiersim.data import load_stadtteile, select_stadtteile, simulated_rows
 from quartiersim.errors import InputError
 from quartiersim.outputs import CITY, GROUPS, INDICATORS, STADTTEIL_INDICATORS
 from quartiersim.parameters import PARAMS_BY_NAME, close_names
-from quartiersim.spec import FieldError, Scenario, build_scenario, read_toml, resolve_scenario, validate_model
+from quartiersim.spec import (
+    FieldError,
+    Scenario,
+    assign_path,
+    build_scenario,
+    read_toml,
+    resolve_scenario,
+    validate_model,
+)
 
 METHODS = ("full_factorial", "latin_hypercube", "sobol", "morris", "posterior")
 AGGREGATES = ("value", "sum", "mean", "min", "max", "change")
@@ -275,6 +283,57 @@ def outcome_value(table: pd.DataFrame, outcome: OutcomeSpec, stadtteil: str) -> 
     if len(span) < last - first + 1 or span.isna().any():
         return math.nan
     return float(getattr(span, outcome.aggregate)())
+
+
+def outcome(table: pd.DataFrame, indicator: str, year: int | tuple[int, int] | None = None,
+            stadtteil: int | str = CITY, group: str = "all", how: str = "value") -> float:
+    """One number from a run's table, as an experiment file's outcome (for EMA Workbench, notebooks, scripts).
+
+    Stocks (shares, ties, active initiatives) count at the end of a year, flows (visits, drop-outs, hours,
+    cost) are summed over the year, as in :func:`quartiersim.compare.yearly`.
+
+    Args:
+        table: the tidy table ``simulate`` returns (or its yearly table).
+        indicator: an indicator of the table, e.g. ``"lonely_share"``.
+        year: the year for ``how="value"`` (default: the table's last year), or ``(from, to)`` for the others.
+        stadtteil: ``"Stuttgart"`` (the total of the simulated Stadtteile), or a simulated Stadtteil's name or
+            number.
+        group: a population group (resident indicators only).
+        how: ``"value"`` (the year's value), or ``"sum"``, ``"mean"``, ``"min"``, ``"max"`` or ``"change"`` (last
+            year minus first) over ``year = (from, to)``.
+
+    Returns:
+        The number; NaN where a year in range has no value.
+
+    Raises:
+        InputError: an unknown indicator, group, aggregate or Stadtteil, or years the table does not have.
+
+    """
+    if "year" not in table.columns:
+        from quartiersim.compare import yearly
+
+        table = yearly(table)
+    years = sorted(int(y) for y in pd.unique(table["year"]))
+    if year is None:
+        year = years[-1] if how == "value" else (years[0], years[-1])
+    data: dict[str, Any] = {"indicator": indicator, "group": group, "stadtteil": stadtteil, "aggregate": how}
+    if isinstance(year, tuple | list):
+        data["years"] = [int(y) for y in year]
+    else:
+        data["year"] = int(year)
+    spec = validate_model(OutcomeSpec, data, "outcome()", {})
+    if not (years[0] <= spec.first_year and spec.last_year <= years[-1]):
+        raise InputError("outcome()", "year", f"years the table has ({years[0]} to {years[-1]})", year)
+    places = set(table["stadtteil"].astype(str))
+    name = str(stadtteil)
+    if isinstance(stadtteil, int) or name.isdigit():
+        table_st = load_stadtteile()
+        rows = select_stadtteile(table_st, [stadtteil], source="outcome()", field="stadtteil")
+        name = str(table_st["stadtteil"].iloc[rows[0]])
+    if name not in places:
+        raise InputError("outcome()", "stadtteil", f"'{CITY}' or a Stadtteil in the table: "
+                         + ", ".join(sorted(places - {CITY})), stadtteil)
+    return outcome_value(table, spec, name)
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -501,60 +560,13 @@ def _scenario_with(base_data: dict[str, Any], choice: dict[str, Any], source: st
     """The base scenario with lever values applied, validated; errors name the lever."""
     data = copy.deepcopy(base_data)
     for path, value in choice.items():
-        _assign(data, path, value, source)
+        assign_path(data, path, value, source, where=f"levers.{path}")
     try:
         scenario = build_scenario(data, source=f"{source} ({where})")
     except InputError as exc:
         field_name = where if where != "levers" else f"levers ({', '.join(f'{k} = {v!r}' for k, v in choice.items())})"
         raise InputError(source, field_name, f"{exc.field}: {exc.expected}", exc.got) from None
     return scenario
-
-
-def _assign(data: dict[str, Any], path: str, value: Any, source: str) -> None:
-    """Set a lever's value in scenario data: a parameter name, or a dotted path (list items by name or index)."""
-    where = f"levers.{path}"
-    parts = path.split(".")
-    if len(parts) == 1 and parts[0] not in data:
-        if parts[0] not in PARAMS_BY_NAME:
-            close = close_names(parts[0])
-            hint = f" (did you mean {', '.join(close)}?)" if close else ""
-            raise InputError(source, where, "a scenario field (nested fields with dots, e.g. "
-                             f"allocation.budget_eur_per_year) or a declared parameter{hint}")
-        data["parameters"] = {**(data.get("parameters") or {}), parts[0]: value}
-        return
-    node: Any = data
-    for depth, part in enumerate(parts[:-1]):
-        here = ".".join(parts[: depth + 1])
-        if isinstance(node, dict):
-            if part not in node:
-                raise InputError(source, where, f"a field of the scenario; '{here}' is not one (known: "
-                                 f"{', '.join(sorted(node))})")
-            child = node[part]
-        elif isinstance(node, list):
-            child = _element(node, part, source, where, here)
-        else:
-            raise InputError(source, where, f"a path into tables; '{here}' is a value")
-        if child is None:
-            raise InputError(source, where, f"a table the base scenario has; it has no [{here}] (add one to the "
-                             "scenario, or set it in [set])")
-        node = child
-    last = parts[-1]
-    if isinstance(node, list):
-        raise InputError(source, where, "a path ending in a field (e.g. roles.NAME.fte)")
-    if not isinstance(node, dict):
-        raise InputError(source, where, "a path into tables")
-    node[last] = value
-
-
-def _element(items: list[Any], key: str, source: str, where: str, here: str) -> Any:
-    if key.isdigit() and int(key) < len(items):
-        return items[int(key)]
-    named = [x for x in items if isinstance(x, dict) and x.get("name") == key]
-    if len(named) == 1:
-        return named[0]
-    names = [str(x.get("name")) for x in items if isinstance(x, dict) and x.get("name")]
-    raise InputError(source, where, f"an index 0..{len(items) - 1} or the name of an item of "
-                     f"{here.rsplit('.', 1)[0]}" + (f" ({'; '.join(names)})" if names else ""), key)
 
 
 def check_outcomes(outcomes: list[OutcomeSpec], lever_data: list[dict[str, Any]], source: str,

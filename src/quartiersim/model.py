@@ -65,6 +65,7 @@ from quartiersim.population import allocate, demography_tables, trait_parameters
 from quartiersim.rng import RunStreams
 from quartiersim.spec import TASKS, Scenario, resolve_scenario
 from quartiersim.strategies import plan
+from quartiersim.threads import kernel_threads, model_threads
 
 _T = {t: k for k, t in enumerate(TASKS)}
 #: during the spin-up, the rates that hold the inputs (volunteering, the density of initiatives) are set anew
@@ -80,6 +81,7 @@ class QuarterModel(mesa.Model):
             :class:`~quartiersim.spec.Scenario`, or None for the bundled default.
         rng: the run's seed (an int; a numpy Generator is turned into one). Without it the model warns and
             draws a seed from the operating system; ``model.seed`` records it.
+        seed: the same as ``rng`` (Mesa's older name; ``mesa.batch_run`` passes ``seed=`` to a model that has it).
         **overrides: scenario fields (``scale``, ``stadtteile``, ``start``, ``end``, ``report``, ...) or
             parameter names with new values (as ``mesa.batch_run`` passes them).
 
@@ -89,14 +91,20 @@ class QuarterModel(mesa.Model):
         residents: the array-backed population (its bundles ``pop`` and ``ties`` are what the kernels read).
         date: the first day of the week the next step simulates.
         recorder: the reported indicators (``model.results()`` gives the tidy table).
-        datacollector: a Mesa DataCollector with the city-wide indicators at each report.
+        datacollector: a Mesa DataCollector with the date and the city-wide indicators at each report.
+        threads: the numba threads the weekly kernel uses (:mod:`quartiersim.threads`).
 
     """
 
     PHASES: tuple[str, ...] = ("roles", "demography", "awareness", "visits", "encounters", "ties", "loneliness",
                                "participation", "initiatives", "report")
 
-    def __init__(self, scenario: str | Scenario | None = None, rng: Any = None, **overrides: Any):
+    def __init__(self, scenario: str | Scenario | None = None, rng: Any = None, seed: int | None = None,
+                 **overrides: Any):
+        if seed is not None:  # another name for rng: mesa.batch_run passes seed= to a model that declares it
+            if rng is not None:
+                raise ValueError("pass either rng or seed, not both (they are the same: the run's seed)")
+            rng = seed
         spec = resolve_scenario(scenario, **overrides)
         if rng is None:
             warnings.warn("QuarterModel built without a seed: results will not be reproducible; pass rng=<int>",
@@ -120,6 +128,8 @@ class QuarterModel(mesa.Model):
         self._build_roles()
         self._build_places()
         self._build_population()
+        # kernel threads: one in workers, on busy cores and for small runs (threads.py)
+        self.threads = model_threads(self.n_st, len(self.residents))
         self._init_state()
         self._alloc_buffers()
         self.funding: FundingRounds | None = None
@@ -135,8 +145,10 @@ class QuarterModel(mesa.Model):
         self.spinup_seconds = time.perf_counter() - t0
         self.phase_seconds: dict[str, float] = {}
         self.latest: dict[str, float] = {}
+        self.latest_date = spec.start
         self.datacollector = mesa.DataCollector(model_reporters={
-            name: (lambda m, name=name: m.latest.get(name, float("nan"))) for name in Recorder.CITY_REPORTERS
+            "date": lambda m: pd.Timestamp(m.latest_date),  # the report's date (its period's last day)
+            **{name: (lambda m, name=name: m.latest.get(name, float("nan"))) for name in Recorder.CITY_REPORTERS},
         })
         self._collect(report=False)
 
@@ -366,7 +378,8 @@ class QuarterModel(mesa.Model):
         """
         while self.week < 0:
             self._phase_roles()
-            self._resident_week()
+            with kernel_threads(self.threads):
+                self._resident_week()
             self.week += 1
             self.residents.week = self.week
             self.date = self.spec.start + dt.timedelta(days=7 * self.week)
@@ -386,9 +399,17 @@ class QuarterModel(mesa.Model):
 
     @classmethod
     def describe_phases(cls) -> str:
-        """The weekly phases in order, one line each (from the module docstring)."""
-        lines = [line.strip() for line in (__doc__ or "").splitlines() if re.match(r"\d+\. ", line.strip())]
-        return "\n".join(lines)
+        """The weekly phases in order, one paragraph each (the numbered list of the module docstring)."""
+        items: list[str] = []
+        for line in (__doc__ or "").splitlines():
+            text = line.strip()
+            if re.match(r"\d+\. ", text):
+                items.append(text)
+            elif items and text and line.startswith(" "):  # an item's continuation line
+                items[-1] += " " + text
+            elif items and not text:  # the blank line after the list
+                break
+        return "\n".join(items)
 
     def step(self) -> None:
         """Advance one week: run every phase in :data:`PHASES` order.
@@ -414,7 +435,8 @@ class QuarterModel(mesa.Model):
                 t1 = t2
             self._week_books()
         else:
-            self._resident_week()
+            with kernel_threads(self.threads):
+                self._resident_week()
             t2 = time.perf_counter()
             timer["residents"] = timer.get("residents", 0.0) + t2 - t1
             t1 = t2
@@ -425,6 +447,13 @@ class QuarterModel(mesa.Model):
         self.date = self.spec.start + dt.timedelta(days=7 * self.week)
         if self.week >= self.n_weeks:
             self.running = False
+
+    def _wrapped_step(self) -> None:
+        """Mesa's step: after the scenario's end it does nothing, so ``steps`` and ``time`` stay at the end."""
+        if self.week >= self.n_weeks:
+            self.running = False
+            return
+        super()._wrapped_step()
 
     def _wkey(self, stream: str) -> np.uint64:
         return np.uint64(week_key(np.uint64(self._keys[stream]), np.int64(self.week)))
@@ -600,6 +629,7 @@ class QuarterModel(mesa.Model):
             for acc in per.values():
                 acc[:] = 0.0
         self.latest = Recorder.city_values(self.stats, active)
+        self.latest_date = label if report else self.date
         self.datacollector.collect(self)
 
     # ------------------------------------------------------------------------------------------------------

@@ -58,6 +58,42 @@ STADTTEIL_INDICATORS: tuple[tuple[str, str, str], ...] = (
      "period, each replaced by a newcomer"),
 )
 INDICATORS: tuple[str, ...] = tuple(x[0] for x in RESIDENT_INDICATORS) + tuple(x[0] for x in STADTTEIL_INDICATORS)
+#: indicators summed over a period (the others are stocks: the value at the period's end)
+FLOWS: tuple[str, ...] = ("meeting_place_visits", "initiative_dropouts", "role_hours", "cost_eur", "grants_eur",
+                          "outreach_contacts", "role_event_attendances", "residents_moved")
+#: short names for figures, tables and reports, for readers who never see the column names
+LABELS: dict[str, str] = {
+    "lonely_share": "Lonely adults (share)", "lonely_adults": "Lonely adults", "ties_per_resident": "Social ties",
+    "bridging_tie_share": "Bridging ties (share)", "meeting_place_visits": "Meeting-place visits",
+    "participation_share": "Residents taking part (14+)", "volunteer_share": "Volunteers (14+)",
+    "offer_coverage": "Residents reached by an open offer", "active_initiatives": "Active initiatives",
+    "initiative_dropouts": "Initiatives dropped out", "role_hours": "Hours of the municipal roles",
+    "cost_eur": "Cost of the municipal roles", "grants_eur": "Grants to initiatives",
+    "funded_initiatives": "Initiatives with a grant", "aware_share": "Residents who know the local offers",
+    "programme_reach_share": "Residents reached by a role (14+)",
+    "programme_participation_share": "Residents at a role's activities (14+)",
+    "hosted_initiatives": "Initiatives hosted by a meeting place", "outreach_contacts": "Outreach contacts",
+    "role_event_attendances": "Attendances at role activities", "residents_moved": "Residents who moved or died",
+}
+
+
+def indicator_table() -> dict[str, dict[str, str]]:
+    """Every indicator with its label, unit, meaning and kind (stock or flow): one table for files and reports.
+
+    It goes into each results file (Parquet schema metadata and ``metadata.json``) so the values carry their
+    units, and feeds the figures' axes and the evaluation report's glossary.
+    """
+    rows = [(name, unit, meaning) for name, _, _, unit, meaning in RESIDENT_INDICATORS] + list(STADTTEIL_INDICATORS)
+    return {name: {"label": LABELS[name], "unit": unit, "meaning": meaning,
+                   "kind": "flow (sum over the period)" if name in FLOWS else "stock (value at the period's end)"}
+            for name, unit, meaning in rows}
+
+
+def is_share(indicator: str) -> bool:
+    """Whether an indicator is a share (0 to 1), to be shown in per cent."""
+    return indicator_table()[indicator]["unit"].startswith("share")
+
+
 COLUMNS = ("date", "stadtteil", "indicator", "group", "value")
 
 

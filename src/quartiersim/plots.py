@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from quartiersim.outputs import CITY, GROUPS, INDICATORS, RESIDENT_INDICATORS, STADTTEIL_INDICATORS
+from quartiersim.outputs import CITY, GROUPS, INDICATORS, LABELS, RESIDENT_INDICATORS, STADTTEIL_INDICATORS
 
 COLOURS = ["#4477aa", "#ee6677", "#228833", "#ccbb44", "#66ccee", "#aa3377", "#bbbbbb", "#000000"]
 UNITS = {name: unit for name, _, _, unit, _ in RESIDENT_INDICATORS} | {n: u for n, u, _ in STADTTEIL_INDICATORS}
@@ -60,6 +60,22 @@ def _unit(indicator: str) -> str:
     return UNITS[indicator]
 
 
+def place_label(table: pd.DataFrame, stadtteil: str = CITY) -> str:
+    """How a figure names a place: the total of a one-Stadtteil run is that Stadtteil, not "Stuttgart".
+
+    The results' ``Stuttgart`` rows are the total of the simulated Stadtteile; that is the city only when all
+    of them were simulated, so a run of fewer says how many.
+    """
+    if stadtteil != CITY:
+        return stadtteil
+    others = [s for s in pd.unique(table["stadtteil"].astype(str)) if s != CITY]
+    if len(others) == 1:
+        return others[0]
+    if len(others) == 0 or len(others) >= 152:
+        return CITY
+    return f"{len(others)} simulated Stadtteile"
+
+
 def _select(table: pd.DataFrame, indicator: str, group: str, stadtteil: str) -> pd.DataFrame:
     t = table[(table["indicator"].astype(str) == indicator) & (table["group"].astype(str) == group)
               & (table["stadtteil"].astype(str) == stadtteil)]
@@ -85,7 +101,9 @@ def indicator_over_time(runs: Mapping[str, Sequence[pd.DataFrame] | pd.DataFrame
             if len(tables) > 1:
                 ax.fill_between(wide.index, np.nanquantile(values, 0.05, axis=1),
                                 np.nanquantile(values, 0.95, axis=1), color=colour, alpha=0.2, linewidth=0)
-        ax.set_title(f"{indicator}, {GROUP_LABELS.get(group, group)}, {stadtteil}")
+        first = next(iter(runs.values()))
+        place = place_label(first if isinstance(first, pd.DataFrame) else first[0], stadtteil)
+        ax.set_title(f"{LABELS.get(indicator, indicator)}, {GROUP_LABELS.get(group, group)}, {place}")
         ax.set_ylabel(f"{indicator} [{_unit(indicator)}]")
         ax.set_xlabel("date (end of reporting period)")
         ax.legend(title="median, band: 90 % of runs" if any(
@@ -110,7 +128,8 @@ def scenario_differences(differences: pd.DataFrame, indicator: str, group: str =
             ax.fill_between(rows["year"], rows["ci_low"], rows["ci_high"], color=colour, alpha=0.2, linewidth=0)
         ax.axhline(0, color="black", linewidth=0.8)
         reference = d["reference"].iloc[0]
-        ax.set_title(f"{indicator}, {GROUP_LABELS.get(group, group)}, {stadtteil}: scenario minus {reference}")
+        ax.set_title(f"{LABELS.get(indicator, indicator)}, {GROUP_LABELS.get(group, group)}, "
+                     f"{place_label(differences, stadtteil)}: scenario minus {reference}")
         ax.set_ylabel(f"difference [{_unit(indicator)}]")
         ax.set_xlabel("year")
         ax.legend(title="mean paired difference, 90 % interval")
@@ -162,7 +181,7 @@ def loneliness_by_group(table: pd.DataFrame, when: Any = None, stadtteil: str = 
         ax = axes[0, 0]
         ax.bar([GROUP_LABELS[g] for g in values.index], 100 * values.to_numpy(dtype=float), color=COLOURS[0])
         ax.set_ylabel("lonely adults [% of the group's adults]")
-        ax.set_title(f"Loneliness by group, {stadtteil} ({t['when'].iloc[0]})")
+        ax.set_title(f"Loneliness by group, {place_label(table, stadtteil)} ({t['when'].iloc[0]})")
         ax.tick_params(axis="x", rotation=30)
         for label in ax.get_xticklabels():
             label.set_horizontalalignment("right")
@@ -184,53 +203,91 @@ def initiatives(table: pd.DataFrame, stadtteil: str = CITY) -> Any:
         right.grid(False)
         ax.set_zorder(right.get_zorder() + 1)
         ax.patch.set_visible(False)
-        ax.set_title(f"Initiatives, {stadtteil}")
+        ax.set_title(f"Initiatives, {place_label(table, stadtteil)}")
         handles = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
         ax.legend(handles, [h.get_label() for h in handles], loc="upper left")
     return fig
 
 
-def cost_against_outcome(differences: pd.DataFrame, year: int, outcome: str = "lonely_adults",
-                         stadtteil: str = CITY) -> Any:
-    """Per scenario, the extra yearly cost (roles and grants) against the change of an outcome.
+def differing_years(differences: pd.DataFrame, outcome: str = "lonely_adults", stadtteil: str = CITY) -> list[int]:
+    """The years in which some scenario's extra cost or change of ``outcome`` is not zero.
 
-    Both are paired differences to the reference scenario, with 90 % intervals.
+    In the other years the scenarios are the same (before a strategy starts, or after everything has ended), and
+    a cost-against-outcome point there would sit at (0, 0) and say nothing.
     """
     d = differences[(differences["group"] == "all") & (differences["stadtteil"].astype(str) == stadtteil)
-                    & (differences["year"] == year)]
+                    & differences["indicator"].isin(["cost_eur", "grants_eur", outcome])]
+    moved = d.groupby("year")["mean_difference"].apply(lambda v: bool((v.abs() > 0).any()))
+    return [int(y) for y in moved.index[moved.to_numpy()]]
+
+
+def cost_against_outcome(differences: pd.DataFrame, year: int | Sequence[int] | None = None,
+                         outcome: str = "lonely_adults", stadtteil: str = CITY) -> Any:
+    """Per scenario and year, the extra yearly cost (roles and grants) against the change of an outcome.
+
+    Both are paired differences to the reference scenario, with 90 % intervals. Each scenario's years are
+    joined by a line and labelled.
+
+    Args:
+        differences: :attr:`quartiersim.compare.Comparison.differences`.
+        year: a year, several, or None for :func:`differing_years` (the last year if none differs).
+        outcome: the indicator on the vertical axis.
+        stadtteil: the place (default the total of the simulated Stadtteile).
+
+    """
+    if year is None:
+        years = differing_years(differences, outcome, stadtteil) or [int(differences["year"].max())]
+    else:
+        years = [int(year)] if isinstance(year, int | np.integer) else [int(y) for y in year]
+    d = differences[(differences["group"] == "all") & (differences["stadtteil"].astype(str) == stadtteil)
+                    & differences["year"].isin(years)]
+    if d.empty:
+        raise ValueError(f"no differences for {stadtteil} in {years}; the comparison has the years "
+                         f"{sorted(differences['year'].unique())}")
     with _style():
-        fig, axes = _figure(6.0, 4.2)
+        fig, axes = _figure(6.5, 4.4)
         ax = axes[0, 0]
         for k, (name, rows) in enumerate(d.groupby("scenario", sort=False)):
-            cost = rows[rows["indicator"].isin(["cost_eur", "grants_eur"])]
-            out = rows[rows["indicator"] == outcome]
-            if cost.empty or out.empty:
+            xs, ys, xerrs, yerrs, labels = [], [], [], [], []
+            for y, at in rows.groupby("year"):
+                cost = at[at["indicator"].isin(["cost_eur", "grants_eur"])]
+                out = at[at["indicator"] == outcome]
+                if cost.empty or out.empty:
+                    continue
+                xs.append(cost["mean_difference"].sum())
+                ys.append(float(out["mean_difference"].iloc[0]))
+                xerrs.append(float(np.sqrt(((cost["ci_high"] - cost["ci_low"]) / 2).pow(2).sum())))
+                yerrs.append(float((out["ci_high"] - out["ci_low"]).iloc[0] / 2))
+                labels.append(str(y))
+            if not xs:
                 continue
-            x = cost["mean_difference"].sum()
-            y = float(out["mean_difference"].iloc[0])
-            xerr = np.sqrt(((cost["ci_high"] - cost["ci_low"]) / 2).pow(2).sum())
-            yerr = float((out["ci_high"] - out["ci_low"]).iloc[0] / 2)
-            ax.errorbar([x], [y], xerr=[xerr], yerr=[yerr], fmt="o", color=COLOURS[k % len(COLOURS)], capsize=3,
-                        label=name)
+            colour = COLOURS[k % len(COLOURS)]
+            ax.errorbar(xs, ys, xerr=np.nan_to_num(xerrs), yerr=np.nan_to_num(yerrs), fmt="o-", color=colour,
+                        capsize=3, label=name, linewidth=0.8)
+            for x, y, text in zip(xs, ys, labels, strict=True):
+                ax.annotate(text, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7, color=colour)
         ax.axhline(0, color="black", linewidth=0.8)
         ax.axvline(0, color="black", linewidth=0.8)
-        reference = d["reference"].iloc[0] if len(d) else "reference"
-        ax.set_xlabel(f"extra cost in {year} [EUR], against {reference}")
-        ax.set_ylabel(f"change of {outcome} at the end of {year} [{_unit(outcome)}]")
-        ax.set_title(f"Cost against outcome, {stadtteil} ({year}; 90 % intervals)")
+        reference = d["reference"].iloc[0]
+        span = str(years[0]) if len(years) == 1 else f"{years[0]}-{years[-1]}"
+        ax.set_xlabel(f"extra cost in the year [EUR], against {reference}")
+        ax.set_ylabel(f"change of {outcome} at the end of the year [{_unit(outcome)}]")
+        ax.set_title(f"Cost against outcome, {place_label(differences, stadtteil)} ({span}; 90 % intervals)")
         ax.legend()
     return fig
 
 
 def bezirk_tiles(values: pd.Series, title: str, unit: str, stadtteile: pd.DataFrame | None = None) -> Any:
-    """A map without geography: one tile per Stadtteil, one column per Bezirk, coloured by value.
+    """A map without geography: one tile per Stadtteil, named, one column per Bezirk, coloured by value.
 
-    ``values`` is indexed by Stadtteil name; Stadtteile without a value are grey.
+    ``values`` is indexed by Stadtteil name; Stadtteile without a value are grey (the legend says so).
     """
+    import textwrap
+
     from matplotlib import colormaps
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import Normalize
-    from matplotlib.patches import Rectangle
+    from matplotlib.patches import Patch, Rectangle
 
     from quartiersim.data import load_stadtteile
 
@@ -242,7 +299,7 @@ def bezirk_tiles(values: pd.Series, title: str, unit: str, stadtteile: pd.DataFr
     norm = Normalize(finite.min() if len(finite) else 0, finite.max() if len(finite) else 1)
     cmap = colormaps["viridis"]
     with _style():
-        fig, axes = _figure(max(8.0, 0.75 * len(bezirke)), 0.32 * depth + 2.2)
+        fig, axes = _figure(max(8.0, 0.95 * len(bezirke)), 0.42 * depth + 2.4)
         ax = axes[0, 0]
         ax.grid(False)
         for col, bezirk in enumerate(bezirke):
@@ -251,13 +308,18 @@ def bezirk_tiles(values: pd.Series, title: str, unit: str, stadtteile: pd.DataFr
             for r, (_, place) in enumerate(rows.iterrows()):
                 value = values.get(place["stadtteil"], np.nan)
                 colour = cmap(norm(value)) if np.isfinite(value) else "#dddddd"
-                ax.add_patch(Rectangle((col, depth - r - 1), 0.92, 0.9, color=colour))
-                ax.text(col + 0.46, depth - r - 0.55, str(place["number"]), ha="center", va="center", fontsize=5,
-                        color="white" if np.isfinite(value) and norm(value) < 0.6 else "black")
+                ax.add_patch(Rectangle((col, depth - r - 1), 0.94, 0.92, color=colour))
+                # the name in two short lines (numbers alone would need a key to be read)
+                name = "\n".join(textwrap.wrap(str(place["stadtteil"]), 14, break_on_hyphens=True)[:2])
+                ax.text(col + 0.47, depth - r - 0.54, name, ha="center", va="center", fontsize=4.6,
+                        linespacing=0.95, color="white" if np.isfinite(value) and norm(value) < 0.6 else "black")
         ax.set_xlim(-0.2, len(bezirke) + 0.2)
         ax.set_ylim(-0.2, depth + 3.5)
         ax.set_axis_off()
         ax.set_title(title)
+        if not np.isfinite(v).all():
+            ax.legend(handles=[Patch(color="#dddddd", label="no value (not simulated or no data)")],
+                      loc="lower right", fontsize=7)
         fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=unit, shrink=0.7)
     return fig
 
@@ -299,8 +361,11 @@ def sweep_outcomes(summary: pd.DataFrame, factors: Sequence[str]) -> Any:
         fig, axes = _figure(7.0, 2.6 * len(outcomes), rows=len(outcomes))
         for ax, name in zip(axes[:, 0], outcomes, strict=True):
             rows = summary[summary["outcome"] == name].sort_values("point")
-            ax.errorbar(rows["point"], rows["mean"], yerr=[rows["mean"] - rows["p05"], rows["p95"] - rows["mean"]],
-                        fmt="o", markersize=3, capsize=2, color=COLOURS[0])
+            # an outcome equal in every seed has p05 a rounding error above the mean: clip the bars at 0
+            low = np.clip((rows["mean"] - rows["p05"]).to_numpy(dtype=float), 0.0, None)
+            high = np.clip((rows["p95"] - rows["mean"]).to_numpy(dtype=float), 0.0, None)
+            ax.errorbar(rows["point"], rows["mean"], yerr=[low, high], fmt="o", markersize=3, capsize=2,
+                        color=COLOURS[0])
             ax.set_title(name)
             ax.set_ylabel("mean over seeds")
         axes[-1, 0].set_xlabel("design point (factors: " + ", ".join(factors) + "; see design.csv)")
@@ -312,8 +377,15 @@ def _dated(yearly_table: pd.DataFrame) -> pd.DataFrame:
     return yearly_table.assign(date=pd.to_datetime(yearly_table["year"].astype(int).astype(str) + "-12-31"))
 
 
-def standard_figures(directory: str | Path, out: str | Path) -> list[Path]:
-    """Write the standard figures of a run, a comparison or a sweep directory as PNG files; returns their paths."""
+def standard_figures(directory: str | Path, out: str | Path, year: int | None = None) -> list[Path]:
+    """Write the standard figures of a run, a comparison or a sweep directory as PNG files; returns their paths.
+
+    Args:
+        directory: a run, comparison or sweep directory.
+        out: the folder for the PNG files.
+        year: a comparison's year for the cost-against-outcome figures (default: the years the scenarios differ).
+
+    """
     from quartiersim.errors import InputError
 
     directory, out = Path(directory), Path(out)
@@ -330,7 +402,7 @@ def standard_figures(directory: str | Path, out: str | Path) -> list[Path]:
             last = table[(table["indicator"].astype(str) == "lonely_share") & (table["group"].astype(str) == "all")
                          & (table["date"] == table["date"].max()) & (table["stadtteil"].astype(str) != CITY)]
             figures["lonely_share_map"] = bezirk_tiles(last.set_index(last["stadtteil"].astype(str))["value"],
-                                                       f"lonely_share, {last['date'].max().date()}",
+                                                       f"{LABELS['lonely_share']}, {last['date'].max().date()}",
                                                        UNITS["lonely_share"])
     elif (directory / "compare.json").is_file():
         differences = pd.read_parquet(directory / "differences.parquet")
@@ -340,9 +412,8 @@ def standard_figures(directory: str | Path, out: str | Path) -> list[Path]:
         for indicator in ("lonely_adults", "active_initiatives", "participation_share"):
             figures[f"{indicator}_differences"] = scenario_differences(differences, indicator)
             figures[f"{indicator}_over_time"] = indicator_over_time(runs, indicator)
-        last = int(differences["year"].max())
-        figures["cost_against_lonely_adults"] = cost_against_outcome(differences, last, "lonely_adults")
-        figures["cost_against_initiatives"] = cost_against_outcome(differences, last, "active_initiatives")
+        figures["cost_against_lonely_adults"] = cost_against_outcome(differences, year, "lonely_adults")
+        figures["cost_against_initiatives"] = cost_against_outcome(differences, year, "active_initiatives")
     elif (directory / "sweep.json").is_file():
         from quartiersim.sweeps import open_store, summarise
 

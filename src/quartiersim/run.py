@@ -2,7 +2,8 @@
 
 ``simulate(scenario, seed=..., **overrides)`` returns the tidy table and is what notebooks, sweeps and tools
 such as EMA Workbench call. :func:`write_results` writes a run's table as Parquet with ``metadata.json``
-(package version, resolved scenario, seed, data sources, fallbacks) atomically: everything is written into
+(package version, resolved scenario, seed, data sources, fallbacks, each indicator's unit and meaning)
+atomically: everything is written into
 a hidden temporary directory beside the target and renamed into place only when complete, so an interrupted
 or failed run leaves no partial output.
 """
@@ -22,6 +23,7 @@ import pandas as pd
 
 from quartiersim.data import CITY_INDICATORS_CSV, STADTTEIL_INDICATORS_CSV, STADTTEILE_CSV
 from quartiersim.model import QuarterModel
+from quartiersim.outputs import indicator_table
 from quartiersim.spec import Scenario
 
 RESULTS_FILE = "results.parquet"
@@ -35,6 +37,32 @@ def package_version() -> str:
         return version("quartiersim")
     except PackageNotFoundError:  # pragma: no cover - running from a bare source tree
         return "0+unknown"
+
+
+#: The kernels every run calls; the kernels they call are compiled and cached with them.
+RUN_KERNELS = ("init_ties", "init_initiatives", "week_step", "group_stats")
+#: What a first run says while numba compiles (measured: about 21 s on 2 cores; README, Performance).
+COMPILING = "compiling the numba kernels once (about 20 s; later runs load them from numba's cache)..."
+
+
+def kernels_compiled() -> bool | None:
+    """Whether numba's cache holds the kernels a run calls, compiled for this source, Python and numba.
+
+    Reads the index files numba writes beside the kernels (or under ``NUMBA_CACHE_DIR``); numba itself discards
+    an index whose source file changed, so a stale cache counts as not compiled. Returns None when the cache
+    cannot be read this way (another numba layout): then nothing is claimed.
+    """
+    from quartiersim.kernels import core
+
+    try:
+        for name in RUN_KERNELS:
+            kernel = getattr(core, name)
+            # numba's own check: the index lists the compiled signatures, or nothing when missing or stale
+            if not kernel._cache._cache_file._load_index():
+                return False
+    except (AttributeError, OSError, TypeError):  # pragma: no cover - a numba without this cache layout
+        return None
+    return True
 
 
 def simulate(scenario: str | Path | Scenario | None = None, seed: int = 0,
@@ -92,6 +120,7 @@ def metadata(model: QuarterModel) -> dict[str, Any]:
         "weeks": model.n_weeks,
         "report": spec.report,
         "columns": ["date", "stadtteil", "indicator", "group", "value"],
+        "indicators": indicator_table(),
     }
 
 
@@ -116,7 +145,7 @@ def write_results(out: str | Path, table: pd.DataFrame, meta: dict[str, Any], in
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     try:
-        table.to_parquet(tmp / RESULTS_FILE, index=False)
+        write_parquet(tmp / RESULTS_FILE, table)
         if inputs is not None:
             inputs.to_csv(tmp / INPUTS_FILE, index=False)
         with (tmp / METADATA_FILE).open("w", encoding="utf-8") as fh:
@@ -130,6 +159,38 @@ def write_results(out: str | Path, table: pd.DataFrame, meta: dict[str, Any], in
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+#: The key of the indicator table (units and meanings) in the schema metadata of every results Parquet file.
+INDICATORS_KEY = b"quartiersim.indicators"
+
+
+def write_parquet(path: str | Path, frame: pd.DataFrame, extra: dict[bytes, Any] | None = None) -> Path:
+    """Write a results table as Parquet, atomically, with every indicator's unit and meaning in its metadata.
+
+    ``extra`` adds more schema metadata (values written as JSON). :func:`read_indicator_table` reads the units
+    back; pandas and pyarrow read the table as usual.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from quartiersim.outputs import indicator_table
+
+    arrow = pa.Table.from_pandas(frame, preserve_index=False)
+    meta = dict(arrow.schema.metadata or {})
+    meta[INDICATORS_KEY] = json.dumps(indicator_table(), ensure_ascii=False).encode()
+    for key, value in (extra or {}).items():
+        meta[key] = json.dumps(value, default=str).encode()
+    arrow = arrow.replace_schema_metadata(meta)
+    return write_atomic(path, lambda p: pq.write_table(arrow, p))
+
+
+def read_indicator_table(path: str | Path) -> dict[str, dict[str, str]]:
+    """The indicators' labels, units, meanings and kinds stored in a results Parquet file ({} if none)."""
+    import pyarrow.parquet as pq
+
+    meta = pq.read_schema(path).metadata or {}
+    return json.loads(meta.get(INDICATORS_KEY, b"{}"))
 
 
 def write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:

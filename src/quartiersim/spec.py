@@ -41,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from quartiersim.areas import AreaIndexSpec
 from quartiersim.data import load_pay_grades
 from quartiersim.errors import InputError, InputErrors
-from quartiersim.parameters import ParameterSet, validate_parameters
+from quartiersim.parameters import PARAMS_BY_NAME, ParameterSet, close_names, validate_parameters
 
 ROLE_KINDS = ("sozialplanung", "vernetzungsstelle", "gesundheitsfoerderung", "gemeinwesenarbeit",
               "stadtteilassistenz")
@@ -388,18 +388,27 @@ class Scenario(_Strict):
         return data
 
     def with_overrides(self, **overrides: Any) -> Scenario:
-        """A copy with scenario fields or parameters replaced (names of parameters go into ``parameters``)."""
+        """A copy with scenario fields or parameters replaced (names of parameters go into ``parameters``).
+
+        Keys may be dotted paths as in experiment files' levers, e.g. ``**{"verstetigung.strategy":
+        "permanent_posts", "roles.Gemeinwesenarbeit Neckarvorstadt.fte": 1.5}``.
+        """
         fields = set(type(self).model_fields) - {"base_dir", "source_file"}
         data = self.as_data()
         params = dict(data.get("parameters") or {})
+        dotted = {}
         for key, value in overrides.items():
-            if key in fields and key != "parameters":
+            if "." in key:
+                dotted[key] = value
+            elif key in fields and key != "parameters":
                 data[key] = value
             elif key == "parameters":
                 params.update(value)
             else:
                 params[key] = value
         data["parameters"] = params
+        for key, value in dotted.items():  # after the plain fields, so a path sees a table set beside it
+            assign_path(data, key, value, f"{self.origin} with overrides")
         return build_scenario(data, source=f"{self.origin} with overrides")
 
     def resolved(self) -> dict[str, Any]:
@@ -539,6 +548,58 @@ def load_scenario(path: str | Path) -> Scenario:
     data["base_dir"] = str(path.parent.resolve())
     data["source_file"] = str(path)
     return build_scenario(data, source=str(path))
+
+
+def assign_path(data: dict[str, Any], path: str, value: Any, source: str, where: str | None = None) -> None:
+    """Set a value in scenario data by a parameter name or a dotted path (list items by name or index).
+
+    The one place that reads the paths of experiment levers (``verstetigung.strategy``, ``roles.NAME.fte``,
+    ``allocation.budget_eur_per_year``), of ``simulate``'s and ``QuarterModel``'s overrides and of the EMA
+    Workbench model. Errors name ``source`` and ``where`` (default: the path).
+    """
+    where = where or path
+    parts = path.split(".")
+    if len(parts) == 1 and parts[0] not in data:
+        if parts[0] not in PARAMS_BY_NAME:
+            close = close_names(parts[0])
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise InputError(source, where, "a scenario field (nested fields with dots, e.g. "
+                             f"allocation.budget_eur_per_year) or a declared parameter{hint}")
+        data["parameters"] = {**(data.get("parameters") or {}), parts[0]: value}
+        return
+    node: Any = data
+    for depth, part in enumerate(parts[:-1]):
+        here = ".".join(parts[: depth + 1])
+        if isinstance(node, dict):
+            if part not in node:
+                raise InputError(source, where, f"a field of the scenario; '{here}' is not one (known: "
+                                 f"{', '.join(sorted(node))})")
+            child = node[part]
+        elif isinstance(node, list):
+            child = _path_element(node, part, source, where, here)
+        else:
+            raise InputError(source, where, f"a path into tables; '{here}' is a value")
+        if child is None:
+            raise InputError(source, where, f"a table the base scenario has; it has no [{here}] (add one to the "
+                             "scenario, or set it in [set])")
+        node = child
+    last = parts[-1]
+    if isinstance(node, list):
+        raise InputError(source, where, "a path ending in a field (e.g. roles.NAME.fte)")
+    if not isinstance(node, dict):
+        raise InputError(source, where, "a path into tables")
+    node[last] = value
+
+
+def _path_element(items: list[Any], key: str, source: str, where: str, here: str) -> Any:
+    if key.isdigit() and int(key) < len(items):
+        return items[int(key)]
+    named = [x for x in items if isinstance(x, dict) and x.get("name") == key]
+    if len(named) == 1:
+        return named[0]
+    names = [str(x.get("name")) for x in items if isinstance(x, dict) and x.get("name")]
+    raise InputError(source, where, f"an index 0..{len(items) - 1} or the name of an item of "
+                     f"{here.rsplit('.', 1)[0]}" + (f" ({'; '.join(names)})" if names else ""), key)
 
 
 def resolve_scenario(scenario: str | Path | Scenario | None, **overrides: Any) -> Scenario:

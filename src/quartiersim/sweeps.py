@@ -45,7 +45,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 from scipy import stats
 
@@ -53,7 +52,7 @@ from quartiersim.compare import yearly
 from quartiersim.errors import InputError
 from quartiersim.executors import InProcessExecutor, dask_executor, local_executor, run_jobs
 from quartiersim.experiments import Experiment, OutcomeSpec, load_experiment, outcome_value
-from quartiersim.run import package_version, remove_partials, simulate, write_atomic
+from quartiersim.run import package_version, remove_partials, simulate, write_atomic, write_parquet
 from quartiersim.spec import Scenario
 
 MANIFEST = "sweep.json"
@@ -108,9 +107,7 @@ def _plain(table: pd.DataFrame) -> pd.DataFrame:
 
 def write_run(path: Path, table: pd.DataFrame, info: dict[str, Any]) -> None:
     """Write one run's table atomically as Parquet, with its run information in the file's metadata."""
-    arrow = pa.Table.from_pandas(table, preserve_index=False)
-    arrow = arrow.replace_schema_metadata({**(arrow.schema.metadata or {}), META_KEY: json.dumps(info).encode()})
-    write_atomic(path, lambda p: pq.write_table(arrow, p))
+    write_parquet(path, table, {META_KEY: info})
 
 
 def read_run_info(path: str | Path) -> dict[str, Any]:
@@ -523,6 +520,22 @@ def _indices(method: str, problem: dict[str, Any], x: np.ndarray, y: np.ndarray,
     return frame
 
 
+def wrap_name(name: str, width: int) -> str:
+    """A long outcome name in lines of at most ``width`` characters, broken after ``_`` or a space.
+
+    Outcome names such as ``active_initiatives_2030_Neckarvorstadt`` have no spaces, so a plain text wrap keeps
+    them on one line, wider than the axes, and the figure cuts the title off.
+    """
+    import re
+
+    lines = [""]
+    for token in re.split(r"(?<=[_ ])", name):
+        if lines[-1] and len(lines[-1]) + len(token) > width:
+            lines.append("")
+        lines[-1] += token
+    return "\n".join(line.rstrip() for line in lines)
+
+
 def sensitivity_figure(table: pd.DataFrame, method: str, levers: list[str]) -> Any:
     """Bars of each parameter's index per outcome (columns) and lever combination (rows)."""
     from matplotlib.figure import Figure
@@ -548,7 +561,7 @@ def sensitivity_figure(table: pd.DataFrame, method: str, levers: list[str]) -> A
                 ax.text(0.5, 0.5, "all indices 0:\nno parameter changes\nthis outcome", ha="center", va="center",
                         fontsize=8, transform=ax.transAxes)
             if i == 0:
-                ax.set_title(textwrap.fill(name, 40), fontsize=9)
+                ax.set_title(wrap_name(name, 30), fontsize=9)
             if j == 0 and levers and len(rows):
                 text = "\n".join(textwrap.fill(f"{lv} = {rows.iloc[0][lv]}", 36) for lv in levers)
                 ax.set_ylabel(text, fontsize=7)
