@@ -206,3 +206,20 @@ def test_a_run_without_a_roles_stadtteile_leaves_that_role_idle():
     assert gwa and all(r.hours_spent == 0 and len(r.served) == 0 for r in gwa)
     hours = table[(table["indicator"] == "role_hours") & (table["stadtteil"] == CITY)]["value"]
     assert hours.sum() > 0  # the city-wide Sozialplanung still works in 101 and 102
+
+
+def test_pilot_cohort_indicators_follow_the_initiatives_of_the_pilot_phase():
+    """pilot_cohort_initiatives and pilot_cohort_dropouts agree with following each Initiative agent by its id."""
+    model = QuarterModel("neckarvorstadt", rng=3, end="2029-12-31", report="yearly")
+    cohort = None
+    while model.running:
+        model.step()
+        if cohort is None and model.date.year >= 2028:
+            cohort = {agent.unique_id for agent in model.initiatives.values()}
+    alive = {agent.unique_id for agent in model.initiatives.values()}
+    table = model.results()
+    city = table[(table["stadtteil"] == CITY) & (table["group"] == "all")].set_index(["indicator", "date"])["value"]
+    assert city[("pilot_cohort_initiatives", pd.Timestamp("2027-12-31"))] == len(cohort) > 0
+    lost = sum(city[("pilot_cohort_dropouts", pd.Timestamp(f"{y}-12-31"))] for y in (2028, 2029))
+    assert lost == len(cohort - alive)
+    assert city[("pilot_cohort_initiatives", pd.Timestamp("2029-12-31"))] == len(cohort & alive)

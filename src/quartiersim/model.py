@@ -288,6 +288,10 @@ class QuarterModel(mesa.Model):
         core.init_initiatives(pop, self.inits, self.venues, self.n_init_s, 8.0, float(p.initiative_hosted_initial),
                               float(p.diverse_funding_share), self._key0("initiatives_init"))
         self.initiatives: dict[int, Initiative] = {}
+        # the week each slot's initiative was founded (those of the start: the first week), and the last week of
+        # the pilot phase: initiatives founded by then are the cohort followed after funding ends
+        self.init_founded_week = np.full(n_slots, self.week, dtype=np.int64)
+        self.pilot_end_week = (self.spec.pilot_end - self.spec.start).days // 7
         numbers = self.profile["number"].to_numpy()
         for g in np.flatnonzero(i.active):
             self.initiatives[int(g)] = Initiative(self, int(g), int(numbers[g // self.max_init]), self.spec.start)
@@ -306,7 +310,7 @@ class QuarterModel(mesa.Model):
         self.access_s = np.zeros((n_st, 4), dtype=np.uint8)
         self.hazards = np.zeros(len(self.init_active))
         self.period = {name: np.zeros(n_st) for name in ("dropouts", "founded", "role_hours", "cost", "grants",
-                                                         "contacts", "attendances", "moved")}
+                                                         "contacts", "attendances", "moved", "cohort_dropouts")}
         self.period_grants = self.period["grants"]  # quartiersim.funding books its grants here
         self.founding_s = np.zeros(n_st)
         self.volunteer_start_no, self.volunteer_start_mig = self._volunteer_start_rates(initial=True)
@@ -583,6 +587,8 @@ class QuarterModel(mesa.Model):
         self.period["attendances"] += self.counts[:, 2] * w
         if n_drop.any():
             self.init_rr[self.init_dropped == 1] = 1.0  # a grant ends with its initiative
+            cohort = (self.init_dropped == 1) & (self.init_founded_week <= self.pilot_end_week)
+            self.period["cohort_dropouts"] += cohort.reshape(self.n_st, self.max_init).sum(axis=1)
             for g in np.flatnonzero(self.init_dropped):
                 agent = self.initiatives.pop(int(g), None)
                 if agent is not None:
@@ -591,6 +597,7 @@ class QuarterModel(mesa.Model):
             numbers = self.profile["number"].to_numpy()
             for g in np.flatnonzero(self.init_founded):
                 self.initiatives[int(g)] = Initiative(self, int(g), int(numbers[g // self.max_init]), self.date)
+                self.init_founded_week[g] = self.week
 
     def _phase_report(self) -> None:
         period_end = self.recorder.period_end(self.date, self.spec.end)
@@ -622,9 +629,11 @@ class QuarterModel(mesa.Model):
             live = self.init_active == 1
             funded = (live & (self.init_rr < 1.0)).reshape(by_st).sum(axis=1).astype(np.float64)
             hosted = (live & (self.inits.host >= 0)).reshape(by_st).sum(axis=1).astype(np.float64)
+            cohort = (live & (self.init_founded_week <= self.pilot_end_week)).reshape(by_st).sum(axis=1)
             per = self.period
             self.recorder.add(label, self.stats, active, per["dropouts"], per["role_hours"], per["cost"],
-                              per["grants"], funded, hosted, per["contacts"], per["attendances"], per["moved"])
+                              per["grants"], funded, hosted, per["contacts"], per["attendances"], per["moved"],
+                              cohort.astype(np.float64), per["cohort_dropouts"])
             self.pop.visit_count[:] = 0
             for acc in per.values():
                 acc[:] = 0.0

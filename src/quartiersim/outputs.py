@@ -56,11 +56,15 @@ STADTTEIL_INDICATORS: tuple[tuple[str, str, str], ...] = (
      "period"),
     ("residents_moved", "persons per period", "residents who left the Stadtteil (moved away or died) in the "
      "period, each replaced by a newcomer"),
+    ("pilot_cohort_initiatives", "initiatives", "active initiatives founded on or before the scenario's pilot_end "
+     "(the cohort followed after the pilot's funding ends)"),
+    ("pilot_cohort_dropouts", "initiatives per period", "initiatives founded on or before the scenario's pilot_end "
+     "that dropped out in the period"),
 )
 INDICATORS: tuple[str, ...] = tuple(x[0] for x in RESIDENT_INDICATORS) + tuple(x[0] for x in STADTTEIL_INDICATORS)
 #: indicators summed over a period (the others are stocks: the value at the period's end)
 FLOWS: tuple[str, ...] = ("meeting_place_visits", "initiative_dropouts", "role_hours", "cost_eur", "grants_eur",
-                          "outreach_contacts", "role_event_attendances", "residents_moved")
+                          "outreach_contacts", "role_event_attendances", "residents_moved", "pilot_cohort_dropouts")
 #: short names for figures, tables and reports, for readers who never see the column names
 LABELS: dict[str, str] = {
     "lonely_share": "Lonely adults (share)", "lonely_adults": "Lonely adults", "ties_per_resident": "Social ties",
@@ -74,6 +78,8 @@ LABELS: dict[str, str] = {
     "programme_participation_share": "Residents at a role's activities (14+)",
     "hosted_initiatives": "Initiatives hosted by a meeting place", "outreach_contacts": "Outreach contacts",
     "role_event_attendances": "Attendances at role activities", "residents_moved": "Residents who moved or died",
+    "pilot_cohort_initiatives": "Initiatives from the pilot phase",
+    "pilot_cohort_dropouts": "Pilot-phase initiatives dropped out",
 }
 
 

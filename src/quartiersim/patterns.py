@@ -100,21 +100,18 @@ def baseline_runs(seeds: range, scale: float = 0.05, **overrides) -> BaselineRun
 
 
 def post_funding_dropout(strategy: str, seeds: range, scenario: str = "neckarvorstadt", **overrides
-                         ) -> tuple[int, int]:
+                         ) -> tuple[float, float]:
     """Initiatives active at the end of 2027 under a Verstetigung strategy, and how many dropped out by 2030.
 
-    Summed over the seeds; each initiative is followed by its Mesa ``unique_id``.
+    Summed over the seeds, from the indicators ``pilot_cohort_initiatives`` (at 2027-12-31, the scenario's
+    ``pilot_end``) and ``pilot_cohort_dropouts`` (2028 to 2030).
     """
-    cohort_size = dropped = 0
+    cohort_size = dropped = 0.0
     for seed in seeds:
-        model = QuarterModel(scenario, rng=seed, end="2030-12-31", report="yearly",
-                             verstetigung={"strategy": strategy}, **overrides)
-        cohort = None
-        while model.running:
-            model.step()
-            if cohort is None and model.date.year >= 2028:
-                cohort = {agent.unique_id for agent in model.initiatives.values()}
-        alive = {agent.unique_id for agent in model.initiatives.values()}
-        cohort_size += len(cohort or ())
-        dropped += len((cohort or set()) - alive)
+        table = simulate(scenario, seed=seed, end="2030-12-31", report="yearly",
+                         verstetigung={"strategy": strategy}, **overrides)
+        cohort = city_series(table, "pilot_cohort_initiatives")
+        lost = city_series(table, "pilot_cohort_dropouts")
+        cohort_size += float(cohort[cohort.index.year == 2027].iloc[0])
+        dropped += float(lost[lost.index.year >= 2028].sum())
     return cohort_size, dropped
