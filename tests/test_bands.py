@@ -51,18 +51,26 @@ def test_the_no_programme_city_is_stationary(baseline):
     share by at most 0.3 points and the active initiatives by at most 5 %; the spin-up that makes this so is
     chosen by benchmarks/stationarity.py (docs/ODD.md, section 5).
 
-    Tolerance: with 4 seeds the mean drift's standard error is about 0.27 points for participation and 0.06
-    points for loneliness (seed sd 0.54 and 0.11), with means near -0.4 and -0.1, so both bands lie more than 4
-    standard errors away. The count of the city's ~600 initiatives fluctuates by chance (each lasts about ten
-    years, so a 12-year change has a seed sd of about 4.6 %): its band is checked where chance does not enter,
-    on the expected foundings minus expected drop-outs a week, relative to the number active, over the 12
-    years (within 5 %); the realised change of the mean of 4 seeds must stay within 5 % plus 3.3 of its
-    standard errors (12.6 %).
+    Tolerance: with 4 seeds the mean drift's standard error is about 0.27 points for participation and 0.09
+    points for loneliness (seed sd 0.53 and 0.19 over 8 seeds), with means near -0.5 and 0.0, so both bands lie
+    more than 3.5 standard errors away. The city's ~600 initiatives fluctuate by chance (each lasts about ten
+    years: a 12-year change has a seed sd of about 6.6 %), so with 4 seeds the band is 5 % plus 3.3 standard
+    errors (16 %); the strict 5 % is held with 32 seeds by the slow test below.
     """
     assert abs(baseline.drift("participation_share").mean()) <= 0.015
     assert abs(baseline.drift("lonely_share").mean()) <= 0.003
-    assert abs(baseline.expected_initiative_drift().mean()) <= 0.05
-    assert abs(baseline.drift("active_initiatives", relative=True).mean()) <= 0.05 + 3.3 * 0.046 / 2
+    assert abs(baseline.drift("active_initiatives", relative=True).mean()) <= 0.05 + 3.3 * 0.066 / 2
+
+
+@pytest.mark.slow  # 32 whole-city runs: CI runs it in its own step (pytest -m slow)
+def test_the_number_of_initiatives_is_stationary_without_a_programme():
+    """Band: the active initiatives of the no-programme city change by at most 5 % from 2024 to 2035.
+
+    Tolerance: the mean over 32 seeds (seed sd about 6.6 %) has a standard error of about 1.2 %; the measured
+    mean drift is near +1 %, so the band lies more than 3 standard errors away.
+    """
+    runs = baseline_runs(range(32))
+    assert abs(runs.drift("active_initiatives", relative=True).mean()) <= 0.05
 
 
 def test_loneliness_hardly_depends_on_age_and_rises_steeply_with_poor_health(baseline):
@@ -82,14 +90,19 @@ def test_loneliness_hardly_depends_on_age_and_rises_steeply_with_poor_health(bas
     assert share("health_very_poor") > 10 * share("health_very_good")
 
 
+@pytest.mark.slow  # 64 runs of Neckarvorstadt: CI runs it in its own step (pytest -m slow)
 def test_after_funding_ends_about_a_third_of_the_initiatives_drop_out():
     """Band: when funding simply ends after 2027, 0.15 to 0.45 of the Neckarvorstadt initiatives active at its
     end drop out from 2028 to 2030 (Scheirer 2005: in 14 of 17 studies at least 60 % of sites kept a component,
-    and up to 40 % of programmes end; Savaya & Spiro 2012: 73.1 % of 197 projects still operating).
+    and up to 40 % of programmes end; Savaya & Spiro 2012: 73.1 % of 197 projects still operating); keeping the
+    posts keeps more of them.
 
-    Tolerance: over 16 seeds about 130 initiatives are followed, so the share (about 0.31) has a standard error
-    near 0.04; both ends of the band lie at least 3.4 standard errors away.
+    Tolerance: over 32 seeds about 260 initiatives are followed, so the share (about 0.31) has a standard error
+    near 0.03; both ends of the band lie more than 4.5 standard errors away. Permanent posts (about 0.16) lie 5
+    standard errors of the difference below.
     """
-    size, dropped = post_funding_dropout("funding_ends", range(16))
-    assert size >= 80
+    size, dropped = post_funding_dropout("funding_ends", range(32))
+    kept_size, kept_dropped = post_funding_dropout("permanent_posts", range(32))
+    assert size >= 150
     assert 0.15 <= dropped / size <= 0.45, (dropped, size)
+    assert kept_dropped / kept_size < dropped / size

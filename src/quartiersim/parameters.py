@@ -180,9 +180,9 @@ PARAMS: tuple[Param, ...] = (
     P("volunteer_participation_rr", 2.0, "RR", 0, 100, "start rate of volunteering of residents who took part in "
       "an activity in the last year, relative to others", _A, "participation"),
     # --- initiatives -----------------------------------------------------------------------------------------
-    P("initiative_dropout_base", 0.0014, "1/week", 0, 1,
+    P("initiative_dropout_base", 0.0017, "1/week", 0, 1,
       "weekly drop-out hazard of an initiative with its champion, without host, support, grant or diverse "
-      "funding (about 7 % a year)", "assumption; Scheirer 2005 (up to 40 % of programmes end after funding), "
+      "funding (about 8.5 % a year)", "assumption; Scheirer 2005 (up to 40 % of programmes end after funding), "
       "Savaya & Spiro 2012 (73.1 % of 197 projects still operating)", "initiatives"),
     P("champion_loss_rr", 3.0, "RR", 1, 20, "drop-out RR of an initiative that has lost its champion (key "
       "member) and found no successor", "assumption; a champion predicts sustainability (Scheirer 2005); loss "
