@@ -52,7 +52,7 @@ def test_phases_are_printed_whole():
     lines = text.strip().splitlines()
     assert status == 0 and len(lines) == len(QuarterModel.PHASES)
     assert all(line.rstrip().endswith(".") for line in lines), lines  # no description cut mid-sentence
-    assert "hours become per-Stadtteil effects" in lines[0] and "recovery through ties." in lines[5]
+    assert "hours become countable outputs" in lines[0] and "recovery via ties." in lines[6]
 
 
 def test_stadtteile_fit_80_columns():
