@@ -1,4 +1,4 @@
-"""Parameter recovery study: does the calibration's posterior cover known true values as often as it claims?
+"""Parameter recovery study: how often the calibration's posterior intervals hold known true values.
 
     python calibration/recovery_study.py [--repetitions 12] [--out calibration/recovery] [--workers 1]
 
@@ -122,6 +122,7 @@ def repetition(rep: int, out: Path, size: int, generations: int, workers: int) -
 
 
 def main() -> None:
+    """Run the repetitions and print the coverage table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repetitions", type=int, default=12)
     parser.add_argument("--out", default="calibration/recovery")
