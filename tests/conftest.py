@@ -117,6 +117,7 @@ class World:
         self.last_health = recent(0.1)
         self.arrived = (week - rng.integers(0, 600, n)).astype(np.int32)
         self.birthday = rng.integers(0, 52, n).astype(np.uint8)
+        self.knows_role = (rng.random(n) < 0.3).astype(np.uint8)
         self.tie_j = np.full((n, max_ties), -1, dtype=np.int32)
         self.tie_w = np.zeros((n, max_ties), dtype=np.float32)
         self.tie_slot = np.full((n, max_ties), -1, dtype=np.int8)
@@ -130,7 +131,8 @@ class World:
             aware=self.aware, aware_new=np.zeros(n, np.uint8), lonely=self.lonely, lonely_new=np.zeros(n, np.uint8),
             ready=self.ready, ready_new=np.zeros(n, np.uint8), volunteer=self.volunteer, member_of=self.member_of,
             home_place=self.home_place, venue=self.venue, visit_count=self.visit_count, last_active=self.last_active,
-            last_contact=self.last_contact, last_role=self.last_role, last_health=self.last_health)
+            last_contact=self.last_contact, last_role=self.last_role, last_health=self.last_health,
+            knows_role=self.knows_role, knows_new=np.zeros(n, np.uint8))
         self.ties = Ties(self.tie_j, self.tie_w, self.tie_slot, self.deg)
         self.venues = Venues(self.pl_off, self.n_regular, self.n_places, self.place_cap, self.place_bf,
                              self.place_lt, self.place_used, np.zeros(self.n_venues, np.int32),
@@ -146,7 +148,8 @@ class World:
                            health_reach=np.where(on, rng.uniform(0, 3, n_st), 0.0),
                            advice_sessions=np.where(on, rng.uniform(0, 4, n_st), 0.0),
                            network_meetings=np.where(on, rng.uniform(0, 4, n_st), 0.0),
-                           rehost=(rng.random(n_st) < 0.5).astype(np.float64))
+                           rehost=(rng.random(n_st) < 0.5).astype(np.float64),
+                           programme=(rng.random(n_st) < 0.7).astype(np.float64))
 
     def key(self, week=3, stream=7):
         return np.uint64(week_key(np.uint64(stream * 1_000_003 + 5), np.int64(week)))

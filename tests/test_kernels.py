@@ -26,7 +26,7 @@ from .conftest import TRAITS, World
 #: each phase's parameters in the tests (values chosen so that every branch is exercised on small worlds)
 PRM = {
     "demography_step": TRAITS,
-    "awareness_step": AwarenessPrm(0.01, 0.3, 0.2, 0.05, 3.0, 0.6),
+    "awareness_step": AwarenessPrm(0.01, 0.3, 0.2, 0.05, 3.0, 0.6, 0.4),
     "visit_step": VisitPrm(0.6, 0.3, 0.4, 0.3, 0.6, 0.3, 0.5, 8, 3.0, 0.4, 13, 20.0, 4.0),
     "encounter_step": EncounterPrm(3, 0.7, 20.0, 0.6, 0.7, 0.6, 0.8),
     "tie_step": TiePrm(0.3, 0.8, 0.3),
@@ -62,7 +62,7 @@ def _args(w: World, name: str, week: int | None = None):
 
 
 #: bundle fields that are scratch space of the fast kernel (not outputs)
-SCRATCH = {"v_count", "v_start", "v_members", "aware_new", "lonely_new", "ready_new"}
+SCRATCH = {"v_count", "v_start", "v_members", "aware_new", "lonely_new", "ready_new", "knows_new"}
 
 
 def _arrays(args) -> dict[str, np.ndarray]:
@@ -198,7 +198,8 @@ def _phase_by_phase(w: World, week: int):
 
 
 STATE = ("age", "mig", "inc", "health", "stille", "threshold", "aware", "lonely", "ready", "volunteer", "member_of",
-         "last_active", "last_contact", "last_role", "last_health", "arrived", "tie_j", "tie_w", "tie_slot", "deg",
+         "last_active", "last_contact", "last_role", "last_health", "knows_role", "arrived", "tie_j", "tie_w",
+         "tie_slot", "deg",
          "venue", "visit_count", "init_active", "init_members", "init_weeks", "champion", "host", "advised",
          "place_used")
 

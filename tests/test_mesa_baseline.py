@@ -25,7 +25,8 @@ SETUP = dict(stadtteile=[211, 214], scale=0.25, spinup_weeks=0, start="2025-07-0
 WEEKS = 30
 SEEDS = range(8)
 SLACK = {"lonely_share": 0.004, "ties_per_resident": 0.1, "aware_share": 0.004, "participation_share": 0.004,
-         "volunteer_share": 0.004, "share_65plus": 0.004, "active_initiatives": 1.5, "hosted_initiatives": 1.5}
+         "volunteer_share": 0.004, "share_65plus": 0.004, "programme_known_share": 0.004, "active_initiatives": 1.5,
+         "hosted_initiatives": 1.5}
 
 
 def _outcomes(seed: int, **baseline_overrides):

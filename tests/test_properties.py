@@ -39,7 +39,7 @@ def _check_invariants(w: World, n_before: int):
     # capacity respected, no negative stocks
     assert (w.place_used <= np.maximum(w.place_cap, 0)).all() and (w.place_used >= 0).all()
     assert (w.init_members >= 0).all()
-    for arr in (w.aware, w.lonely, w.ready, w.volunteer):
+    for arr in (w.aware, w.lonely, w.ready, w.volunteer, w.knows_role):
         assert set(np.unique(arr).tolist()) <= {0, 1}
     # membership only in active initiatives of one's own Stadtteil; counts agree; champions are members
     members = w.member_of[w.member_of >= 0]
@@ -79,7 +79,7 @@ def test_group_shares_are_in_unit_interval(sizes, seed):
     assert (out >= 0).all()
     # persons in group 'all' sum to the weighted population
     np.testing.assert_allclose(out[:, 0, 0], np.diff(w.st_off) * w.weight_s)
-    for num, den in ((2, 1), (4, 3), (7, 6), (8, 6), (9, 0), (10, 0), (11, 6), (12, 6)):
+    for num, den in ((2, 1), (4, 3), (7, 6), (8, 6), (9, 0), (10, 0), (11, 6), (12, 6), (13, 6)):
         ok = out[:, :, den] > 0
         share = out[:, :, num][ok] / out[:, :, den][ok]
         assert ((share >= 0) & (share <= 1 + 1e-12)).all()

@@ -155,7 +155,7 @@ class Resident(mesa.Agent):
         onset *= p.lonely_rr_low_income if self.low_income else 1.0
         onset *= p.lonely_rr_age_65plus if self.age >= 65 else 1.0
         self.lonely = r.random() < onset / (onset + p.lonely_recovery_base + 2.0 * p.lonely_recovery_per_tie)
-        self.aware = self.ready = False
+        self.aware = self.ready = self.knows_role = False
         self.venue = None
         self.last_active = self.last_contact = self.last_role = self.last_health = NEVER
 
@@ -171,6 +171,10 @@ class Resident(mesa.Agent):
                 contacted = True
                 self.last_contact = m.week
                 m.contacted[self.s] += 1
+        self.next_knows = self.knows_role or contacted
+        if not self.next_knows and m.effect("programme", self.s) > 0 and self.ties:
+            told = sum(1 for t in self.ties if t.knows_role) / len(self.ties)
+            self.next_knows = r.random() < p.programme_word_of_mouth * told
         if self.aware:
             self.next_aware = contacted or not (self.venue is None and r.random() < p.awareness_forget_rate)
             return
@@ -183,8 +187,9 @@ class Resident(mesa.Agent):
         self.next_aware = r.random() < 1.0 - p_none
 
     def commit_awareness(self) -> None:
-        """Take on the awareness computed in :meth:`perceive`."""
+        """Take on the awareness (and knowledge of the roles' work) computed in :meth:`perceive`."""
         self.aware = self.next_aware
+        self.knows_role = self.next_knows
 
     # visits ---------------------------------------------------------------------------------------------
     def event_weight(self) -> float:
@@ -244,6 +249,7 @@ class Resident(mesa.Agent):
         self.venue = m.role_venues[self.s]
         self.venue.attendees.append(self)
         self.last_active = self.last_role = m.week
+        self.knows_role = True
         if health:
             self.last_health = m.week
         m.attended[self.s] += 1
@@ -401,7 +407,7 @@ class MesaBaselineModel(mesa.Model):
             res.u_income, res.u_health = float(pop.u_income[i]), float(pop.u_health[i])
             res.u_stille, res.u_threshold = float(pop.u_stille[i]), float(pop.u_threshold[i])
             res.aware, res.lonely, res.ready = bool(pop.aware[i]), bool(pop.lonely[i]), bool(pop.ready[i])
-            res.volunteer = bool(pop.volunteer[i])
+            res.volunteer, res.knows_role = bool(pop.volunteer[i]), bool(pop.knows_role[i])
             res.last_active, res.last_contact = int(pop.last_active[i]), int(pop.last_contact[i])
             res.last_role, res.last_health = int(pop.last_role[i]), int(pop.last_health[i])
             res.home = self.places[pop.home_place[i]] if pop.home_place[i] >= 0 else None
@@ -545,7 +551,8 @@ class MesaBaselineModel(mesa.Model):
 
     def city(self) -> dict[str, float]:
         """City-level outcomes, person-weighted as in the array model's report."""
-        tot = dict.fromkeys(("persons", "adults", "lonely", "ties", "aware", "teen", "part", "vol", "old"), 0.0)
+        tot = dict.fromkeys(("persons", "adults", "lonely", "ties", "aware", "teen", "part", "vol", "old", "knows"),
+                            0.0)
         for res in self.residents:
             w = float(self.weight_s[res.s])
             tot["persons"] += w
@@ -559,9 +566,11 @@ class MesaBaselineModel(mesa.Model):
                 tot["teen"] += w
                 tot["part"] += w * res.active
                 tot["vol"] += w * res.volunteer
+                tot["knows"] += w * res.knows_role
         return {"lonely_share": tot["lonely"] / tot["adults"], "ties_per_resident": tot["ties"] / tot["persons"],
                 "aware_share": tot["aware"] / tot["persons"], "participation_share": tot["part"] / tot["teen"],
                 "volunteer_share": tot["vol"] / tot["teen"], "share_65plus": tot["old"] / tot["persons"],
+                "programme_known_share": tot["knows"] / tot["teen"],
                 "active_initiatives": float(len(self.clubs)),
                 "hosted_initiatives": float(sum(c.host is not None for c in self.clubs.values()))}
 
@@ -577,5 +586,6 @@ def array_city(model: QuarterModel) -> dict[str, float]:
             "participation_share": float((w * r.active * teen).sum() / (w * teen).sum()),
             "volunteer_share": float((w * r.volunteer * teen).sum() / (w * teen).sum()),
             "share_65plus": float((w * (r.age >= 65)).sum() / w.sum()),
+            "programme_known_share": float((w * r.knows_role * teen).sum() / (w * teen).sum()),
             "active_initiatives": float(model.init_active.sum()),
             "hosted_initiatives": float(((model.init_active == 1) & (model.inits.host >= 0)).sum())}

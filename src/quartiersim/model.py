@@ -305,7 +305,9 @@ class QuarterModel(mesa.Model):
         self.week_role_hours = np.zeros(n_st)
         self.week_cost = np.zeros(n_st)
         self.rehost_s = np.zeros(n_st)
-        self.effects = Effects(*(np.zeros(n_st) for _ in Effects._fields[:-1]), rehost=self.rehost_s)
+        self.programme_s = np.zeros(n_st)  # 1 once a role has worked in the Stadtteil
+        self.effects = Effects(*(np.zeros(n_st) for _ in Effects._fields[:-2]), rehost=self.rehost_s,
+                               programme=self.programme_s)
         self.stats = np.zeros((n_st, core.N_GROUPS, core.N_QUANTITIES))
         self.access_s = np.zeros((n_st, 4), dtype=np.uint8)
         self.hazards = np.zeros(len(self.init_active))
@@ -469,7 +471,8 @@ class QuarterModel(mesa.Model):
             demography=self.traits,
             awareness=AwarenessPrm(float(p.awareness_base_rate), float(p.awareness_word_of_mouth),
                                    float(p.awareness_stille_factor), float(p.awareness_forget_rate),
-                                   float(p.outreach_stille_weight), float(p.outreach_aware_prob)),
+                                   float(p.outreach_stille_weight), float(p.outreach_aware_prob),
+                                   float(p.programme_word_of_mouth)),
             visits=VisitPrm(float(p.visit_base), float(p.visit_unready_factor), float(p.visit_health_barrier),
                             float(p.visit_threshold_factor), float(p.visit_lonely_factor),
                             float(p.visit_child_factor), float(p.initiative_meeting_prob), int(p.invite_weeks),
@@ -532,6 +535,7 @@ class QuarterModel(mesa.Model):
         e.health_reach[:] = h[:, _T["health_network"]] * p.health_reach_per_hour * per_agent
         e.advice_sessions[:] = h[:, _T["advice"]] / p.advice_hours_per_session
         e.network_meetings[:] = h[:, _T["networking"]] / p.network_hours_per_meeting
+        self.programme_s[self.week_role_hours > 0] = 1.0
         self.period["role_hours"] += self.week_role_hours
         self.period["cost"] += self.week_cost
         if self.funding is not None and self.week >= 0:

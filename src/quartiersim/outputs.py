@@ -40,6 +40,9 @@ RESIDENT_INDICATORS: tuple[tuple[str, int, int | None, str, str], ...] = (
      "reached in the last 12 months (an outreach contact, or at a role's event or health offer)"),
     ("programme_participation_share", 12, 6, "share aged 14+", "share of residents aged 14+ who took part in a "
      "role's event or health offer in the last 12 months"),
+    ("programme_known_share", 13, 6, "share aged 14+", "share of residents aged 14+ who know the municipal roles' "
+     "work (contacted, at their activities, or told by someone who knows it), as a survey asking whether they "
+     "know the Quartiersmanagement would count them"),
 )
 #: Stadtteil indicators as (name, unit, meaning)
 STADTTEIL_INDICATORS: tuple[tuple[str, str, str], ...] = (
@@ -76,6 +79,7 @@ LABELS: dict[str, str] = {
     "funded_initiatives": "Initiatives with a grant", "aware_share": "Residents who know the local offers",
     "programme_reach_share": "Residents reached by a role (14+)",
     "programme_participation_share": "Residents at a role's activities (14+)",
+    "programme_known_share": "Residents who know the roles' work (14+)",
     "hosted_initiatives": "Initiatives hosted by a meeting place", "outreach_contacts": "Outreach contacts",
     "role_event_attendances": "Attendances at role activities", "residents_moved": "Residents who moved or died",
     "pilot_cohort_initiatives": "Initiatives from the pilot phase",

@@ -89,6 +89,8 @@ PARAMS: tuple[Param, ...] = (
       "awareness"),
     P("outreach_aware_prob", 0.3, "1", 0, 1, "chance that a resident who does not know the local offers learns "
       "of them in an outreach contact", _A, "awareness"),
+    P("programme_word_of_mouth", 0.01, "1/week", 0, 0.5, "weekly chance of hearing of the municipal roles' work "
+      "from one's ties when all of them know it (where a role has worked)", _A, "awareness"),
     P("invite_weeks", 8, "weeks", 1, 52, "weeks a personal outreach contact works as an invitation (to events "
       "and as a nudge to take part)", _A, "awareness", integer=True),
     P("invite_factor", 3.0, "RR", 1, 20, "how much more likely an invited resident is to come to a role's event",

@@ -305,6 +305,7 @@ def synthesise(pop, venues, demog, tp, week, wkey):
             pop.last_contact[i] = NEVER
             pop.last_role[i] = NEVER
             pop.last_health[i] = NEVER
+            pop.knows_role[i] = 0
 
 
 @njit(cache=True)
@@ -413,6 +414,7 @@ def _arrive(i, s, pop, venues, demog, tp, lp, week, wkey):
     pop.last_contact[i] = NEVER
     pop.last_role[i] = NEVER
     pop.last_health[i] = NEVER
+    pop.knows_role[i] = 0
 
 
 @njit(cache=True)
@@ -453,6 +455,8 @@ def _awareness(s, pop, ties, eff, prm, week, wkey):
             if pop.age[i] >= 14:
                 total += prm.outreach_stille_weight if pop.stille[i] == 1 else 1.0
     n_contacted = 0
+    news = eff.programme[s] > 0.0  # a role has worked here: its work is known and talked about
+    knows, knows_new = pop.knows_role, pop.knows_new
     for i in range(lo, hi):
         contacted = False
         if total > 0.0 and pop.age[i] >= 14:
@@ -461,6 +465,17 @@ def _awareness(s, pop, ties, eff, prm, week, wkey):
                 contacted = True
                 pop.last_contact[i] = week
                 n_contacted += 1
+        knows_new[i] = knows[i]
+        if contacted:
+            knows_new[i] = 1
+        elif news and knows[i] == 0 and uniform(wkey, i, 4) < prm.programme_word_of_mouth:
+            # heard of the roles' work from ties who know it: the chance is word_of_mouth times their share
+            d = deg[i]
+            n_know = 0
+            for a in range(d):
+                n_know += knows[tie_j[i, a]]
+            if d > 0 and uniform(wkey, i, 5) * d < n_know:
+                knows_new[i] = 1
         if aware[i] == 1:
             if not contacted and pop.venue[i] < 0 and uniform(wkey, i, 0) < prm.forget_rate:
                 aware_new[i] = 0
@@ -486,6 +501,7 @@ def _awareness(s, pop, ties, eff, prm, week, wkey):
         p_stay = (1.0 - r * prm.base_rate) * (1.0 - r * prm.word_of_mouth * frac)
         aware_new[i] = 1 if u < 1.0 - p_stay else 0
     _commit(s, st_off, aware_new, aware)
+    _commit(s, st_off, knows_new, knows)
     return n_contacted
 
 
@@ -549,6 +565,7 @@ def _visits(s, pop, venues, inits, eff, prm, week, wkey):
                 pop.venue[i] = role_venue
                 pop.last_active[i] = week
                 pop.last_role[i] = week
+                pop.knows_role[i] = 1
                 attended += 1
                 continue
         if health_reach > 0.0 and h_total > 0.0:
@@ -557,6 +574,7 @@ def _visits(s, pop, venues, inits, eff, prm, week, wkey):
                 pop.last_active[i] = week
                 pop.last_role[i] = week
                 pop.last_health[i] = week
+                pop.knows_role[i] = 1
                 attended += 1
                 continue
         m = pop.member_of[i]
@@ -1050,13 +1068,16 @@ def awareness_step(pop, ties, eff, prm, week, wkey):
     """Outreach contacts with named residents, then learning and forgetting of local offers.
 
     Outreach: each resident aged 14+ is contacted with chance ``eff.contacts[s] * t_i / T``, where ``t_i`` is
-    ``outreach_stille_weight`` for the stille Gruppen and 1 otherwise and ``T`` their sum over the Stadtteil,
-    so the expected number of contacts is what the hours pay for; a contacted resident who does not know the
-    local offers learns of them with chance ``outreach_aware_prob``, and counts as invited for
-    ``invite_weeks``. Otherwise an unaware resident becomes aware with chance ``1 - (1 - r*base)(1 - r*wom*f)``,
-    where ``f`` is the share of its ties that are aware and ``r`` is ``stille_factor`` for stille Gruppen (1
-    else); an aware resident who attended no venue last week and was not contacted forgets with chance
-    ``forget_rate``. Reads and writes ``pop.aware``. Returns the number of agents contacted, per Stadtteil.
+    ``outreach_stille_weight`` for the stille Gruppen and 1 otherwise and ``T`` their sum over the Stadtteil, so the
+    expected number of contacts is what the hours pay for; a contacted resident who does not know the local offers
+    learns of them with chance ``outreach_aware_prob``, and counts as invited for ``invite_weeks``. Otherwise an
+    unaware resident becomes aware with chance ``1 - (1 - r*base)(1 - r*wom*f)``, where ``f`` is the share of its
+    ties that are aware and ``r`` is ``stille_factor`` for stille Gruppen (1 else); an aware resident who attended
+    no venue last week and was not contacted forgets with chance ``forget_rate``. Reads and writes ``pop.aware``.
+    Knowing the roles' work (``pop.knows_role``): a contacted resident knows it (so does one at a role activity,
+    section visits); where a role has worked (``eff.programme``) others hear of it with chance
+    ``programme_word_of_mouth`` times the share of their ties who know it; newcomers do not know it. Returns the
+    number of agents contacted, per Stadtteil.
     """
     contacted = np.zeros(pop.st_off.shape[0] - 1, dtype=np.int64)
     for s in range(pop.st_off.shape[0] - 1):
@@ -1205,7 +1226,7 @@ def week_step(pop, ties, venues, inits, eff, demog, p_tr, p_aw, p_vi, p_en, p_ti
 
 N_GROUPS = 9  # all, migration, no_migration, low_income, poor_health, stille_gruppe, age_65plus,
 #              health_very_good, health_very_poor
-N_QUANTITIES = 13
+N_QUANTITIES = 14
 _N_COMBOS = 80  # 4 binary traits x 5 health levels
 
 
@@ -1213,18 +1234,18 @@ _N_COMBOS = 80  # 4 binary traits x 5 health levels
 def group_stats(pop, ties, access_s, week, out):
     """Sum person-weighted quantities per Stadtteil and group into ``out[s, g, q]`` (overwritten).
 
-    Groups: 0 all, 1 migration, 2 no_migration, 3 low_income, 4 poor_health (poor or very poor), 5 stille
-    Gruppen, 6 aged 65+, 7 very good health, 8 very poor health. Quantities: 0 persons, 1 adults (18+), 2 lonely
-    adults, 3 ties, 4 bridging ties (across migration background), 5 visits since the last report, 6 persons
-    14+, 7 persons 14+ who took part in an activity in the quarter in the 52 weeks up to ``week``, 8
-    volunteering 14+, 9 covered by an accessible offer they know of, 10 aware of local offers, 11 persons 14+
-    reached by a role (contacted or at a role activity) in those 52 weeks, 12 persons 14+ at a role activity
-    in those 52 weeks. ``access_s[s, c]`` says whether the Stadtteil has an open place that is (c & 1)
-    barrier-free and (c & 2) low-threshold as needed.
+    Groups: 0 all, 1 migration, 2 no_migration, 3 low_income, 4 poor_health (poor or very poor), 5 stille Gruppen, 6
+    aged 65+, 7 very good health, 8 very poor health. Quantities: 0 persons, 1 adults (18+), 2 lonely adults, 3
+    ties, 4 bridging ties (across migration background), 5 visits since the last report, 6 persons 14+, 7 persons
+    14+ who took part in an activity in the quarter in the 52 weeks up to ``week``, 8 volunteering 14+, 9 covered by
+    an accessible offer they know of, 10 aware of local offers, 11 persons 14+ reached by a role (contacted or at a
+    role activity) in those 52 weeks, 12 persons 14+ at a role activity in those 52 weeks, 13 persons 14+ who know
+    the roles' work. ``access_s[s, c]`` says whether the Stadtteil has an open place that is (c & 1) barrier-free
+    and (c & 2) low-threshold as needed.
 
-    Every agent of a Stadtteil has the same weight, so the counts are summed exactly per combination of the
-    group traits (80 combinations: migration, low income, stille, 65+ and the five health levels) and
-    multiplied by the weight once: the result does not depend on the order of summation.
+    Every agent of a Stadtteil has the same weight, so the counts are summed exactly per combination of the group
+    traits (80 combinations: migration, low income, stille, 65+ and the five health levels) and multiplied by the
+    weight once: the result does not depend on the order of summation.
     """
     st_off, age, mig, inc, health, stille = pop.st_off, pop.age, pop.mig, pop.inc, pop.health, pop.stille
     deg, tie_j = ties.deg, ties.j
@@ -1254,6 +1275,7 @@ def group_stats(pop, ties, access_s, week, out):
             acc[c, 10] += pop.aware[i] == 1
             acc[c, 11] += teen and (role or week - pop.last_contact[i] < ACTIVE_WEEKS)
             acc[c, 12] += teen and role
+            acc[c, 13] += teen and pop.knows_role[i] == 1
         w = pop.weight_s[s]
         for g in range(N_GROUPS):
             for k in range(N_QUANTITIES):

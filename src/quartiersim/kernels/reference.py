@@ -160,6 +160,7 @@ def synthesise(pop, venues, demog, tp, week, wkey):
             pop.member_of[i] = pop.venue[i] = -1
             pop.visit_count[i] = 0
             pop.last_contact[i] = pop.last_role[i] = pop.last_health[i] = NEVER
+            pop.knows_role[i] = 0
 
 
 def init_ties(pop, ties, target_mean, age_scale, bridging, income_factor, wkey):
@@ -256,7 +257,7 @@ def demography_step(pop, ties, venues, inits, demog, tp, lp, week, wkey):
             pop.volunteer[i] = 1 if U(wkey, i, 8) < _volunteer_share(i, pop, tp) else 0
             pop.home_place[i] = _home(s, venues, U(wkey, i, 9))
             pop.lonely[i] = 1 if U(wkey, i, 10) < _newcomer_lonely(i, pop, lp) else 0
-            pop.aware[i] = pop.ready[i] = 0
+            pop.aware[i] = pop.ready[i] = pop.knows_role[i] = 0
             pop.venue[i] = -1
             pop.last_active[i] = pop.last_contact[i] = pop.last_role[i] = pop.last_health[i] = NEVER
     return moved
@@ -277,6 +278,14 @@ def awareness_step(pop, ties, eff, prm, week, wkey):
             if contacted:
                 pop.last_contact[i] = week
                 contacted_total[s] += 1
+            pop.knows_new[i] = pop.knows_role[i]
+            if contacted:
+                pop.knows_new[i] = 1
+            elif eff.programme[s] > 0.0 and pop.knows_role[i] == 0 and U(wkey, i, 4) < prm.programme_word_of_mouth:
+                neighbours = _neighbours(ties.j, i)
+                knowing = sum(1 for _, j in neighbours if pop.knows_role[j] == 1)
+                if neighbours and U(wkey, i, 5) * len(neighbours) < knowing:
+                    pop.knows_new[i] = 1
             if aware[i] == 1:
                 forgets = not contacted and pop.venue[i] < 0 and U(wkey, i, 0) < prm.forget_rate
                 aware_new[i] = 0 if forgets else 1
@@ -290,6 +299,7 @@ def awareness_step(pop, ties, eff, prm, week, wkey):
             p_none = (1.0 - reach * prm.base_rate) * (1.0 - reach * prm.word_of_mouth * frac)
             aware_new[i] = 1 if U(wkey, i, 1) < 1.0 - p_none else 0
     aware[:] = aware_new  # everybody read the old states: now the new ones replace them
+    pop.knows_role[:] = pop.knows_new
     return contacted_total
 
 
@@ -334,11 +344,13 @@ def visit_step(pop, venues, inits, eff, prm, week, wkey):
                     U(wkey, i, 2) < attendance * _event_weight(i, pop, prm, week) / w_total):
                 pop.venue[i] = role_venue
                 pop.last_active[i] = pop.last_role[i] = week
+                pop.knows_role[i] = 1
                 attended[s] += 1
                 continue
             if reach > 0.0 and h_total > 0.0 and U(wkey, i, 3) < reach * _health_weight(i, pop, prm) / h_total:
                 pop.venue[i] = role_venue
                 pop.last_active[i] = pop.last_role[i] = pop.last_health[i] = week
+                pop.knows_role[i] = 1
                 attended[s] += 1
                 continue
             if pop.member_of[i] >= 0 and U(wkey, i, 0) < prm.meeting_prob:
@@ -637,7 +649,8 @@ def group_stats(pop, ties, access_s, week, out):
             values = [1, age >= 18, age >= 18 and pop.lonely[i] == 1, int(ties.deg[i]), bridging,
                       int(pop.visit_count[i]), teen, teen and week - int(pop.last_active[i]) < ACTIVE,
                       teen and pop.volunteer[i] == 1, pop.aware[i] == 1 and access_s[s, need] == 1,
-                      pop.aware[i] == 1, teen and (role or contact), teen and role]
+                      pop.aware[i] == 1, teen and (role or contact), teen and role,
+                      teen and pop.knows_role[i] == 1]
             for g in groups:
                 for k, v in enumerate(values):
                     counts[g][k] += int(v)

@@ -68,6 +68,8 @@ class Pop(NamedTuple):
     last_contact: np.ndarray  # int32: last week an outreach worker spoke with the resident
     last_role: np.ndarray  # int32: last week the resident attended a role's event or health offer
     last_health: np.ndarray  # int32: last week the resident attended a health offer
+    knows_role: np.ndarray  # uint8: knows the municipal roles' work (contacted, at their activities, or told)
+    knows_new: np.ndarray  # uint8: scratch
 
 
 class Ties(NamedTuple):
@@ -132,6 +134,7 @@ class Effects(NamedTuple):
     advice_sessions: np.ndarray  # advice sessions with initiatives and founding groups
     network_meetings: np.ndarray  # network meetings with initiatives and meeting places
     rehost: np.ndarray  # 1 where meeting places take over the hosting of a closing Quartierstreff
+    programme: np.ndarray  # 1 where a role has worked (news of it spreads by word of mouth from then on)
 
 
 class Demog(NamedTuple):
@@ -179,6 +182,7 @@ class AwarenessPrm(NamedTuple):
     forget_rate: float
     outreach_stille_weight: float
     outreach_aware_prob: float
+    programme_word_of_mouth: float
 
 
 class VisitPrm(NamedTuple):
