@@ -505,29 +505,33 @@ def _awareness(s, pop, ties, eff, prm, week, wkey):
     return n_contacted
 
 
+# Per-resident helpers take the arrays they read, not the Pop bundle: a call that is not inlined would copy the
+# whole bundle (some thirty array structs) for every resident.
+
+
 @njit(cache=True, inline="always")
-def _event_weight(i, pop, prm, week):
-    """How much more likely than a typical aware resident i is to come to a role's event."""
-    if pop.aware[i] == 0:
+def _event_weight(aware, ready, last_role, last_contact, lonely, age, prm, week):
+    """How much more likely than a typical aware resident one is to come to a role's event (its own values)."""
+    if aware == 0:
         return 0.0
-    w = 1.0 if pop.ready[i] == 1 else prm.event_unready_factor
-    if week - pop.last_role[i] < prm.regular_weeks:  # the regulars of the roles' groups and offers
+    w = 1.0 if ready == 1 else prm.event_unready_factor
+    if week - last_role < prm.regular_weeks:  # the regulars of the roles' groups and offers
         w *= prm.regular_factor
-    if week - pop.last_contact[i] < prm.invite_weeks:
+    if week - last_contact < prm.invite_weeks:
         w *= prm.invite_factor
-    if pop.lonely[i] == 1:
+    if lonely == 1:
         w *= prm.lonely_factor
-    if pop.age[i] < 14:
+    if age < 14:
         w *= prm.child_factor
     return w
 
 
 @njit(cache=True, inline="always")
-def _health_weight(i, pop, prm):
+def _health_weight(age, health, prm):
     """Health offers are for adults and seek out those in poor health."""
-    if pop.age[i] < 18:
+    if age < 18:
         return 0.0
-    return prm.health_targeting if pop.health[i] >= 3 else 1.0
+    return prm.health_targeting if health >= 3 else 1.0
 
 
 @njit(cache=True)
@@ -550,8 +554,9 @@ def _visits(s, pop, venues, inits, eff, prm, week, wkey):
     h_total = 0.0
     if attendance > 0.0 or health_reach > 0.0:
         for i in range(lo, hi):
-            w_total += _event_weight(i, pop, prm, week)
-            h_total += _health_weight(i, pop, prm)
+            w_total += _event_weight(pop.aware[i], pop.ready[i], pop.last_role[i], pop.last_contact[i],
+                                     pop.lonely[i], pop.age[i], prm, week)
+            h_total += _health_weight(pop.age[i], pop.health[i], prm)
     attended = 0
     start = lo + int(uniform(wkey, n_res + s, 0) * n)
     for k in range(n):
@@ -561,7 +566,9 @@ def _visits(s, pop, venues, inits, eff, prm, week, wkey):
         pop.venue[i] = -1
         # role activities: each resident's chance is its share of the attendances the hours pay for
         if attendance > 0.0 and w_total > 0.0:
-            if uniform(wkey, i, 2) < attendance * _event_weight(i, pop, prm, week) / w_total:
+            weight = _event_weight(pop.aware[i], pop.ready[i], pop.last_role[i], pop.last_contact[i],
+                                   pop.lonely[i], pop.age[i], prm, week)
+            if uniform(wkey, i, 2) < attendance * weight / w_total:
                 pop.venue[i] = role_venue
                 pop.last_active[i] = week
                 pop.last_role[i] = week
@@ -569,7 +576,7 @@ def _visits(s, pop, venues, inits, eff, prm, week, wkey):
                 attended += 1
                 continue
         if health_reach > 0.0 and h_total > 0.0:
-            if uniform(wkey, i, 3) < health_reach * _health_weight(i, pop, prm) / h_total:
+            if uniform(wkey, i, 3) < health_reach * _health_weight(pop.age[i], pop.health[i], prm) / h_total:
                 pop.venue[i] = role_venue
                 pop.last_active[i] = week
                 pop.last_role[i] = week
@@ -739,18 +746,18 @@ def _ties(s, pop, ties, prm, wkey):
     return dropped
 
 
-@njit(cache=True)
-def _onset_rate(i, pop, isolated_factor, w_lonely, prm, week):
-    """Weekly loneliness onset rate of resident i from its factors."""
-    rate = prm.onset_base * prm.rr_health[pop.health[i]]
-    if pop.mig[i] == 1:
+@njit(cache=True, inline="always")
+def _onset_rate(health, mig, inc, age, last_health, isolated_factor, w_lonely, prm, week):
+    """Weekly loneliness onset rate of a resident from its factors (its own values)."""
+    rate = prm.onset_base * prm.rr_health[health]
+    if mig == 1:
         rate *= prm.rr_migration
-    if pop.inc[i] == 1:
+    if inc == 1:
         rate *= prm.rr_low_income
-    if pop.age[i] >= 65:
+    if age >= 65:
         rate *= prm.rr_age_65plus
     rate *= isolated_factor
-    if week - pop.last_health[i] < prm.health_weeks:
+    if week - last_health < prm.health_weeks:
         rate *= 1.0 - prm.health_effect
     return rate * (1.0 + prm.contagion * w_lonely)
 
@@ -758,12 +765,14 @@ def _onset_rate(i, pop, isolated_factor, w_lonely, prm, week):
 @njit(cache=True)
 def _loneliness(s, pop, ties, prm, week, wkey):
     st_off, lonely, lonely_new = pop.st_off, pop.lonely, pop.lonely_new
+    health, mig, inc, age, last_health = pop.health, pop.mig, pop.inc, pop.age, pop.last_health
     tie_j, tie_w, deg = ties.j, ties.w, ties.deg
     for i in range(st_off[s], st_off[s + 1]):
         u = uniform(wkey, i, 0)
         if lonely[i] == 0:
             # an upper bound of the onset rate (isolated, every tie lonely at full strength): above it, no onset
-            bound = _onset_rate(i, pop, max(prm.rr_isolated, 1.0), float(deg[i]), prm, week)
+            bound = _onset_rate(health[i], mig[i], inc[i], age[i], last_health[i], max(prm.rr_isolated, 1.0),
+                                float(deg[i]), prm, week)
             if u >= bound:
                 lonely_new[i] = 0
                 continue
@@ -778,7 +787,8 @@ def _loneliness(s, pop, ties, prm, week, wkey):
             rate = prm.recovery_base + prm.recovery_per_tie * (w_all - w_lonely)
             lonely_new[i] = 0 if event(u, rate) else 1
         else:
-            rate = _onset_rate(i, pop, prm.rr_isolated if w_all < 2.0 else 1.0, w_lonely, prm, week)
+            rate = _onset_rate(health[i], mig[i], inc[i], age[i], last_health[i],
+                               prm.rr_isolated if w_all < 2.0 else 1.0, w_lonely, prm, week)
             lonely_new[i] = 1 if event(u, rate) else 0
     _commit(s, st_off, lonely_new, lonely)
 
@@ -853,9 +863,9 @@ def _active_slot(g0, max_init, active, pick):
 
 
 @njit(cache=True, inline="always")
-def _engaged(i, pop, week):
-    return (pop.member_of[i] < 0 and pop.age[i] >= 14 and pop.volunteer[i] == 1
-            and week - pop.last_active[i] < ACTIVE_WEEKS)
+def _engaged(member_of, age, volunteer, last_active, week):
+    """May found or join an initiative: 14+, volunteering, active in the last year, in no initiative."""
+    return member_of < 0 and age >= 14 and volunteer == 1 and week - last_active < ACTIVE_WEEKS
 
 
 @njit(cache=True)
@@ -981,7 +991,7 @@ def _initiatives(s, pop, inits, venues, eff, prm, week, wkey):
             if champion[m] == i:
                 champion[m] = -1
             m = -1
-        if m < 0 and _engaged(i, pop, week):
+        if m < 0 and _engaged(member_of[i], pop.age[i], pop.volunteer[i], pop.last_active[i], week):
             engaged += 1
             if n_active > 0 and uniform(wkey, i, 0) < join:
                 m = _active_slot(g0, max_init, active, int(uniform(wkey, i, 1) * n_active))
@@ -1020,7 +1030,7 @@ def _initiatives(s, pop, inits, venues, eff, prm, week, wkey):
         founder = -1
         for t in range(n):
             i = lo + (start + t) % n
-            if _engaged(i, pop, week):
+            if _engaged(member_of[i], pop.age[i], pop.volunteer[i], pop.last_active[i], week):
                 founder = i
                 break
         if founder < 0:
