@@ -83,7 +83,8 @@ from quartiersim.experiments import (
     outcome_value,
     parameter_range,
 )
-from quartiersim.run import package_version, simulate, write_atomic
+from quartiersim.files import write_atomic
+from quartiersim.run import package_version, simulate
 from quartiersim.spec import Scenario, read_toml, validate_model
 
 MANIFEST = "calibration.json"

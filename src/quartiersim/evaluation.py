@@ -35,9 +35,9 @@ import pandas as pd
 
 from quartiersim.compare import FLOWS
 from quartiersim.errors import InputError
+from quartiersim.files import write_atomic
 from quartiersim.outputs import CITY
 from quartiersim.pilot import read_pilot_data
-from quartiersim.run import write_atomic
 from quartiersim.sweeps import RUNS, open_store
 
 DRAWS = 200  # draws of an observation's error per run in the predictive ensemble

@@ -67,13 +67,22 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from quartiersim.data import load_stadtteile, select_stadtteile, simulated_rows
 from quartiersim.errors import InputError
+from quartiersim.files import check_name
 from quartiersim.outputs import CITY, GROUPS, INDICATORS, STADTTEIL_INDICATORS
 from quartiersim.parameters import PARAMS_BY_NAME, close_names
-from quartiersim.spec import FieldError, Scenario, build_scenario, read_toml, resolve_scenario, validate_model
+from quartiersim.spec import (
+    FieldError,
+    Scenario,
+    build_scenario,
+    check_inputs,
+    read_toml,
+    resolve_scenario,
+    validate_model,
+)
 
 METHODS = ("full_factorial", "latin_hypercube", "sobol", "morris", "posterior")
 AGGREGATES = ("value", "sum", "mean", "min", "max", "change")
@@ -82,8 +91,21 @@ DEFAULT_LEVELS = {"full_factorial": 3, "morris": 4}
 _LOCAL_INDICATORS = {name for name, _, _ in STADTTEIL_INDICATORS}
 
 
+#: Seeds are stored as 32-bit integers (the ``seed`` column of every run file) and passed to numpy and SALib:
+#: 0 <= seed < 2**31 fits all of them.
+SEED_LIMIT = 2**31
+#: The most seeds per design point: replicates beyond a few hundred narrow nothing a planner reads, and each
+#: is a full simulation.
+MAX_SEEDS = 10_000
+#: The most runs one sweep may hold (design points x seeds). At a second each that is eleven days on one
+#: core; the store keeps one file per run, and the design table is built in memory.
+MAX_RUNS = 1_000_000
+#: The most values one lever may take.
+MAX_LEVER_VALUES = 1_000
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class OutcomeSpec(_Strict):
@@ -145,7 +167,7 @@ class DesignSpec(_Strict):
     samples: int | None = Field(default=None, ge=1, le=1_000_000)
     levels: int | None = Field(default=None, ge=2, le=1000)
     second_order: bool = False
-    seed: int = Field(default=0, ge=0)
+    seed: int = Field(default=0, ge=0, lt=SEED_LIMIT)
 
 
 class ExperimentFile(_Strict):
@@ -162,6 +184,11 @@ class ExperimentFile(_Strict):
     uncertainties: dict[str, Any] = Field(default_factory=dict)
     design: DesignSpec = Field(default_factory=DesignSpec)
     outcomes: list[OutcomeSpec] = Field(min_length=1)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return check_name(v)
 
 
 _SECTIONS: dict[str, type[BaseModel]] = {"design": DesignSpec, "outcomes": OutcomeSpec}
@@ -308,17 +335,22 @@ def build_experiment(data: dict[str, Any], source: str = "experiment", base_dir:
         if u.name in spec.levers or f"parameters.{u.name}" in spec.levers:
             raise InputError(source, f"uncertainties.{u.name}", "a parameter that is not also a lever")
     for path, values in spec.levers.items():
-        if not values:
-            raise InputError(source, f"levers.{path}", "a non-empty list of values")
+        if not values or len(values) > MAX_LEVER_VALUES:
+            raise InputError(source, f"levers.{path}", f"a list of 1 to {MAX_LEVER_VALUES:,} values", len(values))
     if not spec.levers and not uncertainties:
         raise InputError(source, "design", "at least one lever or uncertainty to vary (an experiment that varies "
                          "nothing is one scenario: use 'quartiersim run' or 'quartiersim compare --seeds')")
     method = spec.design.method
     settings = _settings(spec.design, uncertainties, source)
+    n_combos = math.prod(len(v) for v in spec.levers.values())
+    n_points = n_combos * _samples_count(uncertainties, method, settings)
+    if n_points * len(seeds) > MAX_RUNS:
+        raise InputError(source, "design", f"at most {MAX_RUNS:,} runs (design points x seeds); this design has "
+                         f"{n_points:,} points x {len(seeds):,} seeds (fewer levels, samples, lever values or seeds)")
     base_data = base.as_data()
     for path, values in spec.levers.items():  # each value alone, so a bad one is named precisely
         for value in values:
-            _scenario_with(base_data, {path: value}, source, f"levers.{path}")
+            _scenario_with(base_data, {path: value}, source, f"levers.{path}", check=False)
     combos = list(itertools.product(*spec.levers.values())) if spec.levers else [()]
     lever_data = []
     for combo in combos:
@@ -335,20 +367,37 @@ def build_experiment(data: dict[str, Any], source: str = "experiment", base_dir:
 
 
 def _seeds(seeds: int | list[int], source: str) -> list[int]:
+    expected = (f"a number of seeds from 1 to {MAX_SEEDS:,}, or a list of at most {MAX_SEEDS:,} distinct seeds, "
+                f"each 0 <= seed < 2**31 ({SEED_LIMIT:,})")
+    if isinstance(seeds, int) and not 1 <= seeds <= MAX_SEEDS:
+        raise InputError(source, "seeds", expected, seeds)
     out = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
-    if not out or any(s < 0 for s in out) or len(set(out)) < len(out):
-        raise InputError(source, "seeds", "a number of seeds >= 1, or a list of distinct seeds >= 0", seeds)
+    if not out or len(out) > MAX_SEEDS or any(not 0 <= s < SEED_LIMIT for s in out) or len(set(out)) < len(out):
+        raise InputError(source, "seeds", expected, seeds if len(repr(seeds)) < 80 else None)
     return out
 
 
-def base_scenario(text: str, fixed: dict[str, Any], source: str, base_dir: Path) -> Scenario:
-    """The scenario a file names (a bundled name, or a path relative to ``base_dir``) with ``[set]`` applied."""
+def base_scenario(text: str, fixed: dict[str, Any], source: str, base_dir: Path, check: bool = True) -> Scenario:
+    """The scenario a file names (a bundled name, or a path relative to ``base_dir``) with ``[set]`` applied.
+
+    Args:
+        text: the ``scenario`` field.
+        fixed: the ``[set]`` table.
+        source: the experiment or calibration file, for messages.
+        base_dir: where relative scenario paths start.
+        check: check what the scenario needs from files (:func:`~quartiersim.spec.check_inputs`) with ``[set]``
+            applied; an experiment with levers checks each lever combination instead.
+
+    Raises:
+        InputError: naming ``source`` and the field (``scenario``, ``set.<key>``), not the base scenario's file.
+
+    """
     if text.endswith(".toml") or "/" in text:
         path = Path(text)
-        scenario = resolve_scenario(path if path.is_absolute() else base_dir / path)
+        scenario = resolve_scenario(path if path.is_absolute() else base_dir / path, check=False)
     else:
         try:
-            scenario = resolve_scenario(text)
+            scenario = resolve_scenario(text, check=False)
         except InputError as exc:
             raise InputError(source, "scenario", exc.expected, text) from None
     for key, value in fixed.items():
@@ -356,6 +405,30 @@ def base_scenario(text: str, fixed: dict[str, Any], source: str, base_dir: Path)
             scenario = scenario.with_overrides(**{key: value})
         except InputError as exc:
             raise InputError(source, f"set.{key}", exc.expected, value) from None
+    if check:
+        checked(scenario, source, "set" if fixed else "scenario", fixed)
+    return scenario
+
+
+def checked(scenario: Scenario, source: str, where: str, changed: dict[str, Any]) -> Scenario:
+    """:func:`~quartiersim.spec.check_inputs` with errors named by the experiment's field that caused them.
+
+    Args:
+        scenario: the scenario with the experiment's changes applied.
+        source: the experiment (or calibration) file.
+        where: the field to blame: ``set``, ``scenario`` or a lever.
+        changed: the changes applied (a change whose key the error names is blamed by name).
+
+    """
+    try:
+        check_inputs(scenario)
+    except InputError as exc:
+        root = exc.field.split(".")[0]
+        field_name = f"{where}.{root}" if where == "set" and root in changed else where
+        detail = f"{exc.field}: {exc.expected}" if field_name != f"{where}.{root}" else exc.expected
+        if exc.source != scenario.origin and exc.source != source:
+            detail += f" (in {exc.source})"
+        raise InputError(source, field_name, detail, exc.got) from None
     return scenario
 
 
@@ -429,6 +502,13 @@ def _posterior(design: DesignSpec, source: str, base_dir: Path) -> tuple[list[Un
         table = pd.read_csv(path)
     except FileNotFoundError:
         raise InputError(source, "design.file", "an existing posterior sample (CSV)", str(path)) from None
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, IsADirectoryError,
+            PermissionError) as exc:
+        raise InputError(path, "(file)", f"a posterior sample: a UTF-8 CSV file with a header and a row per "
+                         f"particle, as 'quartiersim calibrate' writes it ({type(exc).__name__}: {exc})") from None
+    duplicated = [c for c in table.columns if "." in str(c) and str(c).rsplit(".", 1)[0] in table.columns]
+    if duplicated:
+        raise InputError(path, "(header)", "each column once", str(duplicated[0]).rsplit(".", 1)[0])
     if "weight" not in table.columns or len(table) == 0:
         raise InputError(path, "weight", "a column of particle weights and at least one row")
     names = [c for c in table.columns if c not in ("weight", "generation", "particle")]
@@ -449,6 +529,21 @@ def _posterior(design: DesignSpec, source: str, base_dir: Path) -> tuple[list[Un
     rng = np.random.default_rng(design.seed)
     rows = rng.choice(len(table), size=design.samples or DEFAULT_SAMPLES["posterior"], p=weights / weights.sum())
     return ranges, table[names].to_numpy(dtype=float)[rows]
+
+
+def _samples_count(uncertainties: list[Uncertainty], method: str, settings: dict[str, Any]) -> int:
+    """How many samples :func:`_samples` will draw, computed before drawing them (to refuse a huge design)."""
+    d, n = len(uncertainties), settings["samples"]
+    if not d:
+        return 1
+    if method == "full_factorial":
+        return math.prod(len(np.unique(np.round(np.linspace(u.low, u.high, min(settings["levels"], 10_000)))))
+                         if u.integer else settings["levels"] for u in uncertainties)
+    if method == "sobol":
+        return n * (2 * d + 2 if settings["second_order"] else d + 2)
+    if method == "morris":
+        return n * (d + 1)
+    return n
 
 
 def _samples(uncertainties: list[Uncertainty], method: str, settings: dict[str, Any]) -> np.ndarray:
@@ -497,17 +592,21 @@ def _cell(value: Any) -> Any:
     return json.dumps(value, default=str) if isinstance(value, list | dict) else value
 
 
-def _scenario_with(base_data: dict[str, Any], choice: dict[str, Any], source: str, where: str) -> Scenario:
-    """The base scenario with lever values applied, validated; errors name the lever."""
+def _scenario_with(base_data: dict[str, Any], choice: dict[str, Any], source: str, where: str,
+                   check: bool = True) -> Scenario:
+    """The base scenario with lever values applied and validated (with its data files if ``check``).
+
+    Errors name the lever, or the lever combination.
+    """
     data = copy.deepcopy(base_data)
     for path, value in choice.items():
         _assign(data, path, value, source)
+    field_name = where if where != "levers" else f"levers ({', '.join(f'{k} = {v!r}' for k, v in choice.items())})"
     try:
         scenario = build_scenario(data, source=f"{source} ({where})")
     except InputError as exc:
-        field_name = where if where != "levers" else f"levers ({', '.join(f'{k} = {v!r}' for k, v in choice.items())})"
         raise InputError(source, field_name, f"{exc.field}: {exc.expected}", exc.got) from None
-    return scenario
+    return checked(scenario, source, field_name, {}) if check else scenario
 
 
 def _assign(data: dict[str, Any], path: str, value: Any, source: str) -> None:
@@ -547,6 +646,9 @@ def _assign(data: dict[str, Any], path: str, value: Any, source: str) -> None:
 
 
 def _element(items: list[Any], key: str, source: str, where: str, here: str) -> Any:
+    if not items:
+        raise InputError(source, where, f"a path into items the base scenario has; its {here.rsplit('.', 1)[0]} "
+                         "list is empty (add them to the scenario, or set them in [set])", key)
     if key.isdigit() and int(key) < len(items):
         return items[int(key)]
     named = [x for x in items if isinstance(x, dict) and x.get("name") == key]
