@@ -26,6 +26,7 @@ import base64
 import datetime as dt
 import html
 import io
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,9 +34,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from quartiersim.compare import FLOWS
+from quartiersim.compare import FLOWS, RejectedRunWarning
 from quartiersim.errors import InputError
-from quartiersim.files import write_atomic
+from quartiersim.files import check_run_file, write_atomic
 from quartiersim.outputs import CITY
 from quartiersim.pilot import read_pilot_data
 from quartiersim.sweeps import RUNS, open_store
@@ -75,6 +76,23 @@ def simulated_values(series: pd.DataFrame, start: dt.date, end: dt.date, flow: b
     return (inside.sum() if flow else inside.mean()).to_numpy(dtype=float)
 
 
+def _run_tables(store: Any, skipped: list[tuple[str, str]]) -> list[pd.DataFrame]:
+    """The store's run files that are what their names say; the others go to ``skipped``."""
+    tables = []
+    for f in sorted((store.path / RUNS).glob("p*_s*.parquet")):
+        point, seed = (int(x[1:]) for x in f.stem.split("_"))
+        why = check_run_file(f, {"point": point, "seed": seed, "design": store.design_id},
+                             columns={"point": point, "seed": seed})
+        if why is None:
+            try:
+                tables.append(pd.read_parquet(f))
+                continue
+            except (OSError, ValueError) as exc:
+                why = f"it cannot be read ({type(exc).__name__})"
+        skipped.append((str(f), why))
+    return tables
+
+
 def evaluate(runs: str | Path, pilot_data: str | Path, out: str | Path, seed: int = 0) -> Evaluation:
     """Compare a store of runs with pilot data and write the report (``.html`` or ``.md``).
 
@@ -91,10 +109,13 @@ def evaluate(runs: str | Path, pilot_data: str | Path, out: str | Path, seed: in
     if store.manifest.get("experiment", {}).get("resolution", "yearly") != "report":
         raise InputError(store.path, "resolution", "a sweep store kept by reporting period (resolution = "
                          "'report' in the experiment, as in the ensemble.toml that calibrate writes)")
-    files = sorted((store.path / RUNS).glob("p*_s*.parquet"))
-    if not files:
+    skipped: list[tuple[str, str]] = []
+    tables = _run_tables(store, skipped)
+    for file, why in skipped:
+        warnings.warn(f"{file}: {why}; it is left out (the next 'quartiersim sweep' on the store moves it aside and "
+                      "runs it again)", RejectedRunWarning, stacklevel=2)
+    if not tables:
         raise InputError(store.path, RUNS, "finished runs (run the sweep first)")
-    tables = [pd.read_parquet(f) for f in files]
     base = store.manifest["base_scenario"]
     start, end = dt.date.fromisoformat(str(base["start"])), dt.date.fromisoformat(str(base["end"]))
     simulated = sorted(set(tables[0]["stadtteil"].astype(str)) - {CITY})
@@ -139,9 +160,9 @@ def evaluate(runs: str | Path, pilot_data: str | Path, out: str | Path, seed: in
         write_atomic(fig_dir / f"{name}.png", lambda p, data=pngs[name]: p.write_bytes(data))
     csv = out.with_name(out.stem + "_observations.csv")
     write_atomic(csv, lambda p: table.to_csv(p, index=False))
-    text = _report(out.suffix, store, pilot_data, len(files), table, summary, pngs)
+    text = _report(out.suffix, store, pilot_data, len(tables), table, summary, pngs)
     write_atomic(out, lambda p: p.write_text(text, encoding="utf-8"))
-    return Evaluation(table, summary, out, len(files))
+    return Evaluation(table, summary, out, len(tables))
 
 
 def _figure(rows: pd.DataFrame, ensembles: dict, indicator: str, group: str) -> Any:

@@ -69,7 +69,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from quartiersim.data import load_stadtteile, select_stadtteile, simulated_rows
+from quartiersim.data import load_stadtteile, read_csv_text, select_stadtteile, simulated_rows
 from quartiersim.errors import InputError
 from quartiersim.files import check_name
 from quartiersim.outputs import CITY, GROUPS, INDICATORS, STADTTEIL_INDICATORS
@@ -498,37 +498,30 @@ def _posterior(design: DesignSpec, source: str, base_dir: Path) -> tuple[list[Un
         raise InputError(source, "design.file", "the posterior sample to draw from (e.g. posterior.csv written by "
                          "'quartiersim calibrate') for design method 'posterior'")
     path = Path(design.file) if Path(design.file).is_absolute() else base_dir / design.file
-    try:
-        table = pd.read_csv(path)
-    except FileNotFoundError:
-        raise InputError(source, "design.file", "an existing posterior sample (CSV)", str(path)) from None
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, IsADirectoryError,
-            PermissionError) as exc:
-        raise InputError(path, "(file)", f"a posterior sample: a UTF-8 CSV file with a header and a row per "
-                         f"particle, as 'quartiersim calibrate' writes it ({type(exc).__name__}: {exc})") from None
-    duplicated = [c for c in table.columns if "." in str(c) and str(c).rsplit(".", 1)[0] in table.columns]
-    if duplicated:
-        raise InputError(path, "(header)", "each column once", str(duplicated[0]).rsplit(".", 1)[0])
+    if not path.is_file() and not path.is_dir():
+        raise InputError(source, "design.file", "an existing posterior sample (CSV)", str(path))
+    table = read_csv_text(path, "posterior sample (CSV as 'quartiersim calibrate' writes it)")
     if "weight" not in table.columns or len(table) == 0:
         raise InputError(path, "weight", "a column of particle weights and at least one row")
     names = [c for c in table.columns if c not in ("weight", "generation", "particle")]
     if not names:
         raise InputError(path, "(columns)", "one column per calibrated parameter besides 'weight'")
     ranges = []
+    numbers = pd.DataFrame({name: pd.to_numeric(table[name], errors="coerce") for name in names})
     for name in names:
         p = PARAMS_BY_NAME.get(name)
-        values = pd.to_numeric(table[name], errors="coerce")
+        values = numbers[name]
         if p is None:
             raise InputError(path, name, "declared parameter names as columns (see 'quartiersim params')")
         if values.isna().any() or (values < p.low).any() or (values > p.high).any():
             raise InputError(path, name, f"numbers in the declared range [{p.low:g}, {p.high:g}]")
         ranges.append(Uncertainty(name, float(values.min()), float(values.max()), p.integer))
     weights = pd.to_numeric(table["weight"], errors="coerce").to_numpy(dtype=float)
-    if np.isnan(weights).any() or (weights < 0).any() or weights.sum() <= 0:
-        raise InputError(path, "weight", "weights >= 0 with a positive sum")
+    if not np.isfinite(weights).all() or (weights < 0).any() or weights.sum() <= 0:
+        raise InputError(path, "weight", "finite weights >= 0 with a positive sum")
     rng = np.random.default_rng(design.seed)
     rows = rng.choice(len(table), size=design.samples or DEFAULT_SAMPLES["posterior"], p=weights / weights.sum())
-    return ranges, table[names].to_numpy(dtype=float)[rows]
+    return ranges, numbers.to_numpy(dtype=float)[rows]
 
 
 def _samples_count(uncertainties: list[Uncertainty], method: str, settings: dict[str, Any]) -> int:

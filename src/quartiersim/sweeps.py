@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from quartiersim.compare import BYTES_PER_ROW, check_workers, yearly
+from quartiersim.compare import BYTES_PER_ROW, RejectedRunWarning, check_workers, yearly
 from quartiersim.errors import CommandError, InputError
 from quartiersim.executors import InProcessExecutor, dask_executor, local_executor, run_jobs, scheduler_answers
 from quartiersim.experiments import Experiment, OutcomeSpec, load_experiment, outcome_value
@@ -532,6 +532,16 @@ def collect_outcomes(path: str | Path, skipped: list[tuple[str, str]] | None = N
 # summaries
 # ------------------------------------------------------------------------------------------------------------
 
+def _outcomes_warned(path: str | Path) -> pd.DataFrame:
+    """:func:`collect_outcomes`, with a warning for each run file left out."""
+    skipped: list[tuple[str, str]] = []
+    outcomes = collect_outcomes(path, skipped)
+    for file, why in skipped:
+        warnings.warn(f"{file}: {why}; it is left out (the next 'quartiersim sweep' on the store moves it aside and "
+                      "runs it again)", RejectedRunWarning, stacklevel=3)
+    return outcomes
+
+
 def summarise(path: str | Path, level: float = 0.90) -> pd.DataFrame:
     """Per design point and outcome: the seeds' mean, SD, 90 % range and a 90 % t-interval of the mean.
 
@@ -541,7 +551,7 @@ def summarise(path: str | Path, level: float = 0.90) -> pd.DataFrame:
     ``summary.parquet`` in the store.
     """
     store = open_store(path)
-    outcomes = collect_outcomes(path)
+    outcomes = _outcomes_warned(path)
     labels = [o.label for o in store.outcomes]
     long = outcomes.melt(id_vars=["point", "seed"], value_vars=labels, var_name="outcome")
     lo_q, hi_q = (1 - level) / 2, (1 + level) / 2
@@ -625,7 +635,7 @@ def sensitivity(path: str | Path, outcomes: list[str] | None = None, plot: bool 
     names = [u["name"] for u in uncertainties]
     problem = {"num_vars": len(names), "names": names, "bounds": [[u["low"], u["high"]] for u in uncertainties]}
     settings = store.manifest["settings"]
-    runs = collect_outcomes(path)
+    runs = _outcomes_warned(path)
     means = runs.groupby("point")[chosen].mean()
     missing = sorted(set(store.design["point"]) - set(means.index))
     if missing:
