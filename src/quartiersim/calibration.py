@@ -368,13 +368,13 @@ def calibrate(calibration: str | Path | Calibration, out: str | Path, workers: i
     cal = calibration if isinstance(calibration, Calibration) else load_calibration(calibration)
     out = Path(out)
     check_output(out, "--out", "directory", resume=True)
-    _check_out(out, cal)
+    check_out(out, cal)
     check_workers(workers)
     if scheduler is not None:
         check_reachable(scheduler)
     out.mkdir(parents=True, exist_ok=True)
     with DirectoryLock(out, "quartiersim calibrate"):
-        resume = _check_out(out, cal)  # again, now that no other process writes here
+        resume = check_out(out, cal)  # again, now that no other process writes here
         return _calibrate(cal, out, resume, workers, scheduler, progress)
 
 
@@ -462,8 +462,13 @@ def _last_epsilon(history: Any) -> float | None:
     return float(pops["epsilon"].iloc[-1]) if len(pops) else None
 
 
-def _check_out(out: Path, cal: Calibration) -> bool:
-    """Whether ``out`` holds a calibration to resume; InputError if it holds something else."""
+def check_out(out: Path, cal: Calibration) -> bool:
+    """Whether ``out`` holds a calibration to resume.
+
+    Raises:
+        InputError: it holds something else. CommandError: its manifest is damaged.
+
+    """
     manifest = out / MANIFEST
     if manifest.is_file():
         try:

@@ -50,6 +50,32 @@ class Terminated(BaseException):
     """SIGTERM arrived: unwinds like Ctrl-C, so worker processes are stopped and partial files removed."""
 
 
+class _LazyBar:
+    """A rich progress bar that appears with its first update.
+
+    That is after the command's checks, so an early error is not printed under an empty bar.
+    """
+
+    def __init__(self, console: Console, disable: bool, unit: str, *extra: Any, **fields: Any):
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn(unit),
+                                 *extra, TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=disable)
+        self.fields = fields
+        self.task: Any = None
+
+    def update(self, description: str, **values: Any) -> None:
+        if self.task is None:
+            self.progress.start()
+            self.task = self.progress.add_task(description, total=None, **self.fields)
+        self.progress.update(self.task, **values)
+
+    def __enter__(self) -> _LazyBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.task is not None:
+            self.progress.stop()
+
+
 def _check_seed(seed: int, field: str = "--seed") -> int:
     if not 0 <= seed < SEED_LIMIT:
         raise InputError("argument", field, f"a seed with 0 <= seed < 2**31 ({SEED_LIMIT:,})", seed)
@@ -254,13 +280,10 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
     if args.scale is not None:
         overrides["scale"] = args.scale
     t0 = time.perf_counter()
-    if args.seeds < 2 or args.seeds > 10_000:  # checked again in compare(); here before the progress bar shows
-        raise InputError("argument", "--seeds", "a number of seeds from 2 to 10,000", args.seeds)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
-                  TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=args.no_progress) as bar:
-        task = bar.add_task("comparing", total=None)
+    with _LazyBar(console, args.no_progress, "runs") as bar:
         result = compare(args.scenarios, seeds=args.seeds, out=args.out, workers=args.workers,
-                         progress=lambda done, total: bar.update(task, completed=done, total=total), **overrides)
+                         progress=lambda done, total: bar.update("comparing", completed=done, total=total),
+                         **overrides)
     years = sorted({y for y in result.differences["year"].unique() if y in (2027, 2030, 2032, 2035)}) or \
         sorted(result.differences["year"].unique())[-1:]
     for name in result.scenarios[1:]:
@@ -291,6 +314,11 @@ def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
     from quartiersim.files import safe_name
     from quartiersim.sweeps import sweep
 
+    if (args.scheduler or args.scheduler_file) and not getattr(args, "debug", False):
+        # the Dask client logs its reconnection attempts; a scheduler that went away is said once, below
+        import logging
+
+        logging.getLogger("distributed").setLevel(logging.CRITICAL)
     exp = load_experiment(args.experiment)
     out = Path(args.out) if args.out else Path("sweeps") / safe_name(exp.name)
     where = (f"Dask scheduler {args.scheduler or args.scheduler_file}" if args.scheduler or args.scheduler_file
@@ -298,13 +326,11 @@ def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
     console.print(f"[bold]quartiersim sweep[/] [cyan]{exp.name}[/]: {exp.n_points} design points "
                   f"({exp.method}) x {len(exp.seeds)} seeds = {exp.n_points * len(exp.seeds)} runs, on {where}, "
                   f"into {out}")
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
-                  TextColumn("[red]{task.fields[failed]} failed"), TimeElapsedColumn(), TimeRemainingColumn(),
-                  console=console, disable=args.no_progress) as bar:
-        task = bar.add_task("sweeping", total=None, failed=0)
+    with _LazyBar(console, args.no_progress, "runs", TextColumn("[red]{task.fields[failed]} failed"),
+                  failed=0) as bar:
 
         def progress(ran: int, to_run: int, failed: int) -> None:
-            bar.update(task, completed=ran, total=to_run, failed=failed)
+            bar.update("sweeping", completed=ran, total=to_run, failed=failed)
 
         try:
             result = sweep(exp, out, workers=args.workers, scheduler=args.scheduler,
@@ -408,12 +434,18 @@ def cmd_sensitivity(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_calibrate(args: argparse.Namespace, console: Console) -> int:
     """Calibrate parameters against targets with ABC-SMC; resumable; writes the posterior and a scenario."""
-    from quartiersim.calibration import calibrate, load_calibration
+    from quartiersim.calibration import calibrate, check_out, load_calibration
+    from quartiersim.compare import check_workers
+    from quartiersim.executors import check_reachable
     from quartiersim.files import check_output
 
     cal = load_calibration(args.calibration)
     out = Path(args.out)
     check_output(out, "--out", "directory", resume=True)
+    check_out(out, cal)
+    check_workers(args.workers)
+    if args.scheduler is not None:
+        check_reachable(args.scheduler)
     s = cal.settings
     console.print(f"[bold]quartiersim calibrate[/] [cyan]{cal.name}[/]: {len(cal.priors)} parameters against "
                   f"{len(cal.targets)} targets; ABC-SMC with {s.population_size} particles, up to "

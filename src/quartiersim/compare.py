@@ -159,6 +159,8 @@ def compare(scenarios: Sequence[str | Path | Scenario], seeds: int | Sequence[in
         _check_out(out, manifest)
         out.mkdir(parents=True, exist_ok=True)
         lock = DirectoryLock(out, "quartiersim compare").acquire()
+        if lock.took_over:
+            warnings.warn(lock.took_over, RejectedRunWarning, stacklevel=2)
     try:
         if out is not None:
             _check_out(out, manifest)  # again, now that no other process can write here
@@ -298,7 +300,7 @@ def _run_all(specs: list[Scenario], seeds: list[int], out: Path | None, workers:
 
 
 class RejectedRunWarning(UserWarning):
-    """A stored run file that could not be used was moved aside and is run again."""
+    """A stored file that could not be used was left out or moved aside, or a dead process's lock was taken over."""
 
 
 def _digest(value: Any) -> str:

@@ -185,7 +185,7 @@ def read_scheduler_file(path: str | Path) -> str:
 def scheduler_answers(address: str, timeout: float = 5.0) -> bool:
     """Whether something still answers at a scheduler's address."""
     try:
-        check_reachable(address, timeout)
+        check_reachable(address, timeout, probe=False)
     except InputError:
         return False
     return True
@@ -214,12 +214,12 @@ def dask_client(workers: int = 2, address: str | None = None) -> Iterator[Any]:
 
 
 def check_reachable(address: str, timeout: float = 20.0, field: str = "--scheduler",
-                    source: str | None = None) -> None:
+                    source: str | None = None, probe: bool = True) -> None:
     """Fail at once, with a clear message, when nothing listens at a ``tcp://HOST:PORT`` address.
 
     Only ``tcp://`` and ``tls://`` addresses are accepted: they are what ``dask scheduler`` listens on, and both
     can be checked with a plain connection before a Dask client starts (a client that cannot connect waits and
-    then fails again when it is collected).
+    then fails again when it is collected). With ``probe``, the server must also say it is a Dask scheduler.
     """
     import socket
     from urllib.parse import urlsplit
@@ -241,6 +241,36 @@ def check_reachable(address: str, timeout: float = 20.0, field: str = "--schedul
             pass
     except (OSError, UnicodeError) as exc:
         raise InputError("argument", field, f"{expected}; nothing answers there ({exc})", address) from None
+    if probe:
+        who = _identity(address if "://" in address else f"tcp://{address}", min(timeout, 10.0))
+        if who != "Scheduler":
+            raise InputError("argument", field, f"{expected}; something answers there, but not a dask scheduler "
+                             f"({who})", address)
+
+
+def _identity(address: str, timeout: float) -> str:
+    """What a Dask server at ``address`` says it is (``"Scheduler"``), asked with a deadline.
+
+    A Dask client would wait without limit on a port that accepts connections but speaks another protocol (an
+    HTTP server, say); this asks for the server's identity and gives up after ``timeout`` seconds.
+    """
+    import asyncio
+
+    from distributed.comm import connect
+
+    async def ask() -> Any:
+        comm = await asyncio.wait_for(connect(address, timeout=timeout), timeout)
+        try:
+            await asyncio.wait_for(comm.write({"op": "identity", "reply": True}), timeout)
+            return await asyncio.wait_for(comm.read(), timeout)
+        finally:
+            comm.abort()
+
+    try:
+        reply = asyncio.run(ask())
+    except Exception as exc:  # noqa: BLE001 - timeouts, closed connections, protocol errors: not a scheduler
+        return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return str(reply.get("type")) if isinstance(reply, dict) else "an unexpected reply"
 
 
 def run_jobs[J, R](executor: cf.Executor, fn: Callable[[J], R], jobs: Iterable[J],

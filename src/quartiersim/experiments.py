@@ -312,6 +312,9 @@ def load_experiment(path: str | Path) -> Experiment:
     """Read and validate an experiment file; every problem names the file, the field and what was expected."""
     path = Path(path)
     data = read_toml(path, "experiment file")
+    if "scenario" not in data and {"start", "end", "stadtteile", "bezirke", "roles", "scale"} & set(data):
+        raise InputError(path, "(file)", "an experiment file (scenario, levers, outcomes; see experiments/); this is "
+                         "a scenario file: run it with 'quartiersim run', or name it in an experiment's 'scenario'")
     data.setdefault("name", path.stem)
     return build_experiment(data, source=str(path), base_dir=path.parent)
 

@@ -641,6 +641,9 @@ def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario TOML file."""
     path = Path(path)
     data = read_toml(path, "scenario file")
+    if "scenario" in data and ({"outcomes", "levers", "priors", "targets"} & set(data)):
+        kind = "calibration file (quartiersim calibrate)" if "priors" in data else "experiment file (quartiersim sweep)"
+        raise InputError(path, "(file)", f"a scenario file (start, end, stadtteile, roles, ...); this is a {kind}")
     data.setdefault("name", path.stem)
     data["base_dir"] = str(path.parent.resolve())
     data["source_file"] = str(path)
