@@ -477,8 +477,8 @@ def check_out(out: Path, cal: Calibration) -> bool:
                 raise ValueError("not a JSON object")
         except (OSError, ValueError) as exc:
             raise CommandError(manifest, f"the calibration's manifest is damaged ({type(exc).__name__}: {exc})",
-                               f"move it away (e.g. to {MANIFEST}.damaged) and run the same command: the history in "
-                               f"{DATABASE} is resumed if it is this calibration's", exit_status=2) from None
+                               "without it the history beside it cannot be checked: move the directory away or "
+                               "choose another --out to calibrate afresh", exit_status=2) from None
         if old.get("fingerprint") != cal.fingerprint():
             raise InputError("argument", "--out", "a new directory, or one holding a calibration of the same "
                              "scenario, targets, priors and population size", str(out))

@@ -229,7 +229,8 @@ def _check_out(out: Path, manifest: dict[str, Any]) -> None:
         return
     old_path = out / MANIFEST
     if not old_path.is_file():
-        strange = sorted(p.name for p in out.iterdir() if p.name not in ENTRIES and not p.name.endswith(".partial"))
+        strange = sorted(p.name for p in out.iterdir() if p.name not in ENTRIES and not p.name.endswith(".partial")
+                         and not p.name.startswith(MANIFEST))  # a damaged manifest moved aside, as advised
         if strange:
             raise InputError("argument", "--out", "a new directory, or one an earlier compare of the same scenarios "
                              f"and seeds wrote (this one holds {', '.join(strange[:3])})", str(out))

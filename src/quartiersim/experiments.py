@@ -427,6 +427,9 @@ def checked(scenario: Scenario, source: str, where: str, changed: dict[str, Any]
         check_inputs(scenario)
     except InputError as exc:
         root = exc.field.split(".")[0]
+        named = [k for k, v in changed.items() if isinstance(v, str) and Path(v).name == Path(exc.source).name]
+        if where == "set" and named:  # a data file that [set] names
+            root = named[0]
         field_name = f"{where}.{root}" if where == "set" and root in changed else where
         detail = f"{exc.field}: {exc.expected}" if field_name != f"{where}.{root}" else exc.expected
         if exc.source != scenario.origin and exc.source != source:

@@ -380,7 +380,7 @@ class Scenario(_Strict):
     @classmethod
     def _non_empty(cls, v: Any) -> Any:
         if isinstance(v, list) and not v:
-            raise ValueError("list at least one Stadtteil, or \"all\"")
+            raise ValueError("at least one Stadtteil in the list, or \"all\"")
         return v
 
     @model_validator(mode="after")
@@ -493,7 +493,7 @@ _UNION_EXPECTED = {
 }
 #: Parts of pydantic's error locations that name a form of a field, not a field (dropped from messages).
 _FORM = re.compile(r"^(literal|list|dict|union|tagged-union|function-\w+|nullable|constrained-\w+|int|str|float|"
-                   r"bool|date|is-instance|lax-\w+|json-or-python)(\[.*\])?$")
+                   r"bool|is-instance|lax-\w+|json-or-python)(\[.*\])?$")
 
 
 _SECTIONS: dict[str, type[BaseModel]] = {
@@ -625,16 +625,20 @@ def read_toml(path: str | Path, what: str) -> dict[str, Any]:
     except FileNotFoundError:
         raise InputError(path, "(file)", f"an existing {what} (TOML)") from None
     except IsADirectoryError:
-        raise InputError(path, "(file)", f"a {what} (TOML), not a directory") from None
+        raise InputError(path, "(file)", f"{_a(what)} (TOML), not a directory") from None
     except PermissionError:
-        raise InputError(path, "(file)", f"a {what} you may read (permission denied)") from None
+        raise InputError(path, "(file)", f"{_a(what)} you may read (permission denied)") from None
     except UnicodeDecodeError as exc:
-        raise InputError(path, "(encoding)", f"a {what} in UTF-8 text (byte {exc.start} is not UTF-8: save the file "
-                         "as UTF-8)") from None
+        raise InputError(path, "(encoding)", f"{_a(what)} in UTF-8 text (byte {exc.start} is not UTF-8: save the "
+                         "file as UTF-8)") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(path, "(syntax)", f"valid TOML ({exc})") from None
     except OSError as exc:
         raise InputError(path, "(file)", f"a readable {what} ({exc.strerror or exc})") from None
+
+
+def _a(what: str) -> str:
+    return f"{'an' if what[:1] in 'aeiou' else 'a'} {what}"
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -643,7 +647,7 @@ def load_scenario(path: str | Path) -> Scenario:
     data = read_toml(path, "scenario file")
     if "scenario" in data and ({"outcomes", "levers", "priors", "targets"} & set(data)):
         kind = "calibration file (quartiersim calibrate)" if "priors" in data else "experiment file (quartiersim sweep)"
-        raise InputError(path, "(file)", f"a scenario file (start, end, stadtteile, roles, ...); this is a {kind}")
+        raise InputError(path, "(file)", f"a scenario file (start, end, stadtteile, roles, ...); this is {_a(kind)}")
     data.setdefault("name", path.stem)
     data["base_dir"] = str(path.parent.resolve())
     data["source_file"] = str(path)

@@ -372,7 +372,8 @@ def _check_store(out: Path, exp: Experiment) -> dict[str, str]:
                              f"(this one holds '{old.get('name')}', which differs in: {', '.join(differs)})",
                              str(out))
     elif out.is_dir():
-        strange = sorted(p.name for p in out.iterdir() if p.name not in ENTRIES and not p.name.endswith(".partial"))
+        strange = sorted(p.name for p in out.iterdir() if p.name not in ENTRIES and not p.name.endswith(".partial")
+                         and not p.name.startswith(MANIFEST))  # a damaged manifest moved aside, as advised
         if strange:
             raise InputError("argument", "--out", f"a new or empty directory, or one an earlier sweep wrote (this one "
                              f"holds {', '.join(strange[:3])})", str(out))

@@ -115,7 +115,8 @@ def read_csv_text(path: str | Path, what: str = "CSV file") -> pd.DataFrame:
         raise InputError(path, "(encoding)", f"a {what} in UTF-8 (byte {exc.start} is not UTF-8: save it as "
                          "UTF-8)") from None
     except (pd.errors.ParserError, ValueError, OSError) as exc:
-        raise InputError(path, "(file)", f"a {what} in UTF-8 with one header line ({exc})") from None
+        detail = " ".join(str(exc).split())
+        raise InputError(path, "(file)", f"a {what} in UTF-8 with one header line ({detail})") from None
     header = _header(path)
     twice = sorted({c for c in header if header.count(c) > 1})
     if twice:
