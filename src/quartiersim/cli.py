@@ -315,10 +315,7 @@ def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
     from quartiersim.sweeps import sweep
 
     if (args.scheduler or args.scheduler_file) and not getattr(args, "debug", False):
-        # the Dask client logs its reconnection attempts; a scheduler that went away is said once, below
-        import logging
-
-        logging.getLogger("distributed").setLevel(logging.CRITICAL)
+        _quiet_dask()
     exp = load_experiment(args.experiment)
     out = Path(args.out) if args.out else Path("sweeps") / safe_name(exp.name)
     where = (f"Dask scheduler {args.scheduler or args.scheduler_file}" if args.scheduler or args.scheduler_file
@@ -361,6 +358,20 @@ def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
         return 1
     console.print(f"next: quartiersim summarise {out}")
     return 0
+
+
+def _quiet_dask() -> None:
+    """Silence the Dask client's log (its reconnection attempts, with tracebacks).
+
+    A scheduler that went away is said once, by the sweep. Dask sets its loggers' levels when it is imported, so
+    this comes after the import.
+    """
+    import logging
+
+    import distributed  # noqa: F401 - imported for its logging set-up, which the next lines override
+
+    for name in ["distributed", *(n for n in logging.root.manager.loggerDict if n.startswith("distributed."))]:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def cmd_summarise(args: argparse.Namespace, console: Console) -> int:
