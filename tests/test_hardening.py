@@ -754,15 +754,14 @@ def small_disk(tmp_path):
 def _fill(disk: Path) -> Path:
     """Fill the disk to the last byte; returns the filler file."""
     filler = disk / "filler"
-    with filler.open("wb") as fh:
-        with contextlib.suppress(OSError):
-            while True:
-                fh.write(b"\0" * 2**20)
-                fh.flush()
-        with contextlib.suppress(OSError):
-            while True:
-                fh.write(b"\0" * 512)
-                fh.flush()
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        for size in (2**20, 4096, 1):  # unbuffered: nothing is left to flush when the disk is full
+            with contextlib.suppress(OSError):
+                while True:
+                    os.write(fd, b"\0" * size)
+    finally:
+        os.close(fd)
     return filler
 
 
