@@ -117,12 +117,15 @@ def local_executor(workers: int = 1) -> Iterator[cf.Executor]:
 
 @contextmanager
 def dask_executor(address: str | None = None, scheduler_file: str | None = None,
-                  timeout: float = 20.0) -> Iterator[cf.Executor]:
+                  timeout: float | None = None) -> Iterator[cf.Executor]:
     """An executor on a running dask.distributed scheduler, by address (``tcp://HOST:PORT``) or scheduler file.
 
-    The scheduler is checked before the client starts: the file exists and names an address, something answers
-    at the address. The executor has ``scheduler_address``, so a caller can check later whether the scheduler
-    still answers (:func:`scheduler_answers`).
+    The scheduler is checked before the client starts: the file exists and names an address, a Dask scheduler
+    answers at the address. ``timeout`` (default: Dask's ``distributed.comm.timeouts.connect``, 30 s unless
+    configured, e.g. ``DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT=10s``) bounds the first connection and how long
+    the client tries to reconnect to a scheduler that went away before the sweep stops. The executor has
+    ``scheduler_address``, so a caller can check later whether the scheduler still answers
+    (:func:`scheduler_answers`).
 
     Raises:
         InputError: neither or both given, a missing or unreadable scheduler file, or no scheduler answers in
@@ -135,6 +138,8 @@ def dask_executor(address: str | None = None, scheduler_file: str | None = None,
     if scheduler_file is not None:
         address = read_scheduler_file(scheduler_file)
     assert address is not None
+    if timeout is None:
+        timeout = connect_timeout()
     check_reachable(address, timeout, field, scheduler_file)
     from distributed import Client
 
@@ -158,6 +163,15 @@ def _close(client: Any) -> None:
         client.close(timeout=5)
     except Exception:  # noqa: BLE001 - the scheduler went away; nothing is left to close cleanly
         pass
+
+
+def connect_timeout() -> float:
+    """Dask's connection timeout in seconds (``distributed.comm.timeouts.connect``)."""
+    import dask.config
+    import distributed  # noqa: F401 - loads distributed's configuration defaults
+    from dask.utils import parse_timedelta
+
+    return float(parse_timedelta(dask.config.get("distributed.comm.timeouts.connect", "30s"), default="s"))
 
 
 def read_scheduler_file(path: str | Path) -> str:
