@@ -558,7 +558,7 @@ def test_sigkill_of_compare_leaves_no_worker_process(tmp_path):
                       "b.toml": SCENARIO.replace('"tiny"', '"b"') + "[parameters]\nvisit_base = 0.2\n"})
     out = tmp_path / "cmp"
     orphans = _kill_and_count_orphans(_cli("compare", str(tmp_path / "a.toml"), str(tmp_path / "b.toml"), "--seeds",
-                                           "6", "--workers", "2", "--out", str(out), "--no-progress"),
+                                           "4", "--workers", "2", "--out", str(out), "--no-progress"),
                                       out / "runs", 2, tmp_path / "log")
     assert orphans == []
 
