@@ -378,6 +378,10 @@ CASES: list[tuple[str, Setup, list[str], tuple[str, ...]]] = [
     ("calibration.json garbage", {**calibration(), "o/calibration.json": "{"}, CAL,
      ("calibration.json", "damaged")),
     ("calibration name with a slash", calibration(cal=CALIBRATION.replace('"cal"', '"a/b"')), CAL, ("name",)),
+    ("calibration unknown Stadtteil in set", calibration(cal=CALIBRATION + "[set]\nstadtteile = [999]\n"), CAL,
+     ("c.toml", "set.stadtteile", "999")),
+    ("calibration role outside the run", calibration(cal=CALIBRATION + "[set]\nstadtteile = [212]\n") | {
+        "tiny.toml": SCENARIO + ROLE}, CAL, ("c.toml", "set", "GWA", "211 Neckarvorstadt")),
     # app (the arguments and the scenario are checked before the server starts)
     ("app port 0", None, ["app", "--port", "0"], ("--port",)),
     ("app port 70000", None, ["app", "--port", "70000"], ("--port",)),
@@ -638,6 +642,8 @@ def test_damaged_and_foreign_run_files_are_reported_moved_and_rerun(stores, tmp_
     sweep(other / "exp.toml", other / "store")
     shutil.copy(other / "store" / "runs" / "p00001_s0.parquet", runs / "p00001_s0.parquet")  # another design's
     damaged = ["p00000_s0", "p00000_s1", "p00001_s1", "p00001_s0"]
+    (store / "failed").mkdir(exist_ok=True)
+    (store / "failed" / "p00000_s0.json").write_text("{", encoding="utf-8")  # a damaged failure record
     assert main(["summarise", str(store)]) == 0
     err = capsys.readouterr().err
     assert all(name in err for name in damaged) and "left out" in err, err
@@ -647,6 +653,8 @@ def test_damaged_and_foreign_run_files_are_reported_moved_and_rerun(stores, tmp_
     assert "4 runs done now" in captured.out
     for name in damaged:
         assert f"{name}.parquet" in captured.err
+    assert "failed/p00000_s0.json: a damaged failure record" in captured.err
+    assert (store / "rejected" / "failed").is_dir() and not list((store / "failed").iterdir())
     assert "Traceback" not in captured.err
     moved = sorted(p.name.split(".")[0] for p in (store / "rejected" / "runs").glob("*.parquet.*")
                    if not p.name.endswith(".why.txt"))

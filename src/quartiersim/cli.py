@@ -235,7 +235,7 @@ def cmd_areas(args: argparse.Namespace, console: Console) -> int:
 
     from quartiersim.areas import DEFAULT_WEIGHTS, area_index
     from quartiersim.data import load_city_indicators, load_indicators, load_stadtteile
-    from quartiersim.files import check_output, write_atomic
+    from quartiersim.files import check_output, remove_partials, write_atomic
     from quartiersim.spec import build_scenario
 
     weights = {**DEFAULT_WEIGHTS, **_parse_set(args.weight)}
@@ -261,6 +261,7 @@ def cmd_areas(args: argparse.Namespace, console: Console) -> int:
                      row["bezirk"], f"{row['score']:+.3f}", f"{row['observed_weight']:.0%}",
                      ", ".join(f"{c[8:]} {row[c]:+.3f}" for c in largest if row[c] != 0))
     console.print(view)
+    remove_partials(out.absolute().parent)  # leftovers of a killed earlier write
     write_atomic(out, lambda p: ranking.to_csv(p, index=False))
     ranked = ranking[ranking["rank"].notna()]
     no_data = int((ranked["observed_weight"] == 0).sum())
@@ -503,11 +504,12 @@ def cmd_pilot_data(args: argparse.Namespace, console: Console) -> int:
 def cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
     """Compare an ensemble of runs with pilot data and write the report."""
     from quartiersim.evaluation import evaluate
-    from quartiersim.files import check_output
+    from quartiersim.files import check_output, remove_partials
 
     if Path(args.out).suffix not in (".html", ".md"):
         raise InputError("argument", "--out", "a report file ending in .html or .md", args.out)
     check_output(Path(args.out), "--out", "file", overwrite=True)
+    remove_partials(Path(args.out).absolute().parent)  # leftovers of a killed earlier write
     result = evaluate(args.runs, args.pilot_data, args.out)
     view = Table(title=f"{len(result.observations)} observations against {result.runs} runs")
     for col in ("indicator", "group", "observations", "coverage_90", "bias", "crps"):
@@ -522,12 +524,13 @@ def cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_plot(args: argparse.Namespace, console: Console) -> int:
     """Write the standard figures of a run, comparison or sweep directory."""
-    from quartiersim.files import check_output
+    from quartiersim.files import check_output, remove_partials
     from quartiersim.plots import standard_figures
 
     if not Path(args.directory).is_dir():
         raise InputError(args.directory, "(directory)", "a run, comparison or sweep directory")
     check_output(Path(args.out), "--out", "directory", resume=True)
+    remove_partials(args.out)  # leftovers of a killed earlier write
     written = standard_figures(args.directory, args.out)
     console.print(f"wrote {len(written)} figures to {args.out}: " + ", ".join(p.name for p in written))
     return 0

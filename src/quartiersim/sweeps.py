@@ -197,7 +197,7 @@ def sweep(experiment: str | Path | Experiment, out: str | Path, workers: int = 1
             _create_store(out, exp, fingerprint)
             rejected = _check_runs(out, wanted, design_id, version)
             done = {p.stem for p in runs.glob("p*_s*.parquet")}
-            failed = _failed_records(out)
+            failed = _failed_records(out, rejected)
             todo = [(p, s) for p, s in wanted
                     if run_name(p, s) not in done and (rerun_failed or run_name(p, s) not in failed)]
             state = {"finished": sum(run_name(p, s) in done for p, s in wanted), "ran": 0, "lost": 0,
@@ -302,8 +302,11 @@ def _check_runs(out: Path, wanted: list[tuple[int, int]], design_id: str, versio
     return rejected
 
 
-def _failed_records(out: Path) -> set[str]:
-    """Names of the runs recorded as failed; a damaged record is moved to ``rejected/`` (the run runs again)."""
+def _failed_records(out: Path, rejected: list[tuple[str, str]]) -> set[str]:
+    """Names of the runs recorded as failed.
+
+    A damaged record is moved to ``rejected/`` (its run runs again) and added to ``rejected``.
+    """
     names = set()
     for path in sorted((out / FAILED).glob("p*_s*.json")):
         try:
@@ -311,7 +314,8 @@ def _failed_records(out: Path) -> set[str]:
             if not isinstance(record, dict) or "error" not in record:
                 raise ValueError("not a failure record")
         except (OSError, ValueError) as exc:
-            reject(path, out, f"a damaged failure record ({exc})")
+            why = f"a damaged failure record ({exc})"
+            rejected.append((str(path), f"{why}; moved to {reject(path, out, why)}, and its run runs again"))
             continue
         names.add(path.stem)
     return names
