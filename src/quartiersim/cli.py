@@ -334,14 +334,14 @@ def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
             result = sweep(exp, out, workers=args.workers, scheduler=args.scheduler,
                            scheduler_file=args.scheduler_file, rerun_failed=args.rerun_failed, progress=progress)
         except KeyboardInterrupt:
-            Console(stderr=True).print(f"interrupted: every finished run is kept in {out}; run the same command "
-                                       "to resume")
+            _say(Console(stderr=True), f"interrupted: every finished run is kept in {out}; run the same command to "
+                 "resume")
             return EXIT_INTERRUPTED
     err = Console(stderr=True)
     for note in result.notes:
-        err.print(f"note: {note}", markup=False, highlight=False)
+        _say(err, f"note: {note}")
     for file, why in result.rejected:
-        err.print(f"warning: {file}: {why}", markup=False, highlight=False)
+        _say(err, f"warning: {file}: {why}")
     console.print(f"{result.ran} runs done now in {result.seconds:.1f} s; the store holds {result.finished} of "
                   f"{result.total} runs, {result.failed} failed. Outcomes: {out / 'outcomes.csv'}")
     if result.failed:
@@ -473,8 +473,8 @@ def cmd_calibrate(args: argparse.Namespace, console: Console) -> int:
         try:
             result = calibrate(cal, out, workers=args.workers, scheduler=args.scheduler, progress=progress)
         except KeyboardInterrupt:
-            Console(stderr=True).print(f"interrupted: finished generations are kept in {out}; run the same command "
-                                       "to resume")
+            _say(Console(stderr=True), f"interrupted: finished generations are kept in {out}; run the same command "
+                 "to resume")
             return EXIT_INTERRUPTED
     view = Table(title=f"posterior of {cal.name} (last generation, epsilon "
                  f"{result.generations['epsilon'].iloc[-1]:.3g})")

@@ -26,6 +26,7 @@ import base64
 import datetime as dt
 import html
 import io
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,9 +81,13 @@ def _run_tables(store: Any, skipped: list[tuple[str, str]]) -> list[pd.DataFrame
     """The store's run files that are what their names say; the others go to ``skipped``."""
     tables = []
     for f in sorted((store.path / RUNS).glob("p*_s*.parquet")):
-        point, seed = (int(x[1:]) for x in f.stem.split("_"))
-        why = check_run_file(f, {"point": point, "seed": seed, "design": store.design_id},
-                             columns={"point": point, "seed": seed})
+        name = re.fullmatch(r"p(\d+)_s(\d+)", f.stem)
+        if name is None:
+            skipped.append((str(f), "its name is not a run's (pNNNNN_sN.parquet)"))
+            continue
+        point, seed = int(name.group(1)), int(name.group(2))
+        why = check_run_file(f, {"point": point, "seed": seed, "design": store.design_id,
+                                 "version": store.manifest.get("version")}, columns={"point": point, "seed": seed})
         if why is None:
             try:
                 tables.append(pd.read_parquet(f))

@@ -280,10 +280,20 @@ def _identity(address: str, timeout: float) -> str:
         finally:
             comm.abort()
 
-    try:
-        reply = asyncio.run(ask())
-    except Exception as exc:  # noqa: BLE001 - timeouts, closed connections, protocol errors: not a scheduler
-        return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    answer: dict[str, Any] = {}
+
+    def run() -> None:  # in a thread of its own: the caller may have an event loop running (a notebook)
+        try:
+            answer["reply"] = asyncio.run(ask())
+        except Exception as exc:  # noqa: BLE001 - timeouts, closed connections, protocol errors: not a scheduler
+            answer["error"] = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+    thread = threading.Thread(target=run, name="quartiersim-scheduler-probe", daemon=True)
+    thread.start()
+    thread.join(3 * timeout)
+    if "reply" not in answer:
+        return answer.get("error", "no answer")
+    reply = answer["reply"]
     return str(reply.get("type")) if isinstance(reply, dict) else "an unexpected reply"
 
 

@@ -511,7 +511,8 @@ def collect_outcomes(path: str | Path, skipped: list[tuple[str, str]] | None = N
             file = store.path / RUNS / f"{run_name(int(point), seed)}.parquet"
             if not file.is_file():
                 continue
-            why = check_run_file(file, {"point": int(point), "seed": seed, "design": store.design_id},
+            why = check_run_file(file, {"point": int(point), "seed": seed, "design": store.design_id,
+                                        "version": store.manifest.get("version")},
                                  columns={"point": int(point), "seed": seed})
             if why is None:
                 try:
