@@ -369,8 +369,13 @@ class DirectoryLock:
         p = self.previous
         if not p or not p.get("pid"):
             return None
-        return (f"took over the lock of process {p.get('pid')} on {p.get('host')} ({p.get('command')}, since "
-                f"{p.get('started')}), which no longer runs")
+        pid, here = p.get("pid"), p.get("host") == socket.gethostname()
+        if here and isinstance(pid, int) and pid_alive(pid):
+            state = "still runs but no longer holds it (its pid may belong to another program now)"
+        else:
+            state = "no longer runs" if here else "no longer holds it"
+        return (f"took over the lock of process {pid} on {p.get('host')} ({p.get('command')}, since "
+                f"{p.get('started')}), which {state}")
 
     def release(self) -> None:
         """Remove the lock file and let go of the lock."""
