@@ -589,6 +589,7 @@ def test_sigterm_of_the_app_stops_its_server(tmp_path):
         port = s.getsockname()[1]
     proc = subprocess.Popen(_cli("app", "--port", str(port)), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True)
+    server: list[psutil.Process] = []
     try:
         _wait_for(lambda: proc.poll() is not None or psutil.Process(proc.pid).children(), "the server to start")
         server = psutil.Process(proc.pid).children()
@@ -597,8 +598,11 @@ def test_sigterm_of_the_app_stops_its_server(tmp_path):
         _, stderr = proc.communicate()
         assert proc.returncode == 143 and "Traceback" not in stderr, stderr
         _wait_for(lambda: not _alive(server), "the server to end", limit=10.0)
-    finally:
-        for p in psutil.Process().children(recursive=True):
+    finally:  # only what this test started: the command and its server
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for p in server:
             with contextlib.suppress(psutil.NoSuchProcess):
                 p.kill()
 

@@ -764,7 +764,7 @@ def _os_error(exc: OSError) -> str:
 
 def _show_warning(err: Console) -> Any:
     """Warnings as one line each (``warning: ...``), not as Python's two-line form with a source line."""
-    def show(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
         _say(err, f"warning: {message}")
 
     return show

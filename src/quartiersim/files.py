@@ -217,6 +217,14 @@ def check_output(path: str | Path, field: str, kind: str = "directory", overwrit
     text = str(path)
     if not text or text.strip() != text or "\0" in text:
         raise InputError("argument", field, f"a {kind} path", text)
+    try:
+        return _check_output(path, text, field, kind, overwrite, resume, needed_bytes)
+    except PermissionError as exc:  # a parent directory this user may not even look into
+        raise InputError("argument", field, f"a place you can write ({exc.filename}: no permission)", text) from None
+
+
+def _check_output(path: Path, text: str, field: str, kind: str, overwrite: bool, resume: bool,
+                  needed_bytes: int) -> Path:
     if path.exists() or path.is_symlink():
         if kind == "directory" and not path.is_dir():
             raise InputError("argument", field, "a directory, not a file", text)
