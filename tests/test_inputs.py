@@ -289,7 +289,7 @@ BAD_EXPERIMENTS = [
      "[low, high]"),
     ("empty design", EXP_HEAD + EXP_OUTCOME, "design", "at least one lever or uncertainty"),
     ("empty lever", EXP_HEAD + '[levers]\nvisit_base = []\n' + EXP_OUTCOME, "levers.visit_base",
-     "a non-empty list"),
+     "a list of 1 to 1,000 values"),
     ("unknown outcome", EXP_HEAD + EXP_LEVER + '[[outcomes]]\nindicator = "happiness"\nyear = 2028\n',
      "outcomes.0.indicator", "an indicator of the results table"),
     ("unknown outcome group", EXP_GOOD.replace("year = 2028", 'year = 2028\ngroup = "pensioners"'),
@@ -322,7 +322,7 @@ BAD_EXPERIMENTS = [
      "a scenario file or one of the names"),
     ("unknown key", EXP_GOOD + 'colour = "red"\n', "outcomes.0.colour", "no such field"),
     ("unknown top-level key", 'colour = "red"\n' + EXP_GOOD, "colour", "no such field"),
-    ("no seeds", EXP_GOOD.replace("seeds = 2", "seeds = 0"), "seeds", "a number of seeds >= 1"),
+    ("no seeds", EXP_GOOD.replace("seeds = 2", "seeds = 0"), "seeds", "a number of seeds from 1 to 10,000"),
     ("a parameter both lever and uncertainty", EXP_HEAD + '[levers]\nvisit_base = [0.1]\n'
      '[uncertainties]\nvisit_base = [0.1, 0.2]\n' + EXP_OUTCOME, "uncertainties.visit_base", "not also a lever"),
     ("bad fixed change", EXP_GOOD.replace("scale = 0.1", "scale = 3"), "set.scale", "<= 1"),

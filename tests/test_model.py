@@ -12,6 +12,7 @@ import pytest
 
 import quartiersim
 from quartiersim.agents import Initiative, MeetingPlace, MunicipalRole
+from quartiersim.errors import InputError
 from quartiersim.model import QuarterModel
 from quartiersim.outputs import CITY, GROUPS, INDICATORS
 from quartiersim.spec import Scenario
@@ -198,14 +199,13 @@ def test_fused_week_gives_the_same_run_as_timed_phases(threads, monkeypatch):
     pd.testing.assert_frame_equal(got, expected)
 
 
-def test_a_run_without_a_roles_stadtteile_leaves_that_role_idle():
-    """The default scenario's Neckarvorstadt roles do nothing in a run of two other Stadtteile."""
-    model = QuarterModel(None, rng=3, **dict(SMALL, stadtteile=[101, 102]))
-    table = model.run()
-    gwa = [r for r in model.roles if 211 in (r.spec.stadtteile if r.spec.stadtteile != "all" else [])]
-    assert gwa and all(r.hours_spent == 0 and len(r.served) == 0 for r in gwa)
-    hours = table[(table["indicator"] == "role_hours") & (table["stadtteil"] == CITY)]["value"]
-    assert hours.sum() > 0  # the city-wide Sozialplanung still works in 101 and 102
+def test_a_role_on_a_stadtteil_outside_the_run_is_an_error():
+    """The default scenario's Neckarvorstadt roles in a run of two other Stadtteile would silently do nothing
+    (hours 0, cost 0): the model refuses the scenario, naming the role and the Stadtteil."""
+    with pytest.raises(InputError) as info:
+        QuarterModel(None, rng=3, **dict(SMALL, stadtteile=[101, 102]))
+    message = str(info.value)
+    assert "roles.1.stadtteile" in message and "Vernetzungsstelle" in message and "211 Neckarvorstadt" in message
 
 
 def test_pilot_cohort_indicators_follow_the_initiatives_of_the_pilot_phase():

@@ -185,30 +185,38 @@ def test_summary_by_hand(finished, tmp_path):
 
 
 def test_failed_runs_are_recorded_and_rerun_with_one_flag(tmp_path, capsys):
-    """One data variant is broken: its runs fail with the data file's message, the others finish; once the file
-    is fixed, --rerun-failed runs exactly the failed ones. Runs go through two worker processes."""
+    """One data variant breaks after the experiment was checked (the file changes while the sweep waits): its runs
+    fail with the data file's message, the others finish; the command line then refuses the broken file before
+    running anything, and once it is fixed, --rerun-failed runs exactly the failed ones. Runs go through two
+    worker processes."""
     good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"
     shutil.copy(STADTTEIL_INDICATORS_CSV, good)
+    shutil.copy(STADTTEIL_INDICATORS_CSV, bad)
     text = STADTTEIL_INDICATORS_CSV.read_text(encoding="utf-8")
-    bad.write_text(text.replace("211,0.739,", "211,1.739,"), encoding="utf-8")
     exp = write_experiment(tmp_path, f"""
 [levers]
 indicators_file = ["{good}", "{bad}"]
 """ + OUTCOMES)
+    checked = load_experiment(exp)
+    bad.write_text(text.replace("211,0.739,", "211,1.739,"), encoding="utf-8")
     out = tmp_path / "store"
-    assert main(["sweep", str(exp), "--out", str(out), "--workers", "2", "--no-progress"]) == 1
-    printed = capsys.readouterr().out
-    assert "2 failed" in printed and "--rerun-failed" in printed
+    result = sweep(checked, out, workers=2)
+    assert result.failed == 2 and result.finished == 2 and not result.complete
     failures = open_store(out).failures()
     assert sorted(zip(failures["point"], failures["seed"], strict=True)) == [(1, 0), (1, 1)]
     assert set(failures["error"]) == {"InputError"}
     assert all("bad.csv" in m and "migration_share" in m for m in failures["message"])
     assert sorted(p.stem for p in (out / "runs").iterdir()) == ["p00000_s0", "p00000_s1"]
     # a plain resume does not retry them
-    assert main(["sweep", str(exp), "--out", str(out), "--no-progress"]) == 1
-    assert "0 runs done now" in capsys.readouterr().out
-    bad.write_text(text, encoding="utf-8")
+    assert sweep(checked, out).ran == 0
+    # the command line checks the files first: the broken one is refused, nothing runs
     before = {p.name: p.stat().st_mtime_ns for p in (out / "runs").iterdir()}
+    assert main(["sweep", str(exp), "--out", str(out), "--no-progress"]) == 2
+    assert "bad.csv" in capsys.readouterr().err
+    bad.write_text(text, encoding="utf-8")
+    assert main(["sweep", str(exp), "--out", str(out), "--no-progress"]) == 1
+    printed = capsys.readouterr().out
+    assert "0 runs done now" in printed and "2 failed" in printed and "--rerun-failed" in printed
     assert main(["sweep", str(exp), "--out", str(out), "--rerun-failed", "--no-progress"]) == 0
     assert "2 runs done now" in capsys.readouterr().out
     assert not list((out / "failed").iterdir())

@@ -57,11 +57,10 @@ def app_scenario(scenario: str | Scenario | None = None, scale: float | None = N
         InputError: a scenario that cannot be used, naming its file and field.
 
     """
-    spec = resolve_scenario(scenario or DEFAULT_SCENARIO)
     overrides: dict[str, Any] = {"report": "weekly"}
     if scale is not None:
         overrides["scale"] = scale
-    spec = spec.with_overrides(**overrides)
+    spec = resolve_scenario(scenario or DEFAULT_SCENARIO, **overrides)  # checked with the app's scale
     n = len(_simulated(spec))
     if n > MAX_STADTTEILE:
         raise InputError(spec.origin, "stadtteile", f"at most {MAX_STADTTEILE} Stadtteile for the interactive app "

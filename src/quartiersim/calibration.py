@@ -74,10 +74,11 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from quartiersim.errors import InputError
+from quartiersim.errors import CommandError, InputError
 from quartiersim.experiments import (
+    SEED_LIMIT,
     OutcomeSpec,
     Uncertainty,
     base_scenario,
@@ -85,7 +86,8 @@ from quartiersim.experiments import (
     outcome_value,
     parameter_range,
 )
-from quartiersim.run import package_version, simulate, write_atomic
+from quartiersim.files import LOCK_FILE, DirectoryLock, check_name, check_output, write_atomic
+from quartiersim.run import package_version, simulate
 from quartiersim.spec import Scenario, read_toml, validate_model
 
 MANIFEST = "calibration.json"
@@ -93,7 +95,7 @@ DATABASE = "calibration.db"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class TargetSpec(_Strict):
@@ -120,8 +122,8 @@ class ABCSettings(_Strict):
     population_size: int = Field(default=100, ge=5, le=100_000)
     max_generations: int = Field(default=6, ge=1, le=100)
     min_epsilon: float = Field(default=1.0, ge=0)
-    max_simulations: int = Field(default=5000, ge=1)
-    seed: int = Field(default=0, ge=0)
+    max_simulations: int = Field(default=5000, ge=1, le=10_000_000)
+    seed: int = Field(default=0, ge=0, lt=SEED_LIMIT)
 
 
 class CalibrationFile(_Strict):
@@ -135,6 +137,11 @@ class CalibrationFile(_Strict):
     set: dict[str, Any] = Field(default_factory=dict)
     priors: dict[str, Any] = Field(min_length=1)
     abc: ABCSettings = Field(default_factory=ABCSettings)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return check_name(v)
 
 
 @dataclass(frozen=True)
@@ -423,16 +430,28 @@ def calibrate(calibration: str | Path | Calibration, out: str | Path, workers: i
         InputError: a bad file, or an output directory holding something else.
 
     """
+    from quartiersim.compare import check_workers
+    from quartiersim.executors import check_reachable
+
     cal = calibration if isinstance(calibration, Calibration) else load_calibration(calibration)
     out = Path(out)
-    resume = _check_out(out, cal)
-    if workers < 1:
-        raise InputError("argument", "--workers", "a number of worker processes >= 1", workers)
+    check_output(out, "--out", "directory", resume=True)
+    check_out(out, cal)
+    check_workers(workers)
+    if scheduler is not None:
+        check_reachable(scheduler)
+    out.mkdir(parents=True, exist_ok=True)
+    with DirectoryLock(out, "quartiersim calibrate"):
+        resume = check_out(out, cal)  # again, now that no other process writes here
+        return _calibrate(cal, out, resume, workers, scheduler, progress)
+
+
+def _calibrate(cal: Calibration, out: Path, resume: bool, workers: int, scheduler: str | None,
+               progress: Callable[[int, float, int], None] | None) -> CalibrationResult:
     import pyabc
 
     from quartiersim.executors import dask_client
 
-    out.mkdir(parents=True, exist_ok=True)
     manifest = {"name": cal.name, "calibration_file": cal.source, "targets_file": cal.targets_file,
                 "fingerprint": cal.fingerprint(), "version": package_version(),
                 "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "calibration": cal.raw}
@@ -468,7 +487,13 @@ def calibrate(calibration: str | Path | Calibration, out: str | Path, workers: i
                                sampler=sampler)
             db = f"sqlite:///{(out / DATABASE).resolve()}"
             if resume:
-                history = abc.load(db, 1)
+                try:
+                    history = abc.load(db, 1)
+                    history.max_t  # noqa: B018 - reads the database: a damaged one fails here
+                except Exception as exc:  # noqa: BLE001 - sqlalchemy's and pyabc's errors for a damaged file
+                    raise CommandError(out / DATABASE, f"the calibration's history cannot be read "
+                                       f"({type(exc).__name__})", "move it away to start the calibration afresh, "
+                                       "or use another --out", exit_status=2) from None
             else:
                 history = abc.new(db, cal.observed)
             done = history.max_t + 1 if history.max_t is not None and history.max_t >= 0 else 0
@@ -507,16 +532,28 @@ def _last_epsilon(history: Any) -> float | None:
     return float(pops["epsilon"].iloc[-1]) if len(pops) else None
 
 
-def _check_out(out: Path, cal: Calibration) -> bool:
-    """Whether ``out`` holds a calibration to resume; InputError if it holds something else."""
+def check_out(out: Path, cal: Calibration) -> bool:
+    """Whether ``out`` holds a calibration to resume.
+
+    Raises:
+        InputError: it holds something else. CommandError: its manifest is damaged.
+
+    """
     manifest = out / MANIFEST
     if manifest.is_file():
-        old = json.loads(manifest.read_text(encoding="utf-8"))
+        try:
+            old = json.loads(manifest.read_text(encoding="utf-8"))
+            if not isinstance(old, dict):
+                raise ValueError("not a JSON object")
+        except (OSError, ValueError) as exc:
+            raise CommandError(manifest, f"the calibration's manifest is damaged ({type(exc).__name__}: {exc})",
+                               "without it the history beside it cannot be checked: move the directory away or "
+                               "choose another --out to calibrate afresh", exit_status=2) from None
         if old.get("fingerprint") != cal.fingerprint():
             raise InputError("argument", "--out", "a new directory, or one holding a calibration of the same "
                              "scenario, targets, priors and population size", str(out))
         return (out / DATABASE).is_file()
-    if out.exists() and any(out.iterdir()):
+    if out.exists() and any(p.name != LOCK_FILE for p in out.iterdir()):  # a lock file of a killed calibrate
         raise InputError("argument", "--out", "a new or empty directory, or one an earlier calibrate wrote",
                          str(out))
     return False

@@ -1,13 +1,24 @@
 """The ``quartiersim`` command line. It parses arguments, calls the package and prints; no model logic here.
 
-Bad input (a scenario, data file or argument that cannot be used) prints one message naming the file, the
-field and what was expected, and exits with status 2 without writing anything.
+:func:`main` is the one error boundary. An expected failure prints one message, never a traceback:
+
+* bad input (a scenario, data file or argument that cannot be used): the file, the field and what was
+  expected; exit status 2, nothing written (every command checks everything it needs before it creates
+  anything);
+* a command that could not run or stopped (a store another process holds, a scheduler that went away, a full
+  disk, a damaged store file): the file or address and what to do; exit status 2 when refused before anything
+  was done, 1 when it failed while working (what finished is kept);
+* Ctrl-C: 130; SIGTERM: 143 (worker processes are stopped with the command).
+
+Anything else is a bug: one line saying so, and the traceback with ``--debug``.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import signal
 import sys
 import time
 import warnings
@@ -25,9 +36,56 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from quartiersim.errors import InputError
+from quartiersim.errors import CommandError, InputError
 
 EXIT_BAD_INPUT = 2
+EXIT_FAILED = 1
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+#: Seeds are stored as 32-bit integers in sweep stores and passed to numpy: 0 <= seed < 2**31 everywhere.
+SEED_LIMIT = 2**31
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: unwinds like Ctrl-C, so worker processes are stopped and partial files removed."""
+
+
+class _LazyBar:
+    """A rich progress bar that appears with its first update.
+
+    That is after the command's checks, so an early error is not printed under an empty bar.
+    """
+
+    def __init__(self, console: Console, disable: bool, unit: str, *extra: Any, **fields: Any):
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn(unit),
+                                 *extra, TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=disable)
+        self.fields = fields
+        self.task: Any = None
+
+    def update(self, description: str, **values: Any) -> None:
+        if self.task is None:
+            self.progress.start()
+            self.task = self.progress.add_task(description, total=None, **self.fields)
+        self.progress.update(self.task, **values)
+
+    def __enter__(self) -> _LazyBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.task is not None:
+            self.progress.stop()
+
+
+def _check_seed(seed: int, field: str = "--seed") -> int:
+    if not 0 <= seed < SEED_LIMIT:
+        raise InputError("argument", field, f"a seed with 0 <= seed < 2**31 ({SEED_LIMIT:,})", seed)
+    return seed
+
+
+def _check_count(value: int | None, field: str, low: int = 1, high: int = 1_000_000) -> int | None:
+    if value is not None and not low <= value <= high:
+        raise InputError("argument", field, f"a whole number from {low:,} to {high:,}", value)
+    return value
 
 
 def _parse_set(items: list[str]) -> dict[str, Any]:
@@ -50,17 +108,18 @@ def _parse_set(items: list[str]) -> dict[str, Any]:
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
     """Run one scenario and write its results."""
+    from quartiersim.files import check_output, safe_name
     from quartiersim.model import QuarterModel
     from quartiersim.run import metadata, write_results
     from quartiersim.spec import resolve_scenario
 
+    _check_seed(args.seed)
     overrides = _parse_set(args.set)
     if args.scale is not None:
         overrides["scale"] = args.scale
     spec = resolve_scenario(args.scenario, **overrides)
-    out = Path(args.out) if args.out else Path("runs") / f"{spec.name}_seed{args.seed}"
-    if out.exists() and not args.overwrite:
-        raise InputError("argument", "--out", "a directory that does not exist yet (or --overwrite)", str(out))
+    out = Path(args.out) if args.out else Path("runs") / f"{safe_name(spec.name)}_seed{args.seed}"
+    check_output(out, "--out", "directory", overwrite=args.overwrite, needed_bytes=_run_bytes(spec))
     t0 = time.perf_counter()
     console.print(f"[bold]quartiersim run[/] scenario [cyan]{spec.name}[/], seed {args.seed}, "
                   f"{_count(_n_simulated(spec), 'Stadtteil', 'Stadtteile')}, scale {spec.scale}, "
@@ -76,6 +135,18 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     elapsed = time.perf_counter() - t0
     _print_summary(console, table, model, out, elapsed)
     return 0
+
+
+def _run_bytes(spec: Any) -> int:
+    """A generous estimate of a run's results file: a row per report, place, indicator and group."""
+    from quartiersim.data import load_stadtteile, simulated_rows
+    from quartiersim.outputs import GROUPS, INDICATORS
+
+    table = load_stadtteile(spec.path_of(spec.stadtteile_file))
+    places = len(simulated_rows(table, spec.stadtteile, spec.bezirke, spec.origin)) + 1
+    per_year = {"weekly": 53, "monthly": 12, "quarterly": 4, "yearly": 1}[spec.report]
+    reports = (spec.end.year - spec.start.year + 1) * per_year
+    return places * len(INDICATORS) * len(GROUPS) * reports * 16
 
 
 def _print_summary(console: Console, table, model, out: Path, elapsed: float) -> None:
@@ -216,13 +287,14 @@ def cmd_areas(args: argparse.Namespace, console: Console) -> int:
 
     from quartiersim.areas import DEFAULT_WEIGHTS, area_index
     from quartiersim.data import load_city_indicators, load_indicators, load_stadtteile
+    from quartiersim.files import check_output, remove_partials, write_atomic
     from quartiersim.spec import build_scenario
 
     weights = {**DEFAULT_WEIGHTS, **_parse_set(args.weight)}
     spec = build_scenario({"area_index": {"method": args.method, "weights": weights}}, source="argument").area_index
+    _check_count(args.top, "--top", 1, 10_000)
     out = Path(args.out)
-    if out.exists() and not args.overwrite:
-        raise InputError("argument", "--out", "a file that does not exist yet (or --overwrite)", str(out))
+    check_output(out, "--out", "file", overwrite=args.overwrite)
     table = load_stadtteile(args.stadtteile)
     city = load_city_indicators()
     indicators = load_indicators(args.indicators, stadtteile=table, city=city)
@@ -241,10 +313,8 @@ def cmd_areas(args: argparse.Namespace, console: Console) -> int:
                      row["bezirk"], f"{row['score']:+.3f}", f"{row['observed_weight']:.0%}",
                      ", ".join(f"{c[8:]} {row[c]:+.3f}" for c in largest if row[c] != 0))
     console.print(view)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.partial")
-    ranking.to_csv(tmp, index=False)
-    tmp.replace(out)
+    remove_partials(out.absolute().parent)  # leftovers of a killed earlier write
+    write_atomic(out, lambda p: ranking.to_csv(p, index=False))
     ranked = ranking[ranking["rank"].notna()]
     no_data = int((ranked["observed_weight"] == 0).sum())
     if no_data:
@@ -264,13 +334,12 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
         overrides["scale"] = args.scale
     t0 = time.perf_counter()
     _say_if_compiling(console)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
-                  TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=args.no_progress) as bar:
-        task = bar.add_task("comparing", total=None)
+    with _LazyBar(console, args.no_progress, "runs") as bar:
         with warnings.catch_warnings():  # the caution about too few seeds is printed below the tables instead
             warnings.filterwarnings("ignore", message="only [0-9]+ seeds", category=UserWarning)
             result = compare(args.scenarios, seeds=args.seeds, out=args.out, workers=args.workers,
-                             progress=lambda done, total: bar.update(task, completed=done, total=total), **overrides)
+                             progress=lambda done, total: bar.update("comparing", completed=done, total=total),
+                             **overrides)
     years = result.years_shown()
     for name in result.scenarios[1:]:
         title = (f"{name} minus {result.reference}: {result.place}, group 'all', mean paired difference [90 % "
@@ -313,31 +382,37 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
 def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
     """Run or resume an experiment's design with every seed; each run is stored as it finishes."""
     from quartiersim.experiments import load_experiment
+    from quartiersim.files import safe_name
     from quartiersim.sweeps import sweep
 
+    if (args.scheduler or args.scheduler_file) and not getattr(args, "debug", False):
+        _quiet_dask()
     exp = load_experiment(args.experiment)
-    out = Path(args.out) if args.out else Path("sweeps") / exp.name
+    out = Path(args.out) if args.out else Path("sweeps") / safe_name(exp.name)
     where = (f"Dask scheduler {args.scheduler or args.scheduler_file}" if args.scheduler or args.scheduler_file
              else f"{args.workers} local worker{'s' if args.workers > 1 else ''}")
     console.print(f"[bold]quartiersim sweep[/] [cyan]{exp.name}[/]: {exp.n_points} design points "
                   f"({exp.method}) x {len(exp.seeds)} seeds = {exp.n_points * len(exp.seeds)} runs, on {where}, "
                   f"into {out}")
     _say_if_compiling(console)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
-                  TextColumn("[red]{task.fields[failed]} failed"), TimeElapsedColumn(), TimeRemainingColumn(),
-                  console=console, disable=args.no_progress) as bar:
-        task = bar.add_task("sweeping", total=None, failed=0)
+    with _LazyBar(console, args.no_progress, "runs", TextColumn("[red]{task.fields[failed]} failed"),
+                  failed=0) as bar:
 
         def progress(ran: int, to_run: int, failed: int) -> None:
-            bar.update(task, completed=ran, total=to_run, failed=failed)
+            bar.update("sweeping", completed=ran, total=to_run, failed=failed)
 
         try:
             result = sweep(exp, out, workers=args.workers, scheduler=args.scheduler,
                            scheduler_file=args.scheduler_file, rerun_failed=args.rerun_failed, progress=progress)
         except KeyboardInterrupt:
-            Console(stderr=True).print(f"interrupted: every finished run is kept in {out}; run the same command "
-                                       "to resume")
-            return 130
+            _say(Console(stderr=True), f"interrupted: every finished run is kept in {out}; run the same command to "
+                 "resume")
+            return EXIT_INTERRUPTED
+    err = Console(stderr=True)
+    for note in result.notes:
+        _say(err, f"note: {note}")
+    for file, why in result.rejected:
+        _say(err, f"warning: {file}: {why}")
     console.print(f"{result.ran} runs done now in {result.seconds:.1f} s; the store holds {result.finished} of "
                   f"{result.total} runs, {result.failed} failed. Outcomes: {out / 'outcomes.csv'}")
     if result.failed:
@@ -357,10 +432,26 @@ def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _quiet_dask() -> None:
+    """Silence the Dask client's log (its reconnection attempts, with tracebacks).
+
+    A scheduler that went away is said once, by the sweep. Dask sets its loggers' levels when it is imported, so
+    this comes after the import.
+    """
+    import logging
+
+    import distributed  # noqa: F401 - imported for its logging set-up, which the next lines override
+
+    for name in ["distributed", *(n for n in logging.root.manager.loggerDict if n.startswith("distributed."))]:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
 def cmd_summarise(args: argparse.Namespace, console: Console) -> int:
     """Mean and 90 % range of each outcome per design point (and per lever combination)."""
     from quartiersim.sweeps import open_store, summarise
 
+    _check_count(args.top, "--top", 1, 1_000_000)
+    _check_store_writable(args.directory)
     table = summarise(args.directory)
     store = open_store(args.directory)
     labels = [o.label for o in store.outcomes]
@@ -412,10 +503,20 @@ def cmd_summarise(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _check_store_writable(directory: str) -> None:
+    """A store that summaries are written into: it must be a directory this user may write."""
+    from quartiersim.files import check_output
+    from quartiersim.sweeps import open_store
+
+    open_store(directory)  # not a store, or a damaged one: said first
+    check_output(Path(directory), "directory", "directory", resume=True)
+
+
 def cmd_sensitivity(args: argparse.Namespace, console: Console) -> int:
     """Sobol or Morris indices of a sweep made for them."""
     from quartiersim.sweeps import open_store, sensitivity
 
+    _check_store_writable(args.directory)
     table = sensitivity(args.directory, outcomes=args.outcome or None, plot=not args.no_plot)
     store = open_store(args.directory)
     method = store.manifest["method"]
@@ -435,10 +536,18 @@ def cmd_sensitivity(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_calibrate(args: argparse.Namespace, console: Console) -> int:
     """Calibrate parameters against targets with ABC-SMC; resumable; writes the posterior and a scenario."""
-    from quartiersim.calibration import calibrate, load_calibration
+    from quartiersim.calibration import calibrate, check_out, load_calibration
+    from quartiersim.compare import check_workers
+    from quartiersim.executors import check_reachable
+    from quartiersim.files import check_output
 
     cal = load_calibration(args.calibration)
     out = Path(args.out)
+    check_output(out, "--out", "directory", resume=True)
+    check_out(out, cal)
+    check_workers(args.workers)
+    if args.scheduler is not None:
+        check_reachable(args.scheduler)
     s = cal.settings
     console.print(f"[bold]quartiersim calibrate[/] [cyan]{cal.name}[/]: {len(cal.priors)} parameters against "
                   f"{len(cal.targets)} targets; ABC-SMC with {s.population_size} particles, up to "
@@ -454,9 +563,9 @@ def cmd_calibrate(args: argparse.Namespace, console: Console) -> int:
         try:
             result = calibrate(cal, out, workers=args.workers, scheduler=args.scheduler, progress=progress)
         except KeyboardInterrupt:
-            Console(stderr=True).print(f"interrupted: finished generations are kept in {out}; run the same command "
-                                       "to resume")
-            return 130
+            _say(Console(stderr=True), f"interrupted: finished generations are kept in {out}; run the same command "
+                 "to resume")
+            return EXIT_INTERRUPTED
     view = Table(title=f"posterior of {cal.name} (last generation, epsilon "
                  f"{result.generations['epsilon'].iloc[-1]:.3g})")
     for col in ("parameter", "prior", "median", "90 % interval", "mean"):
@@ -485,7 +594,12 @@ def cmd_pilot_data(args: argparse.Namespace, console: Console) -> int:
 def cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
     """Compare an ensemble of runs with pilot data and write the report."""
     from quartiersim.evaluation import evaluate
+    from quartiersim.files import check_output, remove_partials
 
+    if Path(args.out).suffix not in (".html", ".md"):
+        raise InputError("argument", "--out", "a report file ending in .html or .md", args.out)
+    check_output(Path(args.out), "--out", "file", overwrite=True)
+    remove_partials(Path(args.out).absolute().parent)  # leftovers of a killed earlier write
     result = evaluate(args.runs, args.pilot_data, args.out)
     view = Table(title=f"{len(result.observations)} observations against {result.runs} runs")
     for col in ("indicator", "group", "observations", "coverage_90", "bias", "crps"):
@@ -500,8 +614,13 @@ def cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_plot(args: argparse.Namespace, console: Console) -> int:
     """Write the standard figures of a run, comparison or sweep directory."""
+    from quartiersim.files import check_output, remove_partials
     from quartiersim.plots import standard_figures
 
+    if not Path(args.directory).is_dir():
+        raise InputError(args.directory, "(directory)", "a run, comparison or sweep directory")
+    check_output(Path(args.out), "--out", "directory", resume=True)
+    remove_partials(args.out)  # leftovers of a killed earlier write
     try:
         written = standard_figures(args.directory, args.out, year=args.year)
     except ValueError as exc:
@@ -524,6 +643,7 @@ def cmd_app(args: argparse.Namespace, console: Console) -> int:
         return EXIT_BAD_INPUT
     from quartiersim.app import ENV_SCALE, ENV_SCENARIO, app_scenario
 
+    _check_count(args.port, "--port", 1, 65535)
     spec = app_scenario(args.scenario, args.scale)  # a bad scenario fails here, before the server starts
     scenario = args.scenario or spec.name
     if spec.source_file:
@@ -535,7 +655,20 @@ def cmd_app(args: argparse.Namespace, console: Console) -> int:
                   "(Ctrl-C stops it)")
     command = [sys.executable, "-m", "solara", "run", "quartiersim.app:Page", "--host", args.host,
                "--port", str(args.port), "--production", "--open" if args.open else "--no-open"]
-    return subprocess.call(command, env=env)
+    from quartiersim.executors import die_with_parent
+
+    parent = os.getpid()
+    server = subprocess.Popen(command, env=env, preexec_fn=lambda: die_with_parent(parent))
+    try:
+        return server.wait()
+    finally:  # Ctrl-C, SIGTERM or an error here: the server goes too
+        if server.poll() is None:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
 
 
 def cmd_phases(args: argparse.Namespace, console: Console) -> int:
@@ -551,7 +684,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="quartiersim", description="Agent-based simulation of social quarter "
                                      "development in Stuttgart's 152 Stadtteile.")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an unexpected error")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the traceback of an unexpected error")
     sub = parser.add_subparsers(dest="command")
+    _add = sub.add_parser
+
+    def add_parser(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        return _add(name, parents=[common], **kwargs)
+
+    sub.add_parser = add_parser  # type: ignore[method-assign]
     run = sub.add_parser("run", help="run one scenario and write results (Parquet + metadata.json)")
     run.add_argument("scenario", nargs="?", default=None,
                      help="scenario file (TOML) or bundled name; the whole-city default if omitted")
@@ -648,7 +791,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``quartiersim`` console script."""
+    """Entry point of the ``quartiersim`` console script: the one error boundary (see the module docstring)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     console = Console()
@@ -661,14 +804,78 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_BAD_INPUT
     err = Console(stderr=True)
+    debug = bool(getattr(args, "debug", False))
+    previous_term = _on_sigterm()
     try:
-        return int(args.func(args, console) or 0)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning(err)
+            return int(args.func(args, console) or 0)
     except InputError as exc:
-        err.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
+        _say(err, f"error: {exc}")
         return EXIT_BAD_INPUT
+    except CommandError as exc:
+        _say(err, f"error: {exc}")
+        return exc.exit_status
     except KeyboardInterrupt:
-        err.print("interrupted; nothing was written")
-        return 130
+        _say(err, "interrupted; finished work is kept and a command run again resumes")
+        return EXIT_INTERRUPTED
+    except Terminated:
+        _say(err, "stopped (SIGTERM); finished work is kept and a command run again resumes")
+        return EXIT_TERMINATED
+    except MemoryError:
+        if debug:
+            raise
+        _say(err, "error: out of memory; use a smaller scale, fewer Stadtteile, or fewer worker processes")
+        return EXIT_FAILED
+    except OSError as exc:
+        if debug:
+            raise
+        _say(err, f"error: {_os_error(exc)}")
+        return EXIT_FAILED
+    except Exception as exc:
+        if debug:
+            raise
+        _say(err, f"error: an unexpected error ({type(exc).__name__}: {exc}). This is a bug in quartiersim: run "
+                  "the same command with --debug for the traceback, and report it with the command")
+        return EXIT_FAILED
+    finally:
+        if previous_term is not None:
+            signal.signal(signal.SIGTERM, previous_term)
+
+
+def _say(err: Console, text: str) -> None:
+    err.print(text, highlight=False, markup=False, soft_wrap=True)
+
+
+def _os_error(exc: OSError) -> str:
+    """An operating-system error in words: which file, what happened, what to do."""
+    where = exc.filename or ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        what, todo = "the disk is full", "free some space and run the same command again (finished work is kept)"
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        what, todo = f"not allowed ({exc.strerror})", "check the permissions, or choose another place"
+    else:
+        what, todo = exc.strerror or str(exc), "check the file or directory, then run the same command again"
+    return f"{where + ': ' if where else ''}{what}; {todo}"
+
+
+def _show_warning(err: Console) -> Any:
+    """Warnings as one line each (``warning: ...``), not as Python's two-line form with a source line."""
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        _say(err, f"warning: {message}")
+
+    return show
+
+
+def _on_sigterm() -> Any:
+    """Turn SIGTERM into an exception that unwinds like Ctrl-C (worker processes stopped, partial files removed)."""
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated
+
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (main() called from a thread): leave SIGTERM as it is
+        return None
 
 
 if __name__ == "__main__":  # pragma: no cover

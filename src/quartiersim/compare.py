@@ -22,8 +22,10 @@ bootstrap over seeds; otherwise it is left empty (``clear_effect`` false), since
 be zero is not a cost-effectiveness.
 
 Everything lands in the output directory: each run's yearly table as soon as it finishes
-(``runs/<scenario>/seed_<k>.parquet``, so an interrupted comparison resumes where it stopped), then
-``yearly.parquet``, ``differences.csv``/``.parquet``, ``cost_effectiveness.csv`` and ``compare.json``.
+(``runs/<scenario>/seed_<k>.parquet``, with the scenario's fingerprint, the seed and the version in its metadata,
+so an interrupted comparison resumes where it stopped and never reuses a file of another run), then
+``yearly.parquet``, ``differences.csv``/``.parquet``, ``cost_effectiveness.csv`` and ``compare.json``. A
+``quartiersim.lock`` file keeps a second process out while one writes.
 """
 
 from __future__ import annotations
@@ -39,16 +41,31 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from quartiersim.errors import InputError
-from quartiersim.executors import local_executor, run_jobs
-from quartiersim.outputs import CITY, FLOWS
-from quartiersim.run import package_version, remove_partials, simulate, write_atomic, write_parquet
+from quartiersim.errors import CommandError, InputError
+from quartiersim.executors import MAX_WORKERS, local_executor, run_jobs
+from quartiersim.experiments import MAX_SEEDS, SEED_LIMIT
+from quartiersim.files import (
+    LOCK_FILE,
+    DirectoryLock,
+    check_output,
+    check_run_file,
+    reject,
+    remove_partials,
+    safe_name,
+    write_atomic,
+    write_run,
+    write_text_atomic,
+)
+from quartiersim.outputs import CITY, FLOWS, indicator_table
+from quartiersim.run import INDICATORS_KEY, package_version, simulate, write_parquet
 from quartiersim.spec import Scenario, resolve_scenario
 
 KEYS = ["stadtteil", "indicator", "group", "year"]
 HEADLINE = ("lonely_share", "lonely_adults", "ties_per_resident", "participation_share", "volunteer_share",
             "active_initiatives", "cost_eur", "grants_eur")
 MANIFEST = "compare.json"
+#: Bytes a row of a yearly table may take in Parquet, generously (measured: about 3), for the free-space check.
+BYTES_PER_ROW = 16
 
 
 def yearly(table: pd.DataFrame) -> pd.DataFrame:
@@ -129,11 +146,22 @@ def too_few_seeds(n: int) -> str:
     return (f"only {n} seeds: the 90 % intervals and 'clear effects' rest on too few runs to conclude anything; "
             f"use {MIN_SEEDS} or more seeds (the default is 20) before reading effects from them")
 
+#: The most scenarios one comparison may hold (each is compared with the first).
+MAX_SCENARIOS = 50
+#: Entries a comparison's directory may hold; a directory with only these is one to resume.
+ENTRIES = {MANIFEST, "runs", "rejected", LOCK_FILE, "yearly.parquet", "differences.parquet", "differences.csv",
+           "cost_effectiveness.csv"}
+
 
 def compare(scenarios: Sequence[str | Path | Scenario], seeds: int | Sequence[int] = 20,
             out: str | Path | None = None, workers: int = 1, progress: Callable[[int, int], None] | None = None,
             **overrides: Any) -> Comparison:
     """Run scenarios with the same seeds and compare each with the first (the reference).
+
+    Everything is checked before anything is written: every scenario with the data files it names, the seeds,
+    the workers and the output directory (writable, with room, not held by another process, new or holding
+    this same comparison). Each run file is checked when a resumed comparison reads it; one of another run or
+    a damaged one is moved to ``rejected/`` and run again.
 
     Args:
         scenarios: two or more scenario files, names or Scenario objects; the first is the reference.
@@ -145,55 +173,117 @@ def compare(scenarios: Sequence[str | Path | Scenario], seeds: int | Sequence[in
         **overrides: scenario fields or parameters applied to every scenario (e.g. ``scale=0.1``).
 
     Raises:
-        InputError: fewer than two scenarios, a bad scenario, duplicate names, no seeds, or an output directory
-            that holds something else.
+        InputError: fewer than two scenarios, a bad scenario, duplicate names, bad seeds or workers, or an output
+            directory that cannot be used or holds something else.
+        CommandError: another process writes into the output directory.
 
     """
-    if len(scenarios) < 2:
-        raise InputError("argument", "scenarios", "at least two scenarios (the first is the reference)")
+    if not 2 <= len(scenarios) <= MAX_SCENARIOS:
+        raise InputError("argument", "scenarios", f"at least two scenarios (the first is the reference), at most "
+                         f"{MAX_SCENARIOS}", len(scenarios))
     specs = [resolve_scenario(s, **overrides) for s in scenarios]
     names = [s.name for s in specs]
-    if len(set(names)) < len(names):
+    if len({safe_name(n).casefold() for n in names}) < len(names):
         raise InputError("argument", "scenarios", "scenarios with different names", names)
-    seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
-    if not seed_list or any(s < 0 for s in seed_list):
-        raise InputError("argument", "--seeds", "at least one seed, all >= 0", seeds)
-    if len(seed_list) < 2:
-        raise InputError("argument", "--seeds", "at least 2 seeds for an interval", len(seed_list))
+    seed_list = _seed_list(seeds)
+    check_workers(workers)
     manifest = {"reference": names[0], "scenarios": {s.name: s.resolved() for s in specs}, "seeds": seed_list,
                 "overrides": {k: str(v) for k, v in overrides.items()}}
+    manifest = json.loads(json.dumps(manifest, default=str))
     out = Path(out) if out is not None else None
+    lock = None
     if out is not None:
+        check_output(out, "--out", "directory", resume=True,
+                     needed_bytes=_bytes_needed(specs, len(seed_list)))
         _check_out(out, manifest)
         out.mkdir(parents=True, exist_ok=True)
-        started = dict(manifest, complete=False)
-        write_atomic(out / MANIFEST, lambda p: p.write_text(json.dumps(started, indent=2, default=str)))
-    if too_few_seeds(len(seed_list)):
-        warnings.warn(too_few_seeds(len(seed_list)), UserWarning, stacklevel=2)
-    tables = _run_all(specs, seed_list, out, workers, progress)
-    yearly_all = pd.concat([t.assign(scenario=name, seed=seed) for (name, seed), t in tables.items()],
-                           ignore_index=True)
-    diffs = differences(yearly_all, names[0], names[1:])
-    cost = cost_effectiveness(yearly_all, names[0], names[1:])
-    result = Comparison(names[0], names, seed_list, yearly_all, diffs, cost)
-    if out is not None:
-        write_parquet(out / "yearly.parquet", yearly_all)
-        write_parquet(out / "differences.parquet", diffs)
-        write_atomic(out / "differences.csv", lambda p: diffs.to_csv(p, index=False))
-        write_atomic(out / "cost_effectiveness.csv", lambda p: cost.to_csv(p, index=False))
-        done = dict(manifest, complete=True, version=package_version(), caution=too_few_seeds(len(seed_list)))
-        write_atomic(out / MANIFEST, lambda p: p.write_text(json.dumps(done, indent=2, default=str)))
+        lock = DirectoryLock(out, "quartiersim compare").acquire()
+        if lock.took_over:
+            warnings.warn(lock.took_over, RejectedRunWarning, stacklevel=2)
+    try:
+        if out is not None:
+            _check_out(out, manifest)  # again, now that no other process can write here
+            started = dict(manifest, complete=False)
+            write_text_atomic(out / MANIFEST, json.dumps(started, indent=2, default=str))
+        if too_few_seeds(len(seed_list)):
+            warnings.warn(too_few_seeds(len(seed_list)), UserWarning, stacklevel=2)
+        tables = _run_all(specs, seed_list, out, workers, progress)
+        yearly_all = pd.concat([t.assign(scenario=name, seed=seed) for (name, seed), t in tables.items()],
+                               ignore_index=True)
+        diffs = differences(yearly_all, names[0], names[1:])
+        cost = cost_effectiveness(yearly_all, names[0], names[1:])
+        result = Comparison(names[0], names, seed_list, yearly_all, diffs, cost)
+        if out is not None:
+            write_parquet(out / "yearly.parquet", yearly_all)
+            write_parquet(out / "differences.parquet", diffs)
+            write_atomic(out / "differences.csv", lambda p: diffs.to_csv(p, index=False))
+            write_atomic(out / "cost_effectiveness.csv", lambda p: cost.to_csv(p, index=False))
+            done = dict(manifest, complete=True, version=package_version(), caution=too_few_seeds(len(seed_list)))
+            write_text_atomic(out / MANIFEST, json.dumps(done, indent=2, default=str))
+    finally:
+        if lock is not None:
+            lock.release()
     return result
 
 
+def _seed_list(seeds: int | Sequence[int]) -> list[int]:
+    """The seeds of a comparison: 0..n-1 for a number, else the list; at least two, each 0 <= seed < 2**31."""
+    expected = (f"a number of seeds from 2 to {MAX_SEEDS:,} (or at least 2 distinct seeds, each 0 <= seed < "
+                "2**31)")
+    if isinstance(seeds, bool) or (isinstance(seeds, int) and not 2 <= seeds <= MAX_SEEDS):
+        raise InputError("argument", "--seeds", expected, seeds)
+    seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
+    if not 2 <= len(seed_list) <= MAX_SEEDS or len(set(seed_list)) < len(seed_list) or \
+            any(not 0 <= s < SEED_LIMIT for s in seed_list):
+        raise InputError("argument", "--seeds", expected, seeds if len(repr(seeds)) < 80 else None)
+    return seed_list
+
+
+def check_workers(workers: int, field: str = "--workers") -> int:
+    """A number of local worker processes: 1 to :data:`MAX_WORKERS`."""
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= MAX_WORKERS:
+        raise InputError("argument", field, f"a number of worker processes from 1 to {MAX_WORKERS}", workers)
+    return workers
+
+
+def _bytes_needed(specs: list[Scenario], n_seeds: int) -> int:
+    """A generous estimate of what a comparison writes: every run's yearly table twice (its file, yearly.parquet).
+
+    A yearly table has a row per Stadtteil (and Stuttgart), indicator, group and year; Parquet keeps a row in
+    well under :data:`BYTES_PER_ROW` bytes.
+    """
+    from quartiersim.data import load_stadtteile, simulated_rows
+    from quartiersim.outputs import GROUPS, INDICATORS
+
+    total = 0
+    for spec in specs:
+        table = load_stadtteile(spec.path_of(spec.stadtteile_file))
+        places = len(simulated_rows(table, spec.stadtteile, spec.bezirke, spec.origin)) + 1
+        years = spec.end.year - spec.start.year + 1
+        total += places * len(INDICATORS) * len(GROUPS) * years * n_seeds * BYTES_PER_ROW * 2
+    return total
+
+
 def _check_out(out: Path, manifest: dict[str, Any]) -> None:
+    """Check that ``out`` is new, holds only a comparison's files, or holds this same comparison."""
     if not out.exists():
         return
     old_path = out / MANIFEST
     if not old_path.is_file():
-        raise InputError("argument", "--out", "a new directory, or one an earlier compare of the same scenarios "
-                         "and seeds wrote", str(out))
-    old = json.loads(old_path.read_text())
+        strange = sorted(p.name for p in out.iterdir() if p.name not in ENTRIES and not p.name.endswith(".partial")
+                         and not p.name.startswith(MANIFEST))  # a damaged manifest moved aside, as advised
+        if strange:
+            raise InputError("argument", "--out", "a new directory, or one an earlier compare of the same scenarios "
+                             f"and seeds wrote (this one holds {', '.join(strange[:3])})", str(out))
+        return  # a comparison's files without its manifest: each run file is checked as it is read
+    try:
+        old = json.loads(old_path.read_text(encoding="utf-8"))
+        if not isinstance(old, dict):
+            raise ValueError("not a JSON object")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CommandError(old_path, f"this comparison's manifest is damaged ({exc})",
+                           f"move it away (e.g. to {MANIFEST}.damaged) and run the same command: each run file in "
+                           f"{out / 'runs'} is checked before it is reused", exit_status=2) from None
     new = json.loads(json.dumps(manifest["scenarios"], default=str))
     if old.get("scenarios") != new or list(old.get("scenarios", {})) != list(new) or \
             old.get("seeds") != manifest["seeds"]:
@@ -233,18 +323,33 @@ def _run_all(specs: list[Scenario], seeds: list[int], out: Path | None, workers:
              progress: Callable[[int, int], None] | None) -> dict[tuple[str, int], pd.DataFrame]:
     total = len(specs) * len(seeds)
     tables: dict[tuple[str, int], pd.DataFrame] = {}
+    digests = {spec.name: _digest(spec.resolved()) for spec in specs}
+    version = package_version()
 
     def path_of(name: str, seed: int) -> Path | None:
-        return None if out is None else out / "runs" / name / f"seed_{seed}.parquet"
+        return None if out is None else out / "runs" / safe_name(name) / f"seed_{seed}.parquet"
 
+    def info_of(name: str, seed: int) -> dict[str, Any]:
+        return {"scenario": name, "scenario_digest": digests[name], "seed": seed, "version": version}
+
+    if out is not None:
+        for d in [out / "runs", *((out / "runs" / safe_name(spec.name)) for spec in specs)]:
+            remove_partials(d)
     jobs = []
     for spec in specs:
         for seed in seeds:
             path = path_of(spec.name, seed)
             if path is not None and path.is_file():
-                tables[(spec.name, seed)] = pd.read_parquet(path)
-            else:
-                jobs.append((spec.name, spec.as_data(), seed))
+                why = check_run_file(path, info_of(spec.name, seed))
+                if why is None:
+                    try:
+                        tables[(spec.name, seed)] = pd.read_parquet(path)
+                        continue
+                    except (OSError, ValueError) as exc:
+                        why = f"it cannot be read ({type(exc).__name__}: {exc})"
+                moved = reject(path, out, why)
+                warnings.warn(f"{path}: {why}; moved to {moved} and run again", RejectedRunWarning, stacklevel=2)
+            jobs.append((spec.name, spec.as_data(), seed))
     if progress:
         progress(len(tables), total)
 
@@ -252,7 +357,7 @@ def _run_all(specs: list[Scenario], seeds: list[int], out: Path | None, workers:
         name, _, seed = job
         path = path_of(name, seed)
         if path is not None:
-            write_parquet(path, table)
+            write_run(path, table, info_of(name, seed), {INDICATORS_KEY: indicator_table()})
         tables[(name, seed)] = table
         if progress:
             progress(len(tables), total)
@@ -260,11 +365,19 @@ def _run_all(specs: list[Scenario], seeds: list[int], out: Path | None, workers:
     def failed(job: tuple[str, dict[str, Any], int], exc: BaseException) -> None:
         raise exc
 
-    if out is not None:
-        remove_partials(out / "runs")
     with local_executor(workers if len(jobs) > 1 else 1) as executor:
         run_jobs(executor, _run_one, jobs, finished, failed, window=2 * workers)
     return {(spec.name, seed): tables[(spec.name, seed)] for spec in specs for seed in seeds}
+
+
+class RejectedRunWarning(UserWarning):
+    """A stored file that could not be used was left out or moved aside, or a dead process's lock was taken over."""
+
+
+def _digest(value: Any) -> str:
+    import hashlib
+
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def _paired(yearly_all: pd.DataFrame, reference: str, scenario: str) -> tuple[pd.DataFrame, np.ndarray,

@@ -26,6 +26,8 @@ import base64
 import datetime as dt
 import html
 import io
+import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,12 +35,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from quartiersim.compare import FLOWS
+from quartiersim.compare import FLOWS, RejectedRunWarning
 from quartiersim.errors import InputError
+from quartiersim.files import check_run_file, write_atomic
 from quartiersim.outputs import CITY, indicator_table
 from quartiersim.pilot import read_pilot_data
 from quartiersim.plots import GROUP_LABELS
-from quartiersim.run import write_atomic
 from quartiersim.sweeps import RUNS, open_store
 
 DRAWS = 200  # draws of an observation's error per run in the predictive ensemble
@@ -99,6 +101,28 @@ def simulated_values(series: pd.DataFrame, start: dt.date, end: dt.date, flow: b
     return (inside.sum() if flow else inside.mean()).to_numpy(dtype=float)
 
 
+def _run_files(store: Any, skipped: list[tuple[str, str]]) -> list[Path]:
+    """The store's run files that are what their names say; the others go to ``skipped``.
+
+    Only each file's run information and its point and seed columns are read here; the values are read later,
+    one file at a time and only the rows the observations need (:func:`read_series`).
+    """
+    files = []
+    for f in sorted((store.path / RUNS).glob("p*_s*.parquet")):
+        name = re.fullmatch(r"p(\d+)_s(\d+)", f.stem)
+        if name is None:
+            skipped.append((str(f), "its name is not a run's (pNNNNN_sN.parquet)"))
+            continue
+        point, seed = int(name.group(1)), int(name.group(2))
+        why = check_run_file(f, {"point": point, "seed": seed, "design": store.design_id,
+                                 "version": store.manifest.get("version")}, columns={"point": point, "seed": seed})
+        if why is None:
+            files.append(f)
+        else:
+            skipped.append((str(f), why))
+    return files
+
+
 def evaluate(runs: str | Path, pilot_data: str | Path, out: str | Path, seed: int = 0) -> Evaluation:
     """Compare a store of runs with pilot data and write the report (``.html`` or ``.md``).
 
@@ -115,7 +139,11 @@ def evaluate(runs: str | Path, pilot_data: str | Path, out: str | Path, seed: in
     if store.manifest.get("experiment", {}).get("resolution", "yearly") != "report":
         raise InputError(store.path, "resolution", "a sweep store kept by reporting period (resolution = "
                          "'report' in the experiment, as in the ensemble.toml that calibrate writes)")
-    files = sorted((store.path / RUNS).glob("p*_s*.parquet"))
+    skipped: list[tuple[str, str]] = []
+    files = _run_files(store, skipped)
+    for file, why in skipped:
+        warnings.warn(f"{file}: {why}; it is left out (the next 'quartiersim sweep' on the store moves it aside and "
+                      "runs it again)", RejectedRunWarning, stacklevel=2)
     if not files:
         raise InputError(store.path, RUNS, "finished runs (run the sweep first)")
     base = store.manifest["base_scenario"]

@@ -67,10 +67,11 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from quartiersim.data import load_stadtteile, select_stadtteile, simulated_rows
+from quartiersim.data import load_stadtteile, read_csv_text, select_stadtteile, simulated_rows
 from quartiersim.errors import InputError
+from quartiersim.files import check_name
 from quartiersim.outputs import CITY, GROUPS, INDICATORS, STADTTEIL_INDICATORS
 from quartiersim.parameters import PARAMS_BY_NAME, close_names
 from quartiersim.spec import (
@@ -78,6 +79,7 @@ from quartiersim.spec import (
     Scenario,
     assign_path,
     build_scenario,
+    check_inputs,
     read_toml,
     resolve_scenario,
     validate_model,
@@ -90,8 +92,21 @@ DEFAULT_LEVELS = {"full_factorial": 3, "morris": 4}
 _LOCAL_INDICATORS = {name for name, _, _ in STADTTEIL_INDICATORS}
 
 
+#: Seeds are stored as 32-bit integers (the ``seed`` column of every run file) and passed to numpy and SALib:
+#: 0 <= seed < 2**31 fits all of them.
+SEED_LIMIT = 2**31
+#: The most seeds per design point: replicates beyond a few hundred narrow nothing a planner reads, and each
+#: is a full simulation.
+MAX_SEEDS = 10_000
+#: The most runs one sweep may hold (design points x seeds). At a second each that is eleven days on one
+#: core; the store keeps one file per run, and the design table is built in memory.
+MAX_RUNS = 1_000_000
+#: The most values one lever may take.
+MAX_LEVER_VALUES = 1_000
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class OutcomeSpec(_Strict):
@@ -153,7 +168,7 @@ class DesignSpec(_Strict):
     samples: int | None = Field(default=None, ge=1, le=1_000_000)
     levels: int | None = Field(default=None, ge=2, le=1000)
     second_order: bool = False
-    seed: int = Field(default=0, ge=0)
+    seed: int = Field(default=0, ge=0, lt=SEED_LIMIT)
 
 
 class ExperimentFile(_Strict):
@@ -170,6 +185,11 @@ class ExperimentFile(_Strict):
     uncertainties: dict[str, Any] = Field(default_factory=dict)
     design: DesignSpec = Field(default_factory=DesignSpec)
     outcomes: list[OutcomeSpec] = Field(min_length=1)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return check_name(v)
 
 
 _SECTIONS: dict[str, type[BaseModel]] = {"design": DesignSpec, "outcomes": OutcomeSpec}
@@ -344,6 +364,9 @@ def load_experiment(path: str | Path) -> Experiment:
     """Read and validate an experiment file; every problem names the file, the field and what was expected."""
     path = Path(path)
     data = read_toml(path, "experiment file")
+    if "scenario" not in data and {"start", "end", "stadtteile", "bezirke", "roles", "scale"} & set(data):
+        raise InputError(path, "(file)", "an experiment file (scenario, levers, outcomes; see experiments/); this is "
+                         "a scenario file: run it with 'quartiersim run', or name it in an experiment's 'scenario'")
     data.setdefault("name", path.stem)
     return build_experiment(data, source=str(path), base_dir=path.parent)
 
@@ -367,17 +390,22 @@ def build_experiment(data: dict[str, Any], source: str = "experiment", base_dir:
         if u.name in spec.levers or f"parameters.{u.name}" in spec.levers:
             raise InputError(source, f"uncertainties.{u.name}", "a parameter that is not also a lever")
     for path, values in spec.levers.items():
-        if not values:
-            raise InputError(source, f"levers.{path}", "a non-empty list of values")
+        if not values or len(values) > MAX_LEVER_VALUES:
+            raise InputError(source, f"levers.{path}", f"a list of 1 to {MAX_LEVER_VALUES:,} values", len(values))
     if not spec.levers and not uncertainties:
         raise InputError(source, "design", "at least one lever or uncertainty to vary (an experiment that varies "
                          "nothing is one scenario: use 'quartiersim run' or 'quartiersim compare --seeds')")
     method = spec.design.method
     settings = _settings(spec.design, uncertainties, source)
+    n_combos = math.prod(len(v) for v in spec.levers.values())
+    n_points = n_combos * _samples_count(uncertainties, method, settings)
+    if n_points * len(seeds) > MAX_RUNS:
+        raise InputError(source, "design", f"at most {MAX_RUNS:,} runs (design points x seeds); this design has "
+                         f"{n_points:,} points x {len(seeds):,} seeds (fewer levels, samples, lever values or seeds)")
     base_data = base.as_data()
     for path, values in spec.levers.items():  # each value alone, so a bad one is named precisely
         for value in values:
-            _scenario_with(base_data, {path: value}, source, f"levers.{path}")
+            _scenario_with(base_data, {path: value}, source, f"levers.{path}", check=False)
     combos = list(itertools.product(*spec.levers.values())) if spec.levers else [()]
     lever_data = []
     for combo in combos:
@@ -394,20 +422,37 @@ def build_experiment(data: dict[str, Any], source: str = "experiment", base_dir:
 
 
 def _seeds(seeds: int | list[int], source: str) -> list[int]:
+    expected = (f"a number of seeds from 1 to {MAX_SEEDS:,}, or a list of at most {MAX_SEEDS:,} distinct seeds, "
+                f"each 0 <= seed < 2**31 ({SEED_LIMIT:,})")
+    if isinstance(seeds, int) and not 1 <= seeds <= MAX_SEEDS:
+        raise InputError(source, "seeds", expected, seeds)
     out = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
-    if not out or any(s < 0 for s in out) or len(set(out)) < len(out):
-        raise InputError(source, "seeds", "a number of seeds >= 1, or a list of distinct seeds >= 0", seeds)
+    if not out or len(out) > MAX_SEEDS or any(not 0 <= s < SEED_LIMIT for s in out) or len(set(out)) < len(out):
+        raise InputError(source, "seeds", expected, seeds if len(repr(seeds)) < 80 else None)
     return out
 
 
-def base_scenario(text: str, fixed: dict[str, Any], source: str, base_dir: Path) -> Scenario:
-    """The scenario a file names (a bundled name, or a path relative to ``base_dir``) with ``[set]`` applied."""
+def base_scenario(text: str, fixed: dict[str, Any], source: str, base_dir: Path, check: bool = True) -> Scenario:
+    """The scenario a file names (a bundled name, or a path relative to ``base_dir``) with ``[set]`` applied.
+
+    Args:
+        text: the ``scenario`` field.
+        fixed: the ``[set]`` table.
+        source: the experiment or calibration file, for messages.
+        base_dir: where relative scenario paths start.
+        check: check what the scenario needs from files (:func:`~quartiersim.spec.check_inputs`) with ``[set]``
+            applied; an experiment with levers checks each lever combination instead.
+
+    Raises:
+        InputError: naming ``source`` and the field (``scenario``, ``set.<key>``), not the base scenario's file.
+
+    """
     if text.endswith(".toml") or "/" in text:
         path = Path(text)
-        scenario = resolve_scenario(path if path.is_absolute() else base_dir / path)
+        scenario = resolve_scenario(path if path.is_absolute() else base_dir / path, check=False)
     else:
         try:
-            scenario = resolve_scenario(text)
+            scenario = resolve_scenario(text, check=False)
         except InputError as exc:
             raise InputError(source, "scenario", exc.expected, text) from None
     for key, value in fixed.items():
@@ -415,6 +460,33 @@ def base_scenario(text: str, fixed: dict[str, Any], source: str, base_dir: Path)
             scenario = scenario.with_overrides(**{key: value})
         except InputError as exc:
             raise InputError(source, f"set.{key}", exc.expected, value) from None
+    if check:
+        checked(scenario, source, "set" if fixed else "scenario", fixed)
+    return scenario
+
+
+def checked(scenario: Scenario, source: str, where: str, changed: dict[str, Any]) -> Scenario:
+    """:func:`~quartiersim.spec.check_inputs` with errors named by the experiment's field that caused them.
+
+    Args:
+        scenario: the scenario with the experiment's changes applied.
+        source: the experiment (or calibration) file.
+        where: the field to blame: ``set``, ``scenario`` or a lever.
+        changed: the changes applied (a change whose key the error names is blamed by name).
+
+    """
+    try:
+        check_inputs(scenario)
+    except InputError as exc:
+        root = exc.field.split(".")[0]
+        named = [k for k, v in changed.items() if isinstance(v, str) and Path(v).name == Path(exc.source).name]
+        if where == "set" and named:  # a data file that [set] names
+            root = named[0]
+        field_name = f"{where}.{root}" if where == "set" and root in changed else where
+        detail = f"{exc.field}: {exc.expected}" if field_name != f"{where}.{root}" else exc.expected
+        if exc.source != scenario.origin and exc.source != source:
+            detail += f" (in {exc.source})"
+        raise InputError(source, field_name, detail, exc.got) from None
     return scenario
 
 
@@ -484,30 +556,45 @@ def _posterior(design: DesignSpec, source: str, base_dir: Path) -> tuple[list[Un
         raise InputError(source, "design.file", "the posterior sample to draw from (e.g. posterior.csv written by "
                          "'quartiersim calibrate') for design method 'posterior'")
     path = Path(design.file) if Path(design.file).is_absolute() else base_dir / design.file
-    try:
-        table = pd.read_csv(path)
-    except FileNotFoundError:
-        raise InputError(source, "design.file", "an existing posterior sample (CSV)", str(path)) from None
+    if not path.is_file() and not path.is_dir():
+        raise InputError(source, "design.file", "an existing posterior sample (CSV)", str(path))
+    table = read_csv_text(path, "posterior sample (CSV as 'quartiersim calibrate' writes it)")
     if "weight" not in table.columns or len(table) == 0:
         raise InputError(path, "weight", "a column of particle weights and at least one row")
     names = [c for c in table.columns if c not in ("weight", "generation", "particle")]
     if not names:
         raise InputError(path, "(columns)", "one column per calibrated parameter besides 'weight'")
     ranges = []
+    numbers = pd.DataFrame({name: pd.to_numeric(table[name], errors="coerce") for name in names})
     for name in names:
         p = PARAMS_BY_NAME.get(name)
-        values = pd.to_numeric(table[name], errors="coerce")
+        values = numbers[name]
         if p is None:
             raise InputError(path, name, "declared parameter names as columns (see 'quartiersim params')")
         if values.isna().any() or (values < p.low).any() or (values > p.high).any():
             raise InputError(path, name, f"numbers in the declared range [{p.low:g}, {p.high:g}]")
         ranges.append(Uncertainty(name, float(values.min()), float(values.max()), p.integer))
     weights = pd.to_numeric(table["weight"], errors="coerce").to_numpy(dtype=float)
-    if np.isnan(weights).any() or (weights < 0).any() or weights.sum() <= 0:
-        raise InputError(path, "weight", "weights >= 0 with a positive sum")
+    if not np.isfinite(weights).all() or (weights < 0).any() or weights.sum() <= 0:
+        raise InputError(path, "weight", "finite weights >= 0 with a positive sum")
     rng = np.random.default_rng(design.seed)
     rows = rng.choice(len(table), size=design.samples or DEFAULT_SAMPLES["posterior"], p=weights / weights.sum())
-    return ranges, table[names].to_numpy(dtype=float)[rows]
+    return ranges, numbers.to_numpy(dtype=float)[rows]
+
+
+def _samples_count(uncertainties: list[Uncertainty], method: str, settings: dict[str, Any]) -> int:
+    """How many samples :func:`_samples` will draw, computed before drawing them (to refuse a huge design)."""
+    d, n = len(uncertainties), settings["samples"]
+    if not d:
+        return 1
+    if method == "full_factorial":
+        return math.prod(len(np.unique(np.round(np.linspace(u.low, u.high, min(settings["levels"], 10_000)))))
+                         if u.integer else settings["levels"] for u in uncertainties)
+    if method == "sobol":
+        return n * (2 * d + 2 if settings["second_order"] else d + 2)
+    if method == "morris":
+        return n * (d + 1)
+    return n
 
 
 def _samples(uncertainties: list[Uncertainty], method: str, settings: dict[str, Any]) -> np.ndarray:
@@ -556,17 +643,21 @@ def _cell(value: Any) -> Any:
     return json.dumps(value, default=str) if isinstance(value, list | dict) else value
 
 
-def _scenario_with(base_data: dict[str, Any], choice: dict[str, Any], source: str, where: str) -> Scenario:
-    """The base scenario with lever values applied, validated; errors name the lever."""
+def _scenario_with(base_data: dict[str, Any], choice: dict[str, Any], source: str, where: str,
+                   check: bool = True) -> Scenario:
+    """The base scenario with lever values applied and validated (with its data files if ``check``).
+
+    Errors name the lever, or the lever combination.
+    """
     data = copy.deepcopy(base_data)
     for path, value in choice.items():
         assign_path(data, path, value, source, where=f"levers.{path}")
+    field_name = where if where != "levers" else f"levers ({', '.join(f'{k} = {v!r}' for k, v in choice.items())})"
     try:
         scenario = build_scenario(data, source=f"{source} ({where})")
     except InputError as exc:
-        field_name = where if where != "levers" else f"levers ({', '.join(f'{k} = {v!r}' for k, v in choice.items())})"
         raise InputError(source, field_name, f"{exc.field}: {exc.expected}", exc.got) from None
-    return scenario
+    return checked(scenario, source, field_name, {}) if check else scenario
 
 
 def check_outcomes(outcomes: list[OutcomeSpec], lever_data: list[dict[str, Any]], source: str,

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from quartiersim.data import load_stadtteile
+from quartiersim.data import load_stadtteile, read_csv_text
 from quartiersim.errors import InputError, InputErrors
 from quartiersim.outputs import CITY, GROUPS, INDICATORS, RESIDENT_INDICATORS, STADTTEIL_INDICATORS
 
@@ -60,13 +60,7 @@ def read_pilot_data(path: str | Path, start: dt.date, end: dt.date, simulated: l
 
     """
     path = Path(path)
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(path, "(file)", "an existing pilot-data file (CSV)") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise InputError(path, "(file)", f"a CSV file in UTF-8 with the columns {', '.join(COLUMNS)} ({exc})") \
-            from None
+    table = read_csv_text(path, f"pilot-data file (CSV with the columns {', '.join(COLUMNS)})")
     missing = [c for c in COLUMNS if c not in table.columns]
     if missing:
         raise InputError(path, "(header)", f"the columns {', '.join(COLUMNS)}; missing: {', '.join(missing)}")

@@ -390,8 +390,19 @@ def standard_figures(directory: str | Path, out: str | Path, year: int | None = 
 
     directory, out = Path(directory), Path(out)
     figures: dict[str, Any] = {}
+
+    def read(path: Path) -> pd.DataFrame:
+        try:
+            return pd.read_parquet(path)
+        except FileNotFoundError:
+            raise InputError(path, "(file)", "a finished output: this file is missing (the command that writes it "
+                             "did not finish; run it again to resume)") from None
+        except (OSError, ValueError) as exc:  # damaged or truncated (pyarrow's ArrowInvalid is a ValueError)
+            raise InputError(path, "(file)", f"a Parquet file as quartiersim writes it ({type(exc).__name__}); it "
+                             "is damaged: run the command that wrote it again") from None
+
     if (directory / "results.parquet").is_file():
-        table = pd.read_parquet(directory / "results.parquet")
+        table = read(directory / "results.parquet")
         for indicator in ("lonely_share", "participation_share", "active_initiatives"):
             figures[f"{indicator}_over_time"] = indicator_over_time({directory.name: table}, indicator)
         figures["loneliness_by_group"] = loneliness_by_group(table)
@@ -405,8 +416,8 @@ def standard_figures(directory: str | Path, out: str | Path, year: int | None = 
                                                        f"{LABELS['lonely_share']}, {last['date'].max().date()}",
                                                        UNITS["lonely_share"])
     elif (directory / "compare.json").is_file():
-        differences = pd.read_parquet(directory / "differences.parquet")
-        yearly_all = _dated(pd.read_parquet(directory / "yearly.parquet"))
+        differences = read(directory / "differences.parquet")
+        yearly_all = _dated(read(directory / "yearly.parquet"))
         runs = {name: [g for _, g in rows.groupby("seed")] for name, rows in yearly_all.groupby("scenario",
                                                                                                  sort=False)}
         for indicator in ("lonely_adults", "active_initiatives", "participation_share"):

@@ -5,15 +5,14 @@ such as EMA Workbench call. :func:`write_results` writes a run's table as Parque
 (package version, resolved scenario, seed, data sources, fallbacks, each indicator's unit and meaning)
 atomically: everything is written into
 a hidden temporary directory beside the target and renamed into place only when complete, so an interrupted
-or failed run leaves no partial output.
+or failed run leaves no partial output. (:func:`write_atomic` and :func:`remove_partials` live in
+:mod:`quartiersim.files` and are imported here for the modules that used them from here.)
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -22,9 +21,13 @@ from typing import Any
 import pandas as pd
 
 from quartiersim.data import CITY_INDICATORS_CSV, STADTTEIL_INDICATORS_CSV, STADTTEILE_CSV
+from quartiersim.files import atomic_directory, remove_partials, write_atomic
 from quartiersim.model import QuarterModel
 from quartiersim.outputs import indicator_table
 from quartiersim.spec import Scenario
+
+__all__ = ["metadata", "package_version", "read_results", "remove_partials", "simulate", "write_atomic",
+           "write_results"]
 
 RESULTS_FILE = "results.parquet"
 METADATA_FILE = "metadata.json"
@@ -128,6 +131,9 @@ def write_results(out: str | Path, table: pd.DataFrame, meta: dict[str, Any], in
                   overwrite: bool = False) -> Path:
     """Write a run's results atomically into the directory ``out``.
 
+    Everything is written into a hidden temporary directory beside ``out`` and renamed into place when
+    complete; leftovers of an earlier, killed write beside ``out`` are removed first.
+
     Args:
         out: the results directory; must not exist unless ``overwrite``.
         table: the tidy table.
@@ -142,9 +148,8 @@ def write_results(out: str | Path, table: pd.DataFrame, meta: dict[str, Any], in
     out = Path(out)
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out} exists; choose another --out or pass --overwrite")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
-    try:
+    remove_partials(out.parent)
+    with atomic_directory(out, overwrite=overwrite) as tmp:
         write_parquet(tmp / RESULTS_FILE, table)
         if inputs is not None:
             inputs.to_csv(tmp / INPUTS_FILE, index=False)
@@ -152,12 +157,6 @@ def write_results(out: str | Path, table: pd.DataFrame, meta: dict[str, Any], in
             json.dump(meta, fh, indent=2, ensure_ascii=False, default=str)
             fh.flush()
             os.fsync(fh.fileno())
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 
@@ -191,33 +190,6 @@ def read_indicator_table(path: str | Path) -> dict[str, dict[str, str]]:
 
     meta = pq.read_schema(path).metadata or {}
     return json.loads(meta.get(INDICATORS_KEY, b"{}"))
-
-
-def write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
-    """Write one file atomically: ``write(tmp)`` fills a hidden temporary file beside ``path``, then it is renamed.
-
-    A reader sees the old file or the whole new one, never a part; an interrupted write leaves only a hidden
-    ``.<name>.*.partial`` file, which :func:`remove_partials` clears.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def remove_partials(directory: str | Path) -> int:
-    """Delete the leftovers of interrupted atomic writes in ``directory``; returns how many."""
-    leftovers = list(Path(directory).glob(".*.partial")) if Path(directory).is_dir() else []
-    for p in leftovers:
-        p.unlink(missing_ok=True)
-    return len(leftovers)
 
 
 def read_results(path: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:

@@ -31,16 +31,18 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from quartiersim.areas import AreaIndexSpec
 from quartiersim.data import load_pay_grades
 from quartiersim.errors import InputError, InputErrors
+from quartiersim.files import check_name
 from quartiersim.parameters import PARAMS_BY_NAME, ParameterSet, close_names, validate_parameters
 
 ROLE_KINDS = ("sozialplanung", "vernetzungsstelle", "gesundheitsfoerderung", "gemeinwesenarbeit",
@@ -84,9 +86,39 @@ RoleKind = Literal["sozialplanung", "vernetzungsstelle", "gesundheitsfoerderung"
 
 StadtteilRef = int | str
 
+#: Dates a scenario may use. The inputs (population 2023/24, indicators, the 2025 pay tables) describe present-day
+#: Stuttgart: a run decades away from them says nothing about the city, and a run of centuries takes minutes per
+#: seed. 2000 to 2100 leaves room for back-casts of the statistics' time series and for any planning horizon.
+FIRST_DATE, LAST_DATE = dt.date(2000, 1, 1), dt.date(2100, 12, 31)
+#: The most a post may cost a year (EUR, employer cost): about ten times the dearest grade of the bundled pay
+#: table (E 14, about 106,000 EUR with on-costs), so a zero too many is caught while any real post passes.
+MAX_COST_PER_FTE_EUR = 1_000_000.0
+#: The most any yearly budget may be (EUR): about twice the city's whole yearly budget.
+MAX_BUDGET_EUR = 1e10
+#: The most posts an allocation may fill: the city's administration has about 15,000 posts.
+MAX_POSTS = 15_000.0
+#: The fewest agents a populated Stadtteil of at least :data:`SCALE_CHECK_RESIDENTS` residents (and a run as a
+#: whole) may get: with fewer, a Stadtteil's shares are a handful of agents (1e-9 would give one agent for 4,180
+#: residents and NaN loneliness shares). The 24 Stadtteile below 1,000 residents (Wasen: 33) are left out of
+#: the check, or every whole-city run below scale 0.3 would be refused; 10 agents for 1,000 residents is scale
+#: 0.01, the smallest scale the whole-city smoke tests use.
+MIN_AGENTS = 10
+SCALE_CHECK_RESIDENTS = 1000
+
+
+def _in_period(value: dt.date) -> dt.date:
+    if not FIRST_DATE <= value <= LAST_DATE:
+        raise ValueError(f"a date from {FIRST_DATE} to {LAST_DATE} (the model's inputs describe present-day "
+                         "Stuttgart)")
+    return value
+
+
+Date = Annotated[dt.date, AfterValidator(_in_period)]
+
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan: inf or nan in a file (TOML has both) is refused everywhere, never carried into results
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class FieldError(ValueError):
@@ -132,11 +164,11 @@ class RoleChange(_Strict, _Graded):
     :mod:`quartiersim.strategies`), and a scenario can give its own, e.g. ``{date = 2026-01-01, fte = 1.5}``.
     """
 
-    date: dt.date
+    date: Date
     fte: float | None = Field(default=None, ge=0, le=100)
     tasks: dict[Task, float] | None = None
     pay_grade: str | None = None
-    cost_per_fte_eur: float | None = Field(default=None, ge=0)
+    cost_per_fte_eur: float | None = Field(default=None, ge=0, le=MAX_COST_PER_FTE_EUR)
     quartierstreff: bool | None = None
     rehost: bool | None = Field(default=None, description="the Stadtteil's meeting places take in the "
                                 "initiatives of a Quartierstreff that closes (the meeting_places strategy)")
@@ -155,11 +187,11 @@ class RoleSpec(_Strict, _Graded):
     kind: RoleKind
     fte: float = Field(ge=0, le=100, description="posts (full-time equivalents)")
     stadtteile: Literal["all"] | list[StadtteilRef] = "all"
-    start: dt.date
-    end: dt.date
+    start: Date
+    end: Date
     tasks: dict[Task, float] | None = None
     pay_grade: str | None = None
-    cost_per_fte_eur: float | None = Field(default=None, ge=0)
+    cost_per_fte_eur: float | None = Field(default=None, ge=0, le=MAX_COST_PER_FTE_EUR)
     quartierstreff: bool = False
     changes: list[RoleChange] = Field(default_factory=list)
     verstetigung: bool = True
@@ -227,7 +259,7 @@ class TeamRole(_Strict, _Graded):
     kind: RoleKind
     fte: float = Field(gt=0, le=100)
     pay_grade: str | None = None
-    cost_per_fte_eur: float | None = Field(default=None, ge=0)
+    cost_per_fte_eur: float | None = Field(default=None, ge=0, le=MAX_COST_PER_FTE_EUR)
     tasks: dict[Task, float] | None = None
     quartierstreff: bool = False
 
@@ -246,11 +278,11 @@ class AllocationSpec(_Strict):
     """How Phase 3 chooses and staffs new project areas (the ``[allocation]`` table)."""
 
     strategy: Literal["needs_based", "equal_per_bezirk", "expression_of_interest", "pilot_only", "none"]
-    start: dt.date = dt.date(2028, 1, 1)
+    start: Date = dt.date(2028, 1, 1)
     new_stadtteile_per_year: int = Field(default=3, ge=0, le=152)
     years_per_area: float = Field(default=8.0, gt=0, le=30)
-    budget_eur_per_year: float = Field(default=1_000_000.0, ge=0)
-    max_posts: float | None = Field(default=None, ge=0)
+    budget_eur_per_year: float = Field(default=1_000_000.0, ge=0, le=MAX_BUDGET_EUR)
+    max_posts: float | None = Field(default=None, ge=0, le=MAX_POSTS)
     bezirke: list[str] = Field(default_factory=list, description="expression_of_interest: applying Bezirke")
     stadtteile: list[StadtteilRef] = Field(default_factory=list, description="pilot_only: the pilot quarters")
     exclude_served: bool = True
@@ -279,10 +311,10 @@ class FundingSpec(_Strict):
     score reaches ``min_score``. :mod:`quartiersim.funding` documents the criteria.
     """
 
-    start: dt.date = dt.date(2026, 1, 1)
-    end: dt.date | None = None
-    budget_eur_per_year: float = Field(default=100_000.0, ge=0)
-    grant_eur: float = Field(default=5_000.0, gt=0)
+    start: Date = dt.date(2026, 1, 1)
+    end: Date | None = None
+    budget_eur_per_year: float = Field(default=100_000.0, ge=0, le=MAX_BUDGET_EUR)
+    grant_eur: float = Field(default=5_000.0, gt=0, le=MAX_BUDGET_EUR)
     apply_share: float = Field(default=0.6, ge=0, le=1)
     min_score: float = Field(default=0.0, ge=0, le=1)
     weights: dict[Literal["participation", "stille_gruppen", "networking", "sustainability", "need"],
@@ -302,8 +334,8 @@ class Scenario(_Strict):
 
     name: str = "default"
     description: str = ""
-    start: dt.date = dt.date(2024, 1, 1)
-    end: dt.date = dt.date(2035, 12, 31)
+    start: Date = dt.date(2024, 1, 1)
+    end: Date = dt.date(2035, 12, 31)
     stadtteile: Literal["all"] | list[StadtteilRef] = "all"
     bezirke: list[str] | None = Field(default=None, description="simulate the Stadtteile of these Bezirke")
     scale: float = Field(default=1.0, gt=0, le=1.0, description="agents per resident")
@@ -315,9 +347,9 @@ class Scenario(_Strict):
     stadtteile_file: str | None = None
     parameters: dict[str, Any] = Field(default_factory=dict)
     roles: list[RoleSpec] = Field(default_factory=list)
-    pilot_end: dt.date = Field(default=dt.date(2027, 12, 31), description="last day of the pilot phase; the end "
+    pilot_end: Date = Field(default=dt.date(2027, 12, 31), description="last day of the pilot phase; the end "
                                "of roles that give none")
-    phase3_start: dt.date = Field(default=dt.date(2028, 1, 1), description="first day of Phase 3; the start of "
+    phase3_start: Date = Field(default=dt.date(2028, 1, 1), description="first day of Phase 3; the start of "
                                   "an allocation that gives none")
     area_index: AreaIndexSpec = Field(default_factory=AreaIndexSpec)
     verstetigung: VerstetigungSpec = Field(default_factory=VerstetigungSpec)
@@ -342,11 +374,16 @@ class Scenario(_Strict):
             data["allocation"] = dict(alloc, start=data.get("phase3_start", cls.model_fields["phase3_start"].default))
         return data
 
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return check_name(v)
+
     @field_validator("stadtteile")
     @classmethod
     def _non_empty(cls, v: Any) -> Any:
         if isinstance(v, list) and not v:
-            raise ValueError("list at least one Stadtteil, or \"all\"")
+            raise ValueError("at least one Stadtteil in the list, or \"all\"")
         return v
 
     @model_validator(mode="after")
@@ -430,16 +467,45 @@ def build_scenario(data: dict[str, Any], source: str = "scenario") -> Scenario:
 _EXPECTED = {
     "extra_forbidden": "no such field; known fields: {known}",
     "date_from_datetime_parsing": "a date such as 2024-01-01",
+    "date_from_datetime_inexact": "a date such as 2024-01-01, without a time of day",
     "date_parsing": "a date such as 2024-01-01",
     "date_type": "a date such as 2024-01-01",
     "literal_error": "{ctx}",
     "greater_than": "a number > {gt}",
     "greater_than_equal": "a number >= {ge}",
+    "less_than": "a number < {lt}",
     "less_than_equal": "a number <= {le}",
     "float_parsing": "a number",
     "float_type": "a number",
+    "finite_number": "a finite number (not inf or nan)",
+    "int_parsing": "a whole number",
+    "int_type": "a whole number",
+    "int_from_float": "a whole number",
+    "bool_parsing": "true or false",
+    "bool_type": "true or false",
+    "string_type": "text in quotes",
+    "string_too_short": "a non-empty text",
+    "string_too_long": "a text of at most {max_length} characters",
+    "list_type": "a list in brackets, e.g. [1, 2]",
+    "too_short": "at least {min_length} item(s)",
+    "too_long": "at most {max_length} item(s)",
+    "dict_type": "a table (a [section] or {{key = value}})",
+    "model_type": "a table (a [section] or {{key = value}})",
+    "model_attributes_type": "a table (a [section] or {{key = value}})",
     "missing": "this field to be given",
 }
+#: What a field that takes one of several forms expects, in one message instead of one per form.
+_UNION_EXPECTED = {
+    "stadtteile": "\"all\" or a list of Stadtteil numbers or names, e.g. [211, \"Hallschlag\"]",
+    "bezirke": "a list of Bezirk names, e.g. [\"Bad Cannstatt\"]",
+    "seeds": "a number of seeds (1 or more) or a list of seeds, e.g. [0, 1, 2]",
+    "stadtteil": "a Stadtteil number or name, or \"Stuttgart\"",
+    "end": "a date such as 2024-01-01, or no end",
+    "use": "a list of target names",
+}
+#: Parts of pydantic's error locations that name a form of a field, not a field (dropped from messages).
+_FORM = re.compile(r"^(literal|list|dict|union|tagged-union|function-\w+|nullable|constrained-\w+|int|str|float|"
+                   r"bool|is-instance|lax-\w+|json-or-python)(\[.*\])?$")
 
 
 _SECTIONS: dict[str, type[BaseModel]] = {
@@ -452,6 +518,9 @@ def validate_model[M: BaseModel](model: type[M], data: dict[str, Any], source: s
                                  sections: dict[str, type[BaseModel]] | None = None) -> M:
     """Build a pydantic model from file data, turning every validation error into an InputError.
 
+    Each wrong value gives one problem in words: pydantic's several errors for a value that matches none of a
+    field's forms (``"all"`` or a list) become one, and its type names never reach the message.
+
     Args:
         model: the model of the whole file (e.g. :class:`Scenario`).
         data: the parsed TOML table.
@@ -462,13 +531,48 @@ def validate_model[M: BaseModel](model: type[M], data: dict[str, Any], source: s
         InputError: one problem; InputErrors: several, all reported.
 
     """
+    if not isinstance(data, dict):
+        raise InputError(source, "(top level)", "a table of fields", type(data).__name__)
     try:
         return model(**data)
     except ValidationError as exc:
-        problems = [_problem(source, err, model, sections or {}) for err in exc.errors()]
-        raise problems[0] if len(problems) == 1 else InputErrors(source, problems) from None
+        problems: dict[str, InputError] = {}
+        by_field: dict[str, list[dict]] = {}
+        for err in exc.errors():
+            by_field.setdefault(_union_root(err["loc"]), []).append(err)
+        for loc, errs in by_field.items():
+            if len(errs) > 1 and loc:  # one value, several forms it failed: one message for the field
+                last = loc.rsplit(".", 1)[-1]
+                expected = _UNION_EXPECTED.get(last) or " or ".join(
+                    dict.fromkeys(_problem(source, e, model, sections or {}).expected for e in errs))
+                whole = min(errs, key=lambda e: len(e["loc"]))
+                problems[loc] = InputError(source, loc, expected, _shown(whole.get("input")))
+            else:
+                problems[loc] = _problem(source, errs[0], model, sections or {})
+        found = list(problems.values())
+        raise found[0] if len(found) == 1 else InputErrors(source, found) from None
     except TypeError as exc:
         raise InputError(source, "(top level)", f"a table of fields ({exc})") from None
+
+
+def _field_of(loc: tuple) -> str:
+    """A location as a dotted field path, without the parts that name a form (``literal['all']``, ``int``)."""
+    return ".".join(str(x) for x in loc if not (isinstance(x, str) and _FORM.match(x)))
+
+
+def _union_root(loc: tuple) -> str:
+    """The field a location belongs to: up to the first part naming a form, so a union's errors share one."""
+    for k, x in enumerate(loc):
+        if isinstance(x, str) and _FORM.match(x) and not x.startswith("function-"):
+            return _field_of(loc[:k])
+    return _field_of(loc)
+
+
+def _shown(value: Any) -> Any:
+    """A value worth repeating in a message (a short one), else None."""
+    if isinstance(value, dict) or (isinstance(value, list) and len(repr(value)) > 80):
+        return None
+    return value
 
 
 def _model_at(loc: tuple, root: type[BaseModel], sections: dict[str, type[BaseModel]]) -> type[BaseModel]:
@@ -480,7 +584,7 @@ def _model_at(loc: tuple, root: type[BaseModel], sections: dict[str, type[BaseMo
 
 
 def _problem(source: str, err: dict, root: type[BaseModel], sections: dict[str, type[BaseModel]]) -> InputError:
-    loc = ".".join(str(x) for x in err["loc"] if not str(x).startswith(("function-after", "list[")))
+    loc = _field_of(err["loc"])
     kind = err["type"]
     ctx = err.get("ctx", {}) or {}
     if kind == "extra_forbidden":
@@ -489,7 +593,7 @@ def _problem(source: str, err: dict, root: type[BaseModel], sections: dict[str, 
     elif kind == "literal_error":
         expected = f"one of {ctx.get('expected', '')}"
     elif kind in _EXPECTED:
-        expected = _EXPECTED[kind].format(**{k: v for k, v in ctx.items()}) if ctx else _EXPECTED[kind]
+        expected = _EXPECTED[kind].format(**{k: v for k, v in ctx.items()})
     elif kind == "value_error":
         error = ctx.get("error", err["msg"])
         expected = str(error)
@@ -497,9 +601,7 @@ def _problem(source: str, err: dict, root: type[BaseModel], sections: dict[str, 
             loc = f"{loc}.{error.field}" if loc else error.field
     else:
         expected = err["msg"]
-    got = err.get("input")
-    if isinstance(got, dict | list) or kind == "missing":
-        got = None
+    got = None if kind == "missing" else _shown(err.get("input"))
     return InputError(source, loc or "(top level)", expected, got)
 
 
@@ -527,7 +629,7 @@ def find_scenario(name: str) -> Path:
 
 
 def read_toml(path: str | Path, what: str) -> dict[str, Any]:
-    """A TOML file's tables; a missing file, a directory or bad syntax is an InputError naming the file."""
+    """A TOML file's tables; a missing, unreadable or non-UTF-8 file or bad syntax is an InputError naming it."""
     path = Path(path)
     try:
         with path.open("rb") as fh:
@@ -535,15 +637,29 @@ def read_toml(path: str | Path, what: str) -> dict[str, Any]:
     except FileNotFoundError:
         raise InputError(path, "(file)", f"an existing {what} (TOML)") from None
     except IsADirectoryError:
-        raise InputError(path, "(file)", f"a {what} (TOML), not a directory") from None
+        raise InputError(path, "(file)", f"{_a(what)} (TOML), not a directory") from None
+    except PermissionError:
+        raise InputError(path, "(file)", f"{_a(what)} you may read (permission denied)") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(path, "(encoding)", f"{_a(what)} in UTF-8 text (byte {exc.start} is not UTF-8: save the "
+                         "file as UTF-8)") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(path, "(syntax)", f"valid TOML ({exc})") from None
+    except OSError as exc:
+        raise InputError(path, "(file)", f"a readable {what} ({exc.strerror or exc})") from None
+
+
+def _a(what: str) -> str:
+    return f"{'an' if what[:1] in 'aeiou' else 'a'} {what}"
 
 
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario TOML file."""
     path = Path(path)
     data = read_toml(path, "scenario file")
+    if "scenario" in data and ({"outcomes", "levers", "priors", "targets"} & set(data)):
+        kind = "calibration file (quartiersim calibrate)" if "priors" in data else "experiment file (quartiersim sweep)"
+        raise InputError(path, "(file)", f"a scenario file (start, end, stadtteile, roles, ...); this is {_a(kind)}")
     data.setdefault("name", path.stem)
     data["base_dir"] = str(path.parent.resolve())
     data["source_file"] = str(path)
@@ -592,6 +708,9 @@ def assign_path(data: dict[str, Any], path: str, value: Any, source: str, where:
 
 
 def _path_element(items: list[Any], key: str, source: str, where: str, here: str) -> Any:
+    if not items:
+        raise InputError(source, where, f"a path into items the base scenario has; its {here.rsplit('.', 1)[0]} "
+                         "list is empty (add them to the scenario, or set them in [set])", key)
     if key.isdigit() and int(key) < len(items):
         return items[int(key)]
     named = [x for x in items if isinstance(x, dict) and x.get("name") == key]
@@ -602,8 +721,15 @@ def _path_element(items: list[Any], key: str, source: str, where: str, here: str
                      f"{here.rsplit('.', 1)[0]}" + (f" ({'; '.join(names)})" if names else ""), key)
 
 
-def resolve_scenario(scenario: str | Path | Scenario | None, **overrides: Any) -> Scenario:
-    """A Scenario from a path, a bundled name, a Scenario, or None (the default), with overrides applied."""
+def resolve_scenario(scenario: str | Path | Scenario | None, check: bool = True, **overrides: Any) -> Scenario:
+    """A Scenario from a path, a bundled name, a Scenario, or None (the default), with overrides applied.
+
+    Args:
+        scenario: a scenario file, a bundled name, a Scenario or scenario data, or None for the default.
+        check: also check what the scenario needs from files and data (:func:`check_inputs`).
+        **overrides: scenario fields or parameters.
+
+    """
     if scenario is None:
         scenario = "default"
     if isinstance(scenario, Scenario):
@@ -617,4 +743,95 @@ def resolve_scenario(scenario: str | Path | Scenario | None, **overrides: Any) -
             result = load_scenario(path)
         else:
             result = load_scenario(find_scenario(text))
-    return result.with_overrides(**overrides) if overrides else result
+    result = result.with_overrides(**overrides) if overrides else result
+    if check:
+        check_inputs(result)
+    return result
+
+
+# ------------------------------------------------------------------------------------------------------------
+# what a scenario needs from files: checked before a run starts
+# ------------------------------------------------------------------------------------------------------------
+
+def _file_state(path: Path | None) -> tuple[str, int, int] | None:
+    """What identifies a data file's content cheaply (path, modification time, size), for the caches."""
+    if path is None:
+        return None
+    try:
+        st = path.stat()
+    except OSError:
+        return (str(path), -1, -1)
+    return (str(path.resolve()), st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_inputs(stadtteile: tuple | None, indicators: tuple | None) -> tuple[Any, Any, Any]:
+    from quartiersim.data import load_city_indicators, load_indicators, load_stadtteile
+
+    table = load_stadtteile(stadtteile[0] if stadtteile else None)
+    city = load_city_indicators()
+    return table, city, load_indicators(indicators[0] if indicators else None, stadtteile=table, city=city)
+
+
+def check_inputs(spec: Scenario) -> None:
+    """Check what a scenario needs beyond its own fields, as the model would meet it, before anything runs.
+
+    The Stadtteile and indicator files load; the Stadtteile and Bezirke exist; the scale gives every
+    populated Stadtteil of :data:`SCALE_CHECK_RESIDENTS` residents or more at least :data:`MIN_AGENTS`
+    agents; every role serves only Stadtteile the run simulates (a role elsewhere would silently do nothing);
+    the area index can be computed and the strategies give a plan. Files are read once per content.
+
+    Raises:
+        InputError: naming the scenario's file, the field and what was expected.
+
+    """
+    import numpy as np
+
+    from quartiersim.areas import area_index
+    from quartiersim.data import select_stadtteile, simulated_rows
+    from quartiersim.strategies import plan
+
+    origin = spec.origin
+    table, city, indicators = _cached_inputs(_file_state(spec.path_of(spec.stadtteile_file)),
+                                             _file_state(spec.path_of(spec.indicators_file)))
+    rows = simulated_rows(table, spec.stadtteile, spec.bezirke, origin)
+    simulated = table.iloc[rows]
+    numbers = set(simulated["number"].astype(int))
+    pops = simulated["population"].to_numpy(dtype=float)
+    if pops.sum() <= 0:
+        raise InputError(origin, "stadtteile", "Stadtteile with residents of their own (these are counted inside a "
+                         "neighbour: simulate that one)", spec.stadtteile)
+    agents = np.where(pops > 0, np.maximum(np.rint(pops * spec.scale), 1), 0)
+    large = pops >= SCALE_CHECK_RESIDENTS
+    if agents.sum() < MIN_AGENTS or (agents[large] < MIN_AGENTS).any():
+        smallest = float(pops[large].min()) if large.any() else float(pops.sum())
+        need = MIN_AGENTS / smallest
+        raise InputError(origin, "scale", f"a scale that gives every simulated Stadtteil of "
+                         f"{SCALE_CHECK_RESIDENTS:,} residents or more (and the run) at least {MIN_AGENTS} agents: "
+                         f"{need:.2g} or more here (the smallest has {smallest:,.0f} residents)", spec.scale)
+    names = dict(zip(table["number"].astype(int), table["stadtteil"], strict=True))
+    where = (f"the Stadtteile of {', '.join(spec.bezirke)}" if spec.bezirke is not None
+             else "the scenario's stadtteile")
+    for k, role in enumerate(spec.roles):
+        if role.stadtteile == "all":
+            continue
+        served = select_stadtteile(table, role.stadtteile, source=origin, field=f"roles.{k}.stadtteile")
+        outside = [int(n) for n in table["number"].iloc[served] if int(n) not in numbers]
+        if outside:
+            listed = ", ".join(f"{n} {names[n]}" for n in outside)
+            raise InputError(origin, f"roles.{k}.stadtteile", f"Stadtteile the run simulates: role '{role.name}' "
+                             f"serves {listed}, which is not among {where} (add it there, or take it out of the "
+                             "role)", role.stadtteile)
+    alloc = spec.allocation
+    if alloc is not None and alloc.strategy == "pilot_only":
+        chosen = select_stadtteile(table, alloc.stadtteile, source=origin, field="allocation.stadtteile")
+        outside = [int(n) for n in table["number"].iloc[chosen] if int(n) not in numbers]
+        if outside:
+            raise InputError(origin, "allocation.stadtteile", f"pilot quarters the run simulates; "
+                             f"{', '.join(f'{n} {names[n]}' for n in outside)} is not among {where}",
+                             alloc.stadtteile)
+    try:
+        ranking = area_index(indicators, city, table, spec.area_index)
+    except ValueError as exc:
+        raise InputError(origin, "area_index", str(exc)) from None
+    plan(spec, table, ranking, simulated=sorted(numbers))

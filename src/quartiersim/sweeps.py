@@ -7,14 +7,19 @@ each run as soon as it returns. The store in the output directory::
     sweep.json                 the manifest: experiment, seeds, outcomes, what identifies the design, status
     design.csv, design.parquet the design points (point, lever_set, sample, one column per factor)
     runs/p00012_s3.parquet     one file per finished run: its yearly table (the Stadtteile the experiment
-                               keeps) with ``point`` and ``seed`` columns; ``pd.read_parquet(DIR / "runs")``
-                               reads them all
+                               keeps) with ``point`` and ``seed`` columns, and in its metadata the point, seed,
+                               design fingerprint and version; ``pd.read_parquet(DIR / "runs")`` reads them all
     failed/p00012_s3.json      one record per failed run: the error and its traceback
     outcomes.csv, .parquet     one row per finished run: point, seed, factors and the outcome values
+    rejected/                  run files that could not be used (damaged, or of another run, design or version),
+                               each with a ``.why.txt``; never used, never deleted
+    quartiersim.lock           while a sweep writes: who (pid, host); a second sweep on the store is refused
 
 Every file is written atomically (a hidden temporary file renamed into place), so a sweep killed at any moment
 leaves each run either complete or absent. Running ``sweep`` again on the directory resumes: finished runs are
-skipped, failed runs too unless ``rerun_failed``; a directory holding a different design is refused. A run
+skipped, failed runs too unless ``rerun_failed``; a directory holding a different design is refused. Each run
+file is checked before a resume counts it as finished: one that cannot be read, or whose point, seed, design or
+version is not the one its name and the store say, is moved to ``rejected/``, reported, and run again. A run
 that raises is recorded and the sweep goes on. A run's numbers depend only on its scenario and seed, not on the
 executor or on which runs were done before.
 
@@ -27,10 +32,12 @@ of a design made for it.
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import datetime as dt
 import json
 import os
 import socket
+import sys
 import textwrap
 import time
 import traceback
@@ -45,20 +52,37 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 from scipy import stats
 
-from quartiersim.compare import yearly
-from quartiersim.errors import InputError
-from quartiersim.executors import InProcessExecutor, dask_executor, local_executor, run_jobs
+from quartiersim.compare import BYTES_PER_ROW, RejectedRunWarning, check_workers, yearly
+from quartiersim.errors import CommandError, InputError
+from quartiersim.executors import InProcessExecutor, dask_executor, local_executor, run_jobs, scheduler_answers
 from quartiersim.experiments import Experiment, OutcomeSpec, load_experiment, outcome_value
-from quartiersim.run import package_version, remove_partials, simulate, write_atomic, write_parquet
+from quartiersim.files import (
+    LOCK_FILE,
+    REJECTED,
+    DirectoryLock,
+    check_output,
+    check_run_file,
+    read_run_info,
+    reject,
+    remove_partials,
+    write_atomic,
+    write_run,
+    write_text_atomic,
+)
+from quartiersim.outputs import GROUPS, INDICATORS, indicator_table
+from quartiersim.run import INDICATORS_KEY, package_version, simulate
 from quartiersim.spec import Scenario
 
 MANIFEST = "sweep.json"
 RUNS = "runs"
 FAILED = "failed"
-META_KEY = b"quartiersim"
+#: What a store directory may hold; a directory with nothing else (and no manifest) is one to rebuild.
+ENTRIES = {MANIFEST, RUNS, FAILED, REJECTED, LOCK_FILE, "design.csv", "design.parquet", "outcomes.csv",
+           "outcomes.parquet", "summary.csv", "summary.parquet", "summary_levers.csv", "summary_levers.parquet",
+           "sensitivity.csv", "sensitivity.parquet", "sensitivity.png"}
+__all__ = ["read_run_info", "write_run"]  # kept importable from here; they live in quartiersim.files
 
 
 def run_name(point: int, seed: int) -> str:
@@ -105,17 +129,6 @@ def _plain(table: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def write_run(path: Path, table: pd.DataFrame, info: dict[str, Any]) -> None:
-    """Write one run's table atomically as Parquet, with its run information in the file's metadata."""
-    write_parquet(path, table, {META_KEY: info})
-
-
-def read_run_info(path: str | Path) -> dict[str, Any]:
-    """The run information stored in a run file (seconds, host, version, time finished)."""
-    meta = pq.read_schema(path).metadata or {}
-    return json.loads(meta.get(META_KEY, b"{}"))
-
-
 @dataclass
 class SweepResult:
     """What a call of :func:`sweep` did and where the store stands."""
@@ -128,6 +141,8 @@ class SweepResult:
     lost: int
     seconds: float
     outcomes: pd.DataFrame = field(repr=False)
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -161,63 +176,150 @@ def sweep(experiment: str | Path | Experiment, out: str | Path, workers: int = 1
     t0 = time.perf_counter()
     exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
     out = Path(out)
-    fingerprint = _check_store(out, exp)
-    runs, failed_dir = out / RUNS, out / FAILED
-    done = {p.stem for p in runs.glob("p*_s*.parquet")}
-    failed = {p.stem for p in failed_dir.glob("p*_s*.json")}
+    if executor is None and scheduler is None and scheduler_file is None:
+        check_workers(workers)
     wanted = [(int(p), s) for p in exp.design["point"] for s in exp.seeds]
+    check_output(out, "--out", "directory", resume=True, needed_bytes=_bytes_needed(exp, len(wanted)))
+    fingerprint = _check_store(out, exp)
+    design_id = _digest(fingerprint)
+    version = package_version()
+    runs, failed_dir = out / RUNS, out / FAILED
     total = len(wanted)
-    todo = [(p, s) for p, s in wanted if run_name(p, s) not in done and (rerun_failed or run_name(p, s) not in failed)]
-    state = {"finished": sum(run_name(p, s) in done for p, s in wanted), "ran": 0, "lost": 0,
-             "failed": {run_name(p, s) for p, s in wanted if run_name(p, s) in failed}}
-
-    def report() -> None:
-        if progress:
-            progress(state["ran"] + state["lost"], len(todo), len(state["failed"]))
-
-    def finished(job: RunJob, result: tuple[pd.DataFrame, dict[str, Any]]) -> None:
-        table, info = result
-        name = run_name(job.point, job.seed)
-        if info.get("version") != package_version():
-            failed_run(job, RuntimeError(f"the worker runs quartiersim {info.get('version')}, this sweep "
-                                         f"{package_version()}; install the same version on every worker"))
-            return
-        write_run(runs / f"{name}.parquet", table, info)
-        (failed_dir / f"{name}.json").unlink(missing_ok=True)
-        state["failed"].discard(name)
-        state["finished"] += 1
-        state["ran"] += 1
-        report()
-
-    def failed_run(job: RunJob, exc: BaseException) -> None:
-        if isinstance(exc, BrokenProcessPool):  # a worker process died: no fault of this run, retry on resume
-            state["lost"] += 1
-            report()
-            return
-        name = run_name(job.point, job.seed)
-        record = {"point": job.point, "seed": job.seed, "error": type(exc).__name__, "message": str(exc),
-                  "traceback": "".join(traceback.format_exception(exc)),
-                  "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
-        write_atomic(failed_dir / f"{name}.json", lambda p: p.write_text(json.dumps(record, indent=2)))
-        state["failed"].add(name)
-        state["ran"] += 1
-        report()
-
-    context, window, threads = _executor(workers, scheduler, scheduler_file, executor, len(todo))
-    keep = exp.keep()
-    jobs = (RunJob(p, s, exp.scenario_data(p), keep, threads, exp.resolution) for p, s in todo)
+    present = {p.stem for p in runs.glob("p*_s*.parquet")} | (set() if rerun_failed else
+                                                               {p.stem for p in failed_dir.glob("p*_s*.json")})
+    expected_jobs = sum(run_name(p, s) not in present for p, s in wanted)  # before the files are checked
+    context, window, threads = _executor(workers, scheduler, scheduler_file, executor, expected_jobs)
     with context as ex:  # a bad executor argument or an unreachable scheduler fails here, before any writing
-        _create_store(out, exp, fingerprint)
-        report()
-        try:
-            run_jobs(ex, execute, jobs, finished, failed_run, window=window)
-        finally:
-            _update_manifest(out, exp, state["finished"], len(state["failed"]), total)
-    outcomes = collect_outcomes(out)
-    write_atomic(out / "outcomes.parquet", lambda p: outcomes.to_parquet(p, index=False))
-    write_atomic(out / "outcomes.csv", lambda p: outcomes.to_csv(p, index=False))
+        out.mkdir(parents=True, exist_ok=True)
+        with DirectoryLock(out, "quartiersim sweep") as lock:
+            notes = [lock.took_over] if lock.took_over else []
+            _check_store(out, exp)  # again: another sweep may have written the store before the lock was taken
+            _create_store(out, exp, fingerprint)
+            rejected = _check_runs(out, wanted, design_id, version)
+            done = {p.stem for p in runs.glob("p*_s*.parquet")}
+            failed = _failed_records(out, rejected)
+            todo = [(p, s) for p, s in wanted
+                    if run_name(p, s) not in done and (rerun_failed or run_name(p, s) not in failed)]
+            state = {"finished": sum(run_name(p, s) in done for p, s in wanted), "ran": 0, "lost": 0,
+                     "failed": {run_name(p, s) for p, s in wanted if run_name(p, s) in failed}}
+            def report() -> None:
+                if progress:
+                    progress(state["ran"] + state["lost"], len(todo), len(state["failed"]))
+
+            def finished(job: RunJob, result: tuple[pd.DataFrame, dict[str, Any]]) -> None:
+                table, info = result
+                name = run_name(job.point, job.seed)
+                if info.get("version") != version:
+                    failed_run(job, RuntimeError(f"the worker runs quartiersim {info.get('version')}, this sweep "
+                                                 f"{version}; install the same version on every worker"))
+                    return
+                write_run(runs / f"{name}.parquet", table, {**info, "design": design_id},
+                          {INDICATORS_KEY: indicator_table()})
+                (failed_dir / f"{name}.json").unlink(missing_ok=True)
+                state["failed"].discard(name)
+                state["finished"] += 1
+                state["ran"] += 1
+                report()
+
+            def failed_run(job: RunJob, exc: BaseException) -> None:
+                if _lost(exc):  # a worker process or the scheduler went away: no fault of this run; resume retries it
+                    state["lost"] += 1
+                    report()
+                    return
+                name = run_name(job.point, job.seed)
+                record = {"point": job.point, "seed": job.seed, "error": type(exc).__name__, "message": str(exc),
+                          "traceback": "".join(traceback.format_exception(exc)),
+                          "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+                write_text_atomic(failed_dir / f"{name}.json", json.dumps(record, indent=2))
+                state["failed"].add(name)
+                state["ran"] += 1
+                report()
+
+            keep = exp.keep()
+            jobs = (RunJob(p, s, exp.scenario_data(p), keep, threads, exp.resolution) for p, s in todo)
+            report()
+            try:
+                run_jobs(ex, execute, jobs, finished, failed_run, window=window)
+            finally:
+                try:
+                    _update_manifest(out, exp, state["finished"], len(state["failed"]), total)
+                except OSError:  # a full disk: the error that stopped the runs is the one to report
+                    if sys.exc_info()[0] is None:
+                        raise
+            address = getattr(ex, "scheduler_address", None)
+            if state["lost"] and address is not None and not scheduler_answers(address):
+                raise CommandError(address, f"the Dask scheduler stopped answering during the sweep; {state['lost']} "
+                                   f"runs were not finished", f"the {state['finished']} finished runs are kept in "
+                                   f"{out}: start a scheduler and workers and run the same command with its address "
+                                   "to resume", exit_status=1)
+            outcomes = collect_outcomes(out)
+            write_atomic(out / "outcomes.parquet", lambda p: outcomes.to_parquet(p, index=False))
+            write_atomic(out / "outcomes.csv", lambda p: outcomes.to_csv(p, index=False))
     return SweepResult(out, total, state["finished"], len(state["failed"]), state["ran"], state["lost"],
-                       time.perf_counter() - t0, outcomes)
+                       time.perf_counter() - t0, outcomes, rejected, notes)
+
+
+def _lost(exc: BaseException) -> bool:
+    """Whether a run ended because its worker or the cluster went away, not because of the run itself."""
+    import asyncio
+
+    if isinstance(exc, BrokenProcessPool | cf.CancelledError | asyncio.CancelledError):
+        return True
+    # distributed's CancelledError, KilledWorker, CommClosedError and the like, without importing dask here
+    return type(exc).__module__.split(".")[0] == "distributed"
+
+
+def _bytes_needed(exp: Experiment, n_runs: int) -> int:
+    """A generous estimate of what the sweep's run files take (see :func:`quartiersim.compare._bytes_needed`)."""
+    from quartiersim.data import load_stadtteile, simulated_rows
+
+    base = exp.base
+    table = load_stadtteile(base.path_of(base.stadtteile_file))
+    places = (len(simulated_rows(table, base.stadtteile, base.bezirke, base.origin)) + 1 if exp.store == "all"
+              else len(exp.keep() or []))
+    years = base.end.year - base.start.year + 1
+    periods = years if exp.resolution == "yearly" else max((base.end - base.start).days // 7 + 1, years)
+    return places * len(INDICATORS) * len(GROUPS) * periods * n_runs * BYTES_PER_ROW
+
+
+def _check_runs(out: Path, wanted: list[tuple[int, int]], design_id: str, version: str) -> list[tuple[str, str]]:
+    """Check every run file the design wants; move each that cannot be used to ``rejected/`` (it runs again).
+
+    Returns:
+        ``(file, reason)`` of each file moved aside.
+
+    """
+    rejected = []
+    runs = out / RUNS
+    for point, seed in wanted:
+        path = runs / f"{run_name(point, seed)}.parquet"
+        if not path.is_file():
+            continue
+        why = check_run_file(path, {"point": point, "seed": seed, "design": design_id, "version": version},
+                             columns={"point": point, "seed": seed})
+        if why is not None:
+            moved = reject(path, out, why)
+            rejected.append((str(path), f"{why}; moved to {moved} and run again"))
+    return rejected
+
+
+def _failed_records(out: Path, rejected: list[tuple[str, str]]) -> set[str]:
+    """Names of the runs recorded as failed.
+
+    A damaged record is moved to ``rejected/`` (its run runs again) and added to ``rejected``.
+    """
+    names = set()
+    for path in sorted((out / FAILED).glob("p*_s*.json")):
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(record, dict) or "error" not in record:
+                raise ValueError("not a failure record")
+        except (OSError, ValueError) as exc:
+            why = f"a damaged failure record ({exc})"
+            rejected.append((str(path), f"{why}; moved to {reject(path, out, why)}, and its run runs again"))
+            continue
+        names.add(path.stem)
+    return names
 
 
 def _executor(workers: int, scheduler: str | None, scheduler_file: str | None, executor: Executor | None,
@@ -230,8 +332,7 @@ def _executor(workers: int, scheduler: str | None, scheduler_file: str | None, e
             raise InputError("argument", "--workers", "no --workers with --scheduler (the cluster's workers run "
                              "the sweep)", workers)
         return dask_executor(scheduler, scheduler_file), None, 1
-    if workers < 1:
-        raise InputError("argument", "--workers", "a number of worker processes >= 1", workers)
+    check_workers(workers)
     if workers == 1 or n_jobs <= 1:
         return local_executor(1), 1, None
     return local_executor(workers), 2 * workers, 1
@@ -256,19 +357,46 @@ def _digest(value: Any) -> str:
 
 
 def _check_store(out: Path, exp: Experiment) -> dict[str, str]:
-    """Check that ``out`` is new, empty, or a store of this experiment's design; returns the design's fingerprint."""
+    """Check that ``out`` is new, empty, or a store of this experiment's design; returns the design's fingerprint.
+
+    A store's files without a manifest (one moved away because it was damaged) are accepted: every run file is
+    checked against the design before it is counted.
+
+    Raises:
+        InputError: a directory holding something else, or another design.
+        CommandError: a damaged manifest (exit status 2; the message says how to go on).
+
+    """
     manifest_path = out / MANIFEST
     fingerprint = _fingerprint(exp)
     if manifest_path.is_file():
-        old = json.loads(manifest_path.read_text(encoding="utf-8"))
+        old = _read_manifest(manifest_path)
         differs = [k for k, v in fingerprint.items() if old.get("fingerprint", {}).get(k) != v]
         if differs:
             raise InputError("argument", "--out", f"a new directory, or one holding a sweep of this same design "
                              f"(this one holds '{old.get('name')}', which differs in: {', '.join(differs)})",
                              str(out))
-    elif out.exists() and any(out.iterdir()):
-        raise InputError("argument", "--out", "a new or empty directory, or one an earlier sweep wrote", str(out))
+    elif out.is_dir():
+        strange = sorted(p.name for p in out.iterdir() if p.name not in ENTRIES and not p.name.endswith(".partial")
+                         and not p.name.startswith(MANIFEST))  # a damaged manifest moved aside, as advised
+        if strange:
+            raise InputError("argument", "--out", f"a new or empty directory, or one an earlier sweep wrote (this one "
+                             f"holds {', '.join(strange[:3])})", str(out))
     return fingerprint
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    """A store's ``sweep.json``; a damaged one is a CommandError saying how to go on."""
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("fingerprint", {}), dict):
+            raise ValueError("not a sweep manifest")
+        return manifest
+    except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise CommandError(path, f"the store's manifest is damaged ({type(exc).__name__}: {exc})",
+                           f"move it away (e.g. to {MANIFEST}.damaged) and run 'quartiersim sweep' with the "
+                           "experiment again: each run file is checked against the design before it is kept",
+                           exit_status=2) from None
 
 
 def _create_store(out: Path, exp: Experiment, fingerprint: dict[str, str]) -> None:
@@ -276,16 +404,18 @@ def _create_store(out: Path, exp: Experiment, fingerprint: dict[str, str]) -> No
     out.mkdir(parents=True, exist_ok=True)
     for d in (out, out / RUNS, out / FAILED):
         remove_partials(d)
-    if not (out / "design.parquet").is_file():
-        write_atomic(out / "design.parquet", lambda p: exp.design.to_parquet(p, index=False))
-        write_atomic(out / "design.csv", lambda p: exp.design.to_csv(p, index=False))
+    # written each time: they follow from the experiment (whose design the fingerprint matched), and a damaged
+    # copy is repaired
+    write_atomic(out / "design.parquet", lambda p: exp.design.to_parquet(p, index=False))
+    write_atomic(out / "design.csv", lambda p: exp.design.to_csv(p, index=False))
+    (out / RUNS).mkdir(exist_ok=True)
     _update_manifest(out, exp, None, None, len(exp.design) * len(exp.seeds), fingerprint)
 
 
 def _update_manifest(out: Path, exp: Experiment, finished: int | None, failed: int | None, total: int,
                      fingerprint: dict[str, Any] | None = None) -> None:
     manifest_path = out / MANIFEST
-    old = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.is_file() else {}
+    old = _read_manifest(manifest_path) if manifest_path.is_file() else {}
     manifest = {
         "name": exp.name, "description": exp.description, "experiment_file": exp.source,
         "experiment": exp.raw, "base_scenario": exp.base.resolved(), "method": exp.method,
@@ -302,8 +432,7 @@ def _update_manifest(out: Path, exp: Experiment, finished: int | None, failed: i
         manifest["status"] = {"finished": finished, "failed": failed, "missing": total - finished - (failed or 0),
                               "complete": finished == total,
                               "updated": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
-    text = json.dumps(manifest, indent=2, ensure_ascii=False, default=str)
-    write_atomic(manifest_path, lambda p: p.write_text(text, encoding="utf-8"))
+    write_text_atomic(manifest_path, json.dumps(manifest, indent=2, ensure_ascii=False, default=str))
 
 
 @dataclass
@@ -325,26 +454,55 @@ class Store:
         """Lever and uncertainty names."""
         return [*self.manifest["levers"], *(u["name"] for u in self.manifest["uncertainties"])]
 
+    @property
+    def design_id(self) -> str:
+        """The fingerprint of the design that every run file of the store carries."""
+        return _digest(self.manifest.get("fingerprint"))
+
     def failures(self) -> pd.DataFrame:
-        """The failed runs with their errors."""
-        rows = [json.loads(p.read_text()) for p in sorted((self.path / FAILED).glob("p*_s*.json"))]
+        """The failed runs with their errors (damaged records are left out)."""
+        rows = []
+        for p in sorted((self.path / FAILED).glob("p*_s*.json")):
+            try:
+                record = json.loads(p.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if isinstance(record, dict):
+                rows.append(record)
         return pd.DataFrame(rows, columns=["point", "seed", "error", "message", "traceback", "time"])
 
 
 def open_store(path: str | Path) -> Store:
-    """Read a sweep directory's manifest and design; InputError if it is not one."""
+    """Read a sweep directory's manifest and design.
+
+    Raises:
+        InputError: it is not a sweep's store.
+        CommandError: its manifest or design file is damaged (the message says how to go on).
+
+    """
     path = Path(path)
     manifest_path = path / MANIFEST
     if not manifest_path.is_file():
         raise InputError(path, MANIFEST, "a directory written by 'quartiersim sweep' (it has no sweep.json)")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    design = pd.read_parquet(path / "design.parquet")
-    outcomes = [OutcomeSpec(**o) for o in manifest["outcomes"]]
+    manifest = _read_manifest(manifest_path)
+    try:
+        design = pd.read_parquet(path / "design.parquet")
+        outcomes = [OutcomeSpec(**o) for o in manifest["outcomes"]]
+        for key in ("seeds", "levers", "uncertainties", "method", "outcome_stadtteile", "name"):
+            manifest[key]  # noqa: B018 - each must be there
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CommandError(path, f"the store is damaged ({type(exc).__name__}: {exc})",
+                           "run 'quartiersim sweep' with its experiment on it again: that rewrites the manifest and "
+                           "the design and checks every run file", exit_status=2) from None
     return Store(path, manifest, design, outcomes)
 
 
-def collect_outcomes(path: str | Path) -> pd.DataFrame:
-    """One row per finished run of the store: point, seed, the factors, seconds and each outcome's value."""
+def collect_outcomes(path: str | Path, skipped: list[tuple[str, str]] | None = None) -> pd.DataFrame:
+    """One row per finished run of the store: point, seed, the factors, seconds and each outcome's value.
+
+    A run file that cannot be used (damaged, or of another run or design) is left out and added to ``skipped``
+    as ``(file, reason)``; the next ``quartiersim sweep`` on the store moves it aside and runs it again.
+    """
     store = open_store(path)
     names = store.manifest["outcome_stadtteile"]
     design = store.design.set_index("point")
@@ -354,7 +512,18 @@ def collect_outcomes(path: str | Path) -> pd.DataFrame:
             file = store.path / RUNS / f"{run_name(int(point), seed)}.parquet"
             if not file.is_file():
                 continue
-            table = pd.read_parquet(file)
+            why = check_run_file(file, {"point": int(point), "seed": seed, "design": store.design_id,
+                                        "version": store.manifest.get("version")},
+                                 columns={"point": int(point), "seed": seed})
+            if why is None:
+                try:
+                    table = pd.read_parquet(file)
+                except (OSError, ValueError) as exc:
+                    why = f"it cannot be read ({type(exc).__name__}: {exc})"
+            if why is not None:
+                if skipped is not None:
+                    skipped.append((str(file), why))
+                continue
             row: dict[str, Any] = {"point": int(point), "seed": seed}
             row.update({o.label: outcome_value(table, o, st) for o, st in zip(store.outcomes, names, strict=True)})
             row["seconds"] = read_run_info(file).get("seconds")
@@ -370,6 +539,16 @@ def collect_outcomes(path: str | Path) -> pd.DataFrame:
 # summaries
 # ------------------------------------------------------------------------------------------------------------
 
+def _outcomes_warned(path: str | Path) -> pd.DataFrame:
+    """:func:`collect_outcomes`, with a warning for each run file left out."""
+    skipped: list[tuple[str, str]] = []
+    outcomes = collect_outcomes(path, skipped)
+    for file, why in skipped:
+        warnings.warn(f"{file}: {why}; it is left out (the next 'quartiersim sweep' on the store moves it aside and "
+                      "runs it again)", RejectedRunWarning, stacklevel=3)
+    return outcomes
+
+
 def summarise(path: str | Path, level: float = 0.90) -> pd.DataFrame:
     """Per design point and outcome: the seeds' mean, SD, 90 % range and a 90 % t-interval of the mean.
 
@@ -379,7 +558,7 @@ def summarise(path: str | Path, level: float = 0.90) -> pd.DataFrame:
     ``summary.parquet`` in the store.
     """
     store = open_store(path)
-    outcomes = collect_outcomes(path)
+    outcomes = _outcomes_warned(path)
     labels = [o.label for o in store.outcomes]
     long = outcomes.melt(id_vars=["point", "seed"], value_vars=labels, var_name="outcome")
     lo_q, hi_q = (1 - level) / 2, (1 + level) / 2
@@ -463,7 +642,7 @@ def sensitivity(path: str | Path, outcomes: list[str] | None = None, plot: bool 
     names = [u["name"] for u in uncertainties]
     problem = {"num_vars": len(names), "names": names, "bounds": [[u["low"], u["high"]] for u in uncertainties]}
     settings = store.manifest["settings"]
-    runs = collect_outcomes(path)
+    runs = _outcomes_warned(path)
     means = runs.groupby("point")[chosen].mean()
     missing = sorted(set(store.design["point"]) - set(means.index))
     if missing:

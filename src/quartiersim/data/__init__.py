@@ -94,13 +94,45 @@ PAY_GRADE_COLUMNS = ("grade", "monthly_eur", "step", "valid_from", "uprating", "
                      "source")
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def read_csv_text(path: str | Path, what: str = "CSV file") -> pd.DataFrame:
+    """A CSV file as text cells; every way it can be unusable is an InputError naming the file.
+
+    A missing, unreadable, empty or non-UTF-8 file, bad CSV syntax, and a header naming a column twice (pandas
+    would quietly rename the second and a value would be ignored) are refused.
+    """
+    path = Path(path)
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
     except FileNotFoundError:
-        raise InputError(path, "(file)", "an existing CSV file") from None
-    except (UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise InputError(path, "(file)", f"a UTF-8 CSV file ({exc})") from None
+        raise InputError(path, "(file)", f"an existing {what}") from None
+    except IsADirectoryError:
+        raise InputError(path, "(file)", f"a {what}, not a directory") from None
+    except PermissionError:
+        raise InputError(path, "(file)", f"a {what} you may read (permission denied)") from None
+    except pd.errors.EmptyDataError:
+        raise InputError(path, "(file)", f"a {what} with a header line (the file is empty)") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(path, "(encoding)", f"a {what} in UTF-8 (byte {exc.start} is not UTF-8: save it as "
+                         "UTF-8)") from None
+    except (pd.errors.ParserError, ValueError, OSError) as exc:
+        detail = " ".join(str(exc).split())
+        raise InputError(path, "(file)", f"a {what} in UTF-8 with one header line ({detail})") from None
+    header = _header(path)
+    twice = sorted({c for c in header if header.count(c) > 1})
+    if twice:
+        raise InputError(path, "(header)", "each column once", twice[0])
+    return table
+
+
+def _header(path: Path) -> list[str]:
+    import csv
+
+    with path.open(encoding="utf-8", newline="") as fh:
+        return [c.strip() for c in next(csv.reader(fh), [])]
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    return read_csv_text(path)
 
 
 def _read_with_columns(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
