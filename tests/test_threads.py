@@ -44,7 +44,7 @@ def test_idle_cores_is_measured_within_the_machine():
 
 
 def _threads_in_a_worker(stadtteile: list[int]) -> tuple[bool, int, int]:
-    model = QuarterModel(None, rng=1, stadtteile=stadtteile, **SMALL)
+    model = QuarterModel(None, rng=1, stadtteile=stadtteile, roles=[], **SMALL)
     model.step()
     return is_worker(), model.threads, numba.get_num_threads()
 
@@ -63,10 +63,10 @@ def test_a_model_in_a_worker_process_uses_one_thread():
 def test_in_the_main_process(monkeypatch):
     assert not is_worker()
     assert QuarterModel("neckarvorstadt", rng=1, **SMALL).threads == 1  # one Stadtteil
-    assert QuarterModel(None, rng=1, stadtteile=[101, 102, 103], **SMALL).threads == 1  # a few hundred agents
+    assert QuarterModel(None, rng=1, stadtteile=[101, 102, 103], roles=[], **SMALL).threads == 1  # a few hundred agents
     monkeypatch.setenv("QUARTIERSIM_THREADS", "2")
     expected = min(2, numba.get_num_threads())
-    model = QuarterModel(None, rng=1, stadtteile=[101, 102, 103], **SMALL)
+    model = QuarterModel(None, rng=1, stadtteile=[101, 102, 103], roles=[], **SMALL)
     assert model.threads == expected == model_threads(3, len(model.residents))
     before = numba.get_num_threads()
     with kernel_threads(1):

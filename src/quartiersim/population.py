@@ -25,6 +25,7 @@ interventions.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -57,9 +58,10 @@ def recent_share(stock: np.ndarray, rate: float) -> float:
     within 5 years.
     """
     q, _ = exit_and_entry(stock, rate)
-    stay = 0.0
-    for a in range(5, len(stock)):
-        stay += stock[a - 5] * float(np.prod(1.0 - q[a - 5:a]))
+    with np.errstate(divide="ignore"):
+        log_keep = np.concatenate([[0.0], np.cumsum(np.log1p(-q[:-1]))])  # log of staying through ages 0..a-1
+    a = np.arange(5, len(stock))
+    stay = float((stock[a - 5] * np.exp(log_keep[a] - log_keep[a - 5])).sum())
     return 1.0 - stay / float(stock.sum())
 
 
@@ -69,6 +71,13 @@ def moving_rate(residence_under_5y_share: float, stock: np.ndarray) -> float:
     Births, and deaths in old age, bring some turnover of their own, so the hazard is found by bisection
     (:func:`recent_share`); it is 0 when that turnover alone reaches the share.
     """
+    return _moving_rate(float(residence_under_5y_share), tuple(np.round(stock, 15)))
+
+
+@functools.lru_cache(maxsize=256)
+def _moving_rate(residence_under_5y_share: float, stock_key: tuple[float, ...]) -> float:
+    # most Stadtteile share the city-wide profile, so each distinct one is solved once per process
+    stock = np.array(stock_key)
     share = min(max(residence_under_5y_share, 0.0), 0.99)
     low, high = 0.0, 5.0
     if recent_share(stock, low) >= share:
