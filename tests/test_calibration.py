@@ -11,6 +11,7 @@ import pytest
 
 from quartiersim.calibration import calibrate, load_calibration, load_targets
 from quartiersim.cli import main
+from quartiersim.errors import InputError
 from quartiersim.experiments import load_experiment
 from quartiersim.run import simulate
 from quartiersim.spec import load_scenario
@@ -20,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TARGETS = """
 [[targets]]
 name = "lonely_share"
+kind = "observed"
 value = 0.035
 sd = 0.006
 statistic = {indicator = "lonely_share", year = 2025}
@@ -27,6 +29,7 @@ source = "fixed numbers for the resume test (the Bürgerumfrage 2021 level)"
 
 [[targets]]
 name = "volunteer_share"
+kind = "observed"
 value = 0.40
 sd = 0.015
 statistic = {indicator = "volunteer_share", year = 2025}
@@ -47,6 +50,7 @@ volunteer_quit_rate = [0.001, 0.012]
 population_size = {size}
 max_generations = {generations}
 min_epsilon = 0.0
+predictive_draws = 4
 seed = 3
 """
 
@@ -148,21 +152,35 @@ def test_bad_calibration_files(tmp_path, capsys, label, body, field, expected):
     if body.startswith("use"):
         head, body = head + body.split("\n", 1)[0] + "\n", body.split("\n", 1)[1]
     path = tmp_path / "bad.toml"
-    path.write_text(head + body, encoding="utf-8")
+    # the targets file's statistics read Neckarvorstadt (211) and Weilimdorf (801)
+    path.write_text(head + "[set]\nstadtteile = [211, 801]\n" + body, encoding="utf-8")
     assert main(["calibrate", str(path), "--out", str(tmp_path / "out"), "--no-progress"]) == 2
     err = capsys.readouterr().err.replace("\n", "")
     assert f"'{field}'" in err and expected in err, err
     assert not (tmp_path / "out").exists()
 
 
-def test_targets_file_names_its_sources_and_loads():
+def test_targets_file_names_its_sources_and_standing_and_loads():
+    """Each target is observed (a publication with page or table, and how the model measures it) or an
+    assumption (with the reasoning); the programme patterns are among them."""
     targets = load_targets(ROOT / "calibration" / "targets.toml")
     names = {t.name for t in targets}
-    assert {"lonely_share", "lonely_share_very_good_health", "lonely_share_very_poor_health", "volunteer_share",
-            "volunteer_ratio_migration", "initiatives_ending_after_funding"} <= names
+    assert {"lonely_share", "lonely_share_very_good_health", "lonely_share_very_poor_health", "programme_known",
+            "programme_participation", "initiatives_ending_after_funding"} <= names
     assert all(t.source for t in targets)
+    observed = [t for t in targets if t.kind == "observed"]
+    assert observed and all(t.mapping for t in observed)
+    assert any(t.kind == "assumption" for t in targets)
     cal = load_calibration(ROOT / "calibration" / "stuttgart.toml")
-    assert len(cal.targets) == 8 and len(cal.priors) == 6
+    assert len(cal.targets) == len(targets) and len(cal.priors) >= 10
+
+
+def test_a_target_without_its_standing_is_refused(tmp_path, capsys):
+    path = tmp_path / "targets.toml"
+    path.write_text(TARGETS.replace('kind = "observed"\n', "", 1), encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        load_targets(path)
+    assert "kind" in str(info.value)
 
 
 ENSEMBLE = """

@@ -99,14 +99,22 @@ class _Strict(BaseModel):
 
 
 class TargetSpec(_Strict):
-    """One calibration target: a value with its uncertainty, the statistic it matches, and its source."""
+    """One calibration target: a value with its uncertainty, the statistic it matches, its source and standing.
+
+    ``kind`` is ``"observed"`` for a published figure (``source`` names it with page or table; ``mapping`` says
+    which statistic of the model measures the same thing) and ``"assumption"`` for a value the project chose
+    because no figure was found (``source`` gives the reasoning, and ``sd`` should be wide).
+    """
 
     name: str = Field(min_length=1)
+    kind: Literal["observed", "assumption"]
     value: float
     sd: float = Field(gt=0)
     statistic: OutcomeSpec
     relative_to: OutcomeSpec | None = None
+    relative_as: Literal["ratio", "difference"] = "ratio"
     source: str = Field(min_length=1)
+    mapping: str = ""
     note: str = ""
 
 
@@ -117,13 +125,24 @@ class TargetsFile(_Strict):
 
 
 class ABCSettings(_Strict):
-    """ABC-SMC settings."""
+    """ABC-SMC settings, with the convergence criterion.
+
+    A calibration stops when it has converged (after at least ``min_generations``: the last generation's
+    effective sample size is at least ``min_ess_share`` of the population and its threshold fell by at most
+    ``max_epsilon_change``, relatively, from the one before, so further generations would gain little), when
+    the threshold reaches ``min_epsilon``, or when ``max_generations`` or ``max_simulations`` are used up; the
+    reason is recorded.
+    """
 
     population_size: int = Field(default=100, ge=5, le=100_000)
     max_generations: int = Field(default=6, ge=1, le=100)
     min_epsilon: float = Field(default=1.0, ge=0)
     max_simulations: int = Field(default=5000, ge=1, le=10_000_000)
     seed: int = Field(default=0, ge=0, lt=SEED_LIMIT)
+    min_generations: int = Field(default=3, ge=1, le=100)
+    min_ess_share: float = Field(default=0.5, gt=0, le=1)
+    max_epsilon_change: float = Field(default=0.05, ge=0, le=1)
+    predictive_draws: int = Field(default=40, ge=0, le=10_000)
 
 
 class CalibrationFile(_Strict):
@@ -254,8 +273,11 @@ def statistics(table: pd.DataFrame, targets: list[TargetSpec], stadtteile: list[
     for t, (st, rel_st) in zip(targets, stadtteile, strict=True):
         value = outcome_value(table, t.statistic, st)
         if t.relative_to is not None:
-            denominator = outcome_value(table, t.relative_to, rel_st or st)
-            value = value / denominator if denominator else math.nan
+            other = outcome_value(table, t.relative_to, rel_st or st)
+            if t.relative_as == "difference":
+                value = value - other
+            else:
+                value = value / other if other else math.nan
         out[t.name] = value
     return out
 
@@ -276,8 +298,8 @@ class Simulator:
     integer: dict[str, bool]
     threads: int | None = None
 
-    def __call__(self, parameters: dict[str, float]) -> dict[str, float]:
-        """One simulation (pyabc's model)."""
+    def __call__(self, parameters: dict[str, float], seed: int | None = None) -> dict[str, float]:
+        """One simulation (pyabc's model); its seed is drawn from the values unless given."""
         if self.threads is not None:
             import numba
 
@@ -285,7 +307,7 @@ class Simulator:
         values = {k: (int(round(v)) if self.integer.get(k) else float(v)) for k, v in dict(parameters).items()}
         data = copy.deepcopy(self.data)
         data["parameters"] = {**data["parameters"], **values}
-        table = simulate(Scenario(**data), seed=seed_for(values))
+        table = simulate(Scenario(**data), seed=seed_for(values) if seed is None else seed)
         return statistics(table, self.targets, self.stadtteile)
 
 
@@ -309,13 +331,19 @@ class Distance:
 
 @dataclass
 class CalibrationResult:
-    """Where a calibration stands: its generations and its weighted posterior sample."""
+    """Where a calibration stands.
+
+    Its generations, its weighted posterior sample and summary, why it stopped, and the posterior predictive
+    check.
+    """
 
     out: Path
     generations: pd.DataFrame
     posterior: pd.DataFrame
     summary: pd.DataFrame
     ran_generations: int
+    stopped: str = ""
+    predictive: pd.DataFrame | None = None
 
 
 class _Progress(logging.Handler):
@@ -497,14 +525,17 @@ def _calibrate(cal: Calibration, out: Path, resume: bool, workers: int, schedule
             else:
                 history = abc.new(db, cal.observed)
             done = history.max_t + 1 if history.max_t is not None and history.max_t >= 0 else 0
-            last_eps = _last_epsilon(history)
-            remaining = cal.settings.max_generations - done
-            budget = cal.settings.max_simulations - (history.total_nr_simulations or 0)
-            if remaining > 0 and budget > 0 and not (last_eps is not None and last_eps <= cal.settings.min_epsilon):
+            ran = 0
+            # one generation at a time, so the convergence criterion is checked after each
+            while (reason := stop_reason(history, cal.settings)) is None:
+                budget = cal.settings.max_simulations - (history.total_nr_simulations or 0)
                 with _watch_dask(client, handler) if parallel and progress else _nothing():
-                    history = abc.run(minimum_epsilon=cal.settings.min_epsilon, max_nr_populations=remaining,
+                    history = abc.run(minimum_epsilon=cal.settings.min_epsilon, max_nr_populations=1,
                                       max_total_nr_simulations=budget)
                 ran = (history.max_t + 1) - done
+            predictive = None
+            if cal.settings.predictive_draws > 0:
+                predictive = posterior_predictive(cal, history, simulator, client if parallel else None)
     finally:
         np.random.set_state(state)
         for lg, level, handlers, propagate in saved:
@@ -513,7 +544,112 @@ def _calibrate(cal: Calibration, out: Path, resume: bool, workers: int, schedule
             lg.propagate = propagate
         if "file_log" in locals():
             file_log.close()
-    return _write_outputs(out, cal, history, ran)
+    return _write_outputs(out, cal, history, ran, reason, predictive)
+
+
+def generation_table(history: Any) -> pd.DataFrame:
+    """Per generation: its threshold (epsilon), simulations, and the effective sample size of its particles."""
+    pops = history.get_all_populations()
+    table = pops[pops["t"] >= 0][["t", "epsilon", "samples"]].rename(
+        columns={"t": "generation", "samples": "simulations"}).reset_index(drop=True)
+    ess = []
+    for t in table["generation"]:
+        _, w = history.get_distribution(m=0, t=int(t))
+        w = np.asarray(w, dtype=float)
+        ess.append(float(w.sum() ** 2 / np.sum(w * w)) if len(w) else 0.0)
+    return table.assign(ess=ess)
+
+
+def stop_reason(history: Any, settings: ABCSettings) -> str | None:
+    """Why the calibration should stop now (None: run another generation); see :class:`ABCSettings`."""
+    done = history.max_t + 1 if history.max_t is not None and history.max_t >= 0 else 0
+    if done >= settings.max_generations:
+        return f"max_generations ({settings.max_generations}) reached"
+    if (history.total_nr_simulations or 0) >= settings.max_simulations:
+        return f"max_simulations ({settings.max_simulations}) used up"
+    if done == 0:
+        return None
+    gens = generation_table(history)
+    eps = gens["epsilon"].to_numpy(dtype=float)
+    if eps[-1] <= settings.min_epsilon:
+        return f"converged: epsilon {eps[-1]:.3g} reached min_epsilon {settings.min_epsilon:g}"
+    if done < max(settings.min_generations, 2):
+        return None
+    ess_share = float(gens["ess"].iloc[-1]) / settings.population_size
+    change = (eps[-2] - eps[-1]) / eps[-2] if eps[-2] > 0 else 0.0
+    if ess_share >= settings.min_ess_share and change <= settings.max_epsilon_change:
+        return (f"converged: effective sample size {ess_share:.2f} of the population (at least "
+                f"{settings.min_ess_share:g}) and epsilon fell by {100 * change:.1f} % in the last generation (at "
+                f"most {100 * settings.max_epsilon_change:g} %)")
+    return None
+
+
+def posterior_predictive(cal: Calibration, history: Any, simulator: Simulator, client: Any = None
+                         ) -> pd.DataFrame:
+    """The posterior predictive check of a calibration against its targets.
+
+    The targets' statistics are simulated with parameter sets drawn from the posterior by weight (each with a
+    seed of its own) and set against the targets' values.
+
+    Per target: its kind, value and sd, the simulated median and 5th/95th percentiles, ``z`` (the median's
+    distance from the value in target sds) and whether the value lies inside the simulated 90 % interval.
+    """
+    names = [p.name for p in cal.priors]
+    frame, weights = history.get_distribution(m=0, t=history.max_t)
+    w = np.asarray(weights, dtype=float)
+    rng = np.random.default_rng(cal.settings.seed + 17)
+    picks = rng.choice(len(frame), size=cal.settings.predictive_draws, p=w / w.sum())
+    draws = [{**{n: float(frame[n].iloc[k]) for n in names}, "_draw": j} for j, k in enumerate(picks)]
+    job = _PredictiveJob(simulator)
+    if client is not None:
+        results = client.gather(client.map(job, draws, pure=False))
+    else:
+        results = [job(d) for d in draws]
+    sims = pd.DataFrame(results)
+    rows = []
+    for t in cal.targets:
+        v = sims[t.name].to_numpy(dtype=float)
+        v = v[np.isfinite(v)]
+        q05, med, q95 = (np.quantile(v, [0.05, 0.5, 0.95]) if len(v) else (np.nan,) * 3)
+        rows.append({"target": t.name, "kind": t.kind, "value": t.value, "sd": t.sd, "sim_median": med,
+                     "sim_q05": q05, "sim_q95": q95, "z": (med - t.value) / t.sd,
+                     "inside_90": bool(q05 <= t.value <= q95), "draws": len(v)})
+    return pd.DataFrame(rows)
+
+
+@dataclass
+class _PredictiveJob:
+    """One posterior-predictive simulation (module level, so Dask workers unpickle it)."""
+
+    simulator: Simulator
+
+    def __call__(self, draw: dict[str, float]) -> dict[str, float]:
+        values = {k: v for k, v in draw.items() if k != "_draw"}
+        # a seed of its own, apart from the calibration's seed for the same values
+        return self.simulator(values, seed=seed_for({**values, "_predictive": float(draw["_draw"]) + 0.5}))
+
+
+def identifiability(summary: pd.DataFrame, posterior: pd.DataFrame, priors: list[Prior]) -> pd.DataFrame:
+    """Each calibrated parameter's posterior 90 % width relative to its prior's.
+
+    On the log scale for log priors. A parameter whose ratio exceeds :data:`INFORMED_WIDTH` is one the targets
+    do not inform.
+    """
+    rows = []
+    for p in priors:
+        v = posterior[p.name].to_numpy(dtype=float)
+        w = posterior["weight"].to_numpy(dtype=float)
+        q05, q95 = np.quantile(v, [0.05, 0.95], weights=w, method="inverted_cdf")
+        if p.scale == "log":
+            ratio = math.log(q95 / q05) / (0.9 * math.log(p.range.high / p.range.low))
+        else:
+            ratio = (q95 - q05) / (0.9 * (p.range.high - p.range.low))
+        rows.append({"parameter": p.name, "width_ratio": float(ratio), "informed": bool(ratio <= INFORMED_WIDTH)})
+    return summary.merge(pd.DataFrame(rows), on="parameter")
+
+
+#: a posterior 90 % interval wider than this share of the prior's: the targets do not inform the parameter
+INFORMED_WIDTH = 0.8
 
 
 class _nothing:
@@ -559,7 +695,8 @@ def check_out(out: Path, cal: Calibration) -> bool:
     return False
 
 
-def _write_outputs(out: Path, cal: Calibration, history: Any, ran: int) -> CalibrationResult:
+def _write_outputs(out: Path, cal: Calibration, history: Any, ran: int, reason: str,
+                   predictive: pd.DataFrame | None) -> CalibrationResult:
     names = [p.name for p in cal.priors]
     frame, weights = history.get_distribution(m=0, t=history.max_t)
     posterior = frame[names].reset_index(drop=True).assign(weight=np.asarray(weights) / np.sum(weights),
@@ -574,19 +711,66 @@ def _write_outputs(out: Path, cal: Calibration, history: Any, ran: int) -> Calib
                      # the inverse of the weighted empirical distribution function (numpy >= 2.0)
                      **dict(zip(("q05", "median", "q95"), (float(x) for x in np.quantile(
                          v, [0.05, 0.5, 0.95], weights=w, method="inverted_cdf")), strict=True))})
-    summary = pd.DataFrame(rows)
-    pops = history.get_all_populations()
-    generations = pops[pops["t"] >= 0][["t", "epsilon", "samples"]].rename(
-        columns={"t": "generation", "samples": "simulations"}).reset_index(drop=True)
+    summary = identifiability(pd.DataFrame(rows), posterior, cal.priors)
+    generations = generation_table(history)
+    converged = reason.startswith("converged")
     write_atomic(out / "posterior.csv", lambda p: posterior.to_csv(p, index=False))
     write_atomic(out / "posterior_summary.csv", lambda p: summary.to_csv(p, index=False))
     write_atomic(out / "generations.csv", lambda p: generations.to_csv(p, index=False))
-    medians = {r["parameter"]: r["median"] for r in rows}
+    if predictive is not None:
+        write_atomic(out / "posterior_predictive.csv", lambda p: predictive.to_csv(p, index=False))
+    write_atomic(out / "calibration_report.md",
+                 lambda p: p.write_text(report(cal, summary, generations, reason, predictive), encoding="utf-8"))
+    manifest_path = out / MANIFEST
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest.update(stopped=reason, converged=converged, generations=len(generations),
+                    simulations=int(generations["simulations"].sum()))
+    write_atomic(manifest_path, lambda p: p.write_text(json.dumps(manifest, indent=2, default=str)))
+    medians = {r["parameter"]: r["median"] for _, r in summary.iterrows() if r["informed"]}
     write_scenario(out / "calibrated.toml", cal, medians, summary)
     write_ensemble(out / "ensemble.toml", cal)
     figure = posterior_figure(posterior, summary)
     write_atomic(out / "posterior.png", lambda p: figure.savefig(p, format="png", dpi=110))
-    return CalibrationResult(out, generations, posterior, summary, ran)
+    return CalibrationResult(out, generations, posterior, summary, ran, reason, predictive)
+
+
+def report(cal: Calibration, summary: pd.DataFrame, generations: pd.DataFrame, reason: str,
+           predictive: pd.DataFrame | None) -> str:
+    """The calibration in Markdown.
+
+    Why it stopped, the targets by standing, the posterior with identifiability, and the posterior predictive
+    check.
+    """
+    lines = [f"# Calibration '{cal.name}'", "", f"Stopped: {reason}.", "",
+             f"{len(generations)} generations, {int(generations['simulations'].sum()):,} simulations; last "
+             f"epsilon {generations['epsilon'].iloc[-1]:.3g}, effective sample size "
+             f"{generations['ess'].iloc[-1]:.0f} of {cal.settings.population_size}.", "",
+             "## Targets", "", "| target | kind | value | sd | source |", "| --- | --- | --- | --- | --- |"]
+    for kind in ("observed", "assumption"):
+        for t in cal.targets:
+            if t.kind == kind:
+                lines.append(f"| {t.name} | {t.kind} | {t.value:.4g} | {t.sd:.3g} | {t.source} |")
+    lines += ["", "## Parameters", "",
+              f"A parameter whose posterior 90 % interval is wider than {INFORMED_WIDTH:.0%} of its prior's is not "
+              "informed by the targets: it is not calibrated, and its posterior is about its prior.", "",
+              "| parameter | prior | median | 5 % | 95 % | width / prior | calibrated |",
+              "| --- | --- | --- | --- | --- | --- | --- |"]
+    for _, r in summary.iterrows():
+        prior = f"{r['prior_low']:.3g}-{r['prior_high']:.3g}{' (log)' if r['scale'] == 'log' else ''}"
+        lines.append(f"| {r['parameter']} | {prior} | {r['median']:.4g} | {r['q05']:.4g} | {r['q95']:.4g} | "
+                     f"{r['width_ratio']:.2f} | {'yes' if r['informed'] else 'no (not informed)'} |")
+    if predictive is not None:
+        lines += ["", "## Posterior predictive check", "",
+                  f"Each target's statistic simulated with {int(predictive['draws'].max())} parameter sets drawn from "
+                  "the posterior (each with a seed of its own): the median and 90 % interval against the target, "
+                  "with z = (median - value) / sd.", "",
+                  "| target | kind | value | simulated median | 90 % interval | z | inside |",
+                  "| --- | --- | --- | --- | --- | --- | --- |"]
+        for _, r in predictive.iterrows():
+            lines.append(f"| {r['target']} | {r['kind']} | {r['value']:.4g} | {r['sim_median']:.4g} | "
+                         f"{r['sim_q05']:.4g}-{r['sim_q95']:.4g} | {r['z']:+.2f} | "
+                         f"{'yes' if r['inside_90'] else 'no'} |")
+    return "\n".join(lines) + "\n"
 
 
 def write_scenario(path: Path, cal: Calibration, values: dict[str, float], summary: pd.DataFrame) -> None:
@@ -604,9 +788,11 @@ def write_scenario(path: Path, cal: Calibration, values: dict[str, float], summa
     lines = [f"# Written by 'quartiersim calibrate' ({package_version()}) from {cal.source}",
              f"# on {dt.date.today()}: the base scenario '{cal.base.name}' with the posterior median of each",
              "# calibrated parameter. The whole posterior (weighted parameter sets) is in posterior.csv beside",
-             "# this file; ensemble.toml runs it. Posterior medians [5th, 95th percentile]:"]
-    lines += [f"#   {r['parameter']} = {r['median']:.6g} [{r['q05']:.6g}, {r['q95']:.6g}]"
-              for _, r in summary.iterrows()]
+             "# this file; ensemble.toml runs it. Posterior medians [5th, 95th percentile]; a parameter the",
+             "# targets do not inform is left at its value in the base scenario (not calibrated):"]
+    for _, r in summary.iterrows():
+        note = "" if r.get("informed", True) else "  (not informed by the targets: not set here)"
+        lines.append(f"#   {r['parameter']} = {r['median']:.6g} [{r['q05']:.6g}, {r['q95']:.6g}]{note}")
     text = "\n".join(lines) + "\n" + tomli_w.dumps(data)
     write_atomic(path, lambda p: p.write_text(text, encoding="utf-8"))
 
