@@ -12,7 +12,10 @@ German Stadtteil names are drawn as they are (DejaVu Sans has the umlauts and ß
 * :func:`initiatives`: active initiatives and drop-outs over time;
 * :func:`cost_against_outcome`: extra cost against the outcome gained per scenario;
 * :func:`bezirk_tiles`: a map without geography: one tile per Stadtteil, a column per Bezirk;
-* :func:`choropleth`: a map from Stadtteil boundaries (GeoJSON or GeoPackage; needs the ``maps`` extra).
+* :func:`choropleth`: a map from Stadtteil boundaries (GeoJSON or GeoPackage; needs the ``maps`` extra);
+* :func:`pareto_figure`: a plan search's front, cost against each effect, with the named strategies marked;
+* :func:`plan_figure`: a chosen plan's Stadtteile on the Bezirk tiles and its yearly cost;
+* :func:`prim_figure`: scenario discovery for a plan: PRIM's peeling trajectory and the box it chose.
 """
 
 from __future__ import annotations
@@ -282,46 +285,56 @@ def bezirk_tiles(values: pd.Series, title: str, unit: str, stadtteile: pd.DataFr
 
     ``values`` is indexed by Stadtteil name; Stadtteile without a value are grey (the legend says so).
     """
-    import textwrap
-
-    from matplotlib import colormaps
     from matplotlib.cm import ScalarMappable
-    from matplotlib.colors import Normalize
-    from matplotlib.patches import Patch, Rectangle
 
     from quartiersim.data import load_stadtteile
 
     places = stadtteile if stadtteile is not None else load_stadtteile()
     bezirke = list(dict.fromkeys(places["bezirk"]))
     depth = int(places.groupby("bezirk").size().max())
-    v = values.reindex(places["stadtteil"]).to_numpy(dtype=float)
-    finite = v[np.isfinite(v)]
-    norm = Normalize(finite.min() if len(finite) else 0, finite.max() if len(finite) else 1)
-    cmap = colormaps["viridis"]
     with _style():
         fig, axes = _figure(max(8.0, 0.95 * len(bezirke)), 0.42 * depth + 2.4)
         ax = axes[0, 0]
-        ax.grid(False)
-        for col, bezirk in enumerate(bezirke):
-            rows = places[places["bezirk"] == bezirk].reset_index(drop=True)
-            ax.text(col + 0.45, depth + 0.4, bezirk, rotation=60, ha="left", va="bottom", fontsize=7)
-            for r, (_, place) in enumerate(rows.iterrows()):
-                value = values.get(place["stadtteil"], np.nan)
-                colour = cmap(norm(value)) if np.isfinite(value) else "#dddddd"
-                ax.add_patch(Rectangle((col, depth - r - 1), 0.94, 0.92, color=colour))
-                # the name in two short lines (numbers alone would need a key to be read)
-                name = "\n".join(textwrap.wrap(str(place["stadtteil"]), 14, break_on_hyphens=True)[:2])
-                ax.text(col + 0.47, depth - r - 0.54, name, ha="center", va="center", fontsize=4.6,
-                        linespacing=0.95, color="white" if np.isfinite(value) and norm(value) < 0.6 else "black")
-        ax.set_xlim(-0.2, len(bezirke) + 0.2)
-        ax.set_ylim(-0.2, depth + 3.5)
-        ax.set_axis_off()
+        norm, cmap = _tiles(ax, values, places)
         ax.set_title(title)
-        if not np.isfinite(v).all():
-            ax.legend(handles=[Patch(color="#dddddd", label="no value (not simulated or no data)")],
-                      loc="lower right", fontsize=7)
         fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=unit, shrink=0.7)
     return fig
+
+
+def _tiles(ax: Any, values: pd.Series, places: pd.DataFrame, cmap_name: str = "viridis",
+           missing: str = "no value (not simulated or no data)") -> tuple[Any, Any]:
+    """Draw the Bezirk tiles of ``places`` on ``ax``, coloured by ``values``; returns the norm and colour map."""
+    import textwrap
+
+    from matplotlib import colormaps
+    from matplotlib.colors import Normalize
+    from matplotlib.patches import Patch, Rectangle
+
+    bezirke = list(dict.fromkeys(places["bezirk"]))
+    depth = int(places.groupby("bezirk").size().max())
+    v = values.reindex(places["stadtteil"]).to_numpy(dtype=float)
+    finite = v[np.isfinite(v)]
+    low, high = (finite.min(), finite.max()) if len(finite) else (0, 1)
+    norm = Normalize(low, high if high > low else low + 1)
+    cmap = colormaps[cmap_name]
+    ax.grid(False)
+    for col, bezirk in enumerate(bezirke):
+        rows = places[places["bezirk"] == bezirk].reset_index(drop=True)
+        ax.text(col + 0.45, depth + 0.4, bezirk, rotation=60, ha="left", va="bottom", fontsize=7)
+        for r, (_, place) in enumerate(rows.iterrows()):
+            value = values.get(place["stadtteil"], np.nan)
+            colour = cmap(norm(value)) if np.isfinite(value) else "#dddddd"
+            ax.add_patch(Rectangle((col, depth - r - 1), 0.94, 0.92, color=colour))
+            # the name in two short lines (numbers alone would need a key to be read)
+            name = "\n".join(textwrap.wrap(str(place["stadtteil"]), 14, break_on_hyphens=True)[:2])
+            ax.text(col + 0.47, depth - r - 0.54, name, ha="center", va="center", fontsize=4.6,
+                    linespacing=0.95, color="white" if np.isfinite(value) and norm(value) < 0.6 else "black")
+    ax.set_xlim(-0.2, len(bezirke) + 0.2)
+    ax.set_ylim(-0.2, depth + 3.5)
+    ax.set_axis_off()
+    if not np.isfinite(v).all():
+        ax.legend(handles=[Patch(color="#dddddd", label=missing)], loc="lower right", fontsize=7)
+    return norm, cmap
 
 
 def choropleth(values: pd.Series, boundaries: str | Path, title: str, unit: str, key: str | None = None) -> Any:
@@ -351,6 +364,145 @@ def choropleth(values: pd.Series, boundaries: str | Path, title: str, unit: str,
                     missing_kwds={"color": "#dddddd"})
         ax.set_axis_off()
         ax.set_title(title)
+    return fig
+
+
+OBJECTIVE_LABELS = {"lonely_adults_fewer": "lonely adults fewer [persons]",
+                    "active_initiatives_more": "active initiatives more [initiatives]",
+                    "extra_cost_eur": "extra cost [EUR]",
+                    "equity_share": "share of the effect in the top quartile of need"}
+
+
+def _objective_label(name: str, robustness: str, quantile: float) -> str:
+    base = OBJECTIVE_LABELS.get(name, name)
+    if robustness == "mean":
+        return f"{base}, mean over draws"
+    if robustness == "quantile":
+        q = quantile if name != "extra_cost_eur" else 1 - quantile
+        return f"{base}, {round(100 * q)} % quantile over draws"
+    return f"regret: {base.split(' [')[0]}"
+
+
+def pareto_figure(evaluations: pd.DataFrame, front: pd.DataFrame, named: pd.DataFrame, use: Sequence[str],
+                  robustness: str, quantile: float, title: str) -> Any:
+    """A plan search's result: cost against each effect, every plan grey, the front joined, named strategies marked.
+
+    Args:
+        evaluations: every evaluated plan (``evaluations.csv`` of :func:`quartiersim.optimise.optimise`).
+        front: the front plans (``front.csv``).
+        named: the named strategies evaluated the same way (``named.csv``).
+        use: the objectives the search used.
+        robustness: ``mean``, ``quantile`` or ``regret``: which statistic the axes show.
+        quantile: the quantile of ``quantile`` robustness.
+        title: the plan space's name.
+
+    """
+    from quartiersim.optimise import stat_label
+
+    cost = "extra_cost_eur"
+    effects = [n for n in use if n != cost] or [n for n in use]
+    markers = ["s", "^", "D", "v", "P", "X", "*"]
+    with _style():
+        fig, axes = _figure(4.2 * len(effects), 4.0, cols=len(effects))
+        for ax, effect in zip(axes[0], effects, strict=True):
+            xcol, ycol = stat_label(cost, robustness, quantile), stat_label(effect, robustness, quantile)
+            done = evaluations[evaluations[ycol].notna()]
+            ax.scatter(done[xcol], done[ycol], s=12, color="#bbbbbb", label=f"plans evaluated ({len(done)})")
+            f = front.sort_values(xcol)
+            ax.plot(f[xcol], f[ycol], "o", color=COLOURS[0], markersize=5, label=f"Pareto front ({len(f)})")
+            for k, (_, row) in enumerate(named.iterrows()):
+                ax.scatter([row[xcol]], [row[ycol]], marker=markers[k % len(markers)], s=60,
+                           color=COLOURS[(k + 1) % len(COLOURS)], edgecolor="black", linewidth=0.5, zorder=3,
+                           label=str(row["strategy"]))
+            ax.set_xlabel(_objective_label(cost, robustness, quantile))
+            ax.set_ylabel(_objective_label(effect, robustness, quantile))
+        axes[0][0].legend(fontsize=7, loc="best")
+        fig.suptitle(f"{title}: plans against the named strategies (front over {', '.join(use)})", fontsize=10)
+    return fig
+
+
+def plan_figure(areas: pd.DataFrame, cost: pd.DataFrame, stadtteile: pd.DataFrame, title: str) -> Any:
+    """A chosen plan: its project areas on the Bezirk tiles (by the year they start) and its yearly cost.
+
+    Args:
+        areas: the plan's project areas (:attr:`quartiersim.strategies.Plan.areas`).
+        cost: per year the plan's roles and grants and the reference's cost (``plan_roles_eur``,
+            ``plan_grants_eur``, ``reference_eur``; means over runs).
+        stadtteile: the simulated Stadtteile (``stadtteil``, ``bezirk``), drawn as tiles.
+        title: the plan's name.
+
+    """
+    from matplotlib.cm import ScalarMappable
+
+    starts = pd.Series({str(r["stadtteil"]): float(pd.Timestamp(r["start"]).year) for _, r in areas.iterrows()},
+                       dtype=float)
+    bezirke = stadtteile["bezirk"].nunique()
+    depth = int(stadtteile.groupby("bezirk").size().max())
+    with _style():
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(max(4.0, 0.95 * bezirke + 2.5) + 5.0, max(3.6, 0.42 * depth + 2.4)),
+                     layout="constrained")
+        left, right = fig.subplots(1, 2, width_ratios=[max(2.0, 0.95 * bezirke + 1.5), 5.0])
+        norm, cmap = _tiles(left, starts, stadtteile, "plasma", missing="no project area")
+        left.set_title(f"project areas of {title} ({len(areas)}), by first year")
+        if len(areas):
+            fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=left, label="year the team starts", shrink=0.7)
+        years = cost["year"].to_numpy()
+        right.bar(years, cost["plan_roles_eur"] / 1e6, color=COLOURS[0], label="roles (posts)")
+        right.bar(years, cost["plan_grants_eur"] / 1e6, bottom=cost["plan_roles_eur"] / 1e6, color=COLOURS[2],
+                  label="grants to initiatives")
+        right.plot(years, cost["reference_eur"] / 1e6, "k--", label="reference")
+        right.set_xlabel("year")
+        right.set_ylabel("cost in the year [million EUR], mean over runs")
+        right.set_title("yearly cost")
+        right.legend(fontsize=7)
+    return fig
+
+
+def prim_figure(outcomes: pd.DataFrame, outcome: str, threshold: float, below: bool,
+                peeling: pd.DataFrame | None, box: pd.DataFrame | None, chosen: int | None, plan: str) -> Any:
+    """Scenario discovery: PRIM's peeling trajectory (coverage against density) and the chosen box's limits.
+
+    Without a box (no draw fails, or every draw does) the figure shows the outcome per draw and says so.
+    """
+    with _style():
+        fig, axes = _figure(10.0, 4.0, cols=2)
+        left, right = axes[0]
+        word = "below" if below else "above"
+        fails = int(outcomes["fails"].sum())
+        if peeling is None or box is None:
+            left.hist(outcomes[outcome], bins=min(20, max(5, len(outcomes) // 3)), color=COLOURS[0])
+            left.axvline(threshold, color="black", linestyle="--")
+            left.set_xlabel(f"{outcome} per draw")
+            left.set_ylabel("draws")
+            right.set_axis_off()
+            right.text(0.5, 0.5, f"{fails} of {len(outcomes)} draws fail ({word} {threshold:g}):\nno box to find",
+                       ha="center", va="center", transform=right.transAxes)
+        else:
+            points = left.scatter(peeling["coverage"], peeling["density"], c=peeling["res_dim"], cmap="viridis",
+                                  s=18)
+            c = peeling[peeling["chosen"]].iloc[0]
+            left.scatter([c["coverage"]], [c["density"]], s=120, facecolor="none", edgecolor="red",
+                         label=f"chosen box {chosen}")
+            left.set_xlabel("coverage (share of the failing draws inside the box)")
+            left.set_ylabel("density (share of the box's draws that fail)")
+            left.legend(fontsize=7)
+            fig.colorbar(points, ax=left, label="restricted parameters")
+            shown = box[box["restricted"]] if box["restricted"].any() else box
+            y = np.arange(len(shown))
+            span = (shown["full_high"] - shown["full_low"]).replace(0, 1).to_numpy(dtype=float)
+            lo = ((shown["low"] - shown["full_low"]) / span).to_numpy(dtype=float)
+            hi = ((shown["high"] - shown["full_low"]) / span).to_numpy(dtype=float)
+            right.barh(y, hi - lo, left=lo, color=COLOURS[1], height=0.5)
+            for k, (_, r) in enumerate(shown.iterrows()):
+                right.text(1.02, k, f"{r['low']:.3g} .. {r['high']:.3g}", va="center", fontsize=7)
+            right.set_yticks(y, shown["parameter"])
+            right.set_xlim(0, 1.35)
+            right.set_xlabel("box within the drawn range of each parameter (0 = lowest, 1 = highest draw)")
+            right.set_title(f"box {chosen}: coverage {c['coverage']:.0%}, density {c['density']:.0%}")
+        fig.suptitle(f"{plan}: where {outcome} falls {word} {threshold:g} ({fails} of {len(outcomes)} draws)",
+                     fontsize=10)
     return fig
 
 
