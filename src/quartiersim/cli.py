@@ -458,6 +458,94 @@ def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_optimise(args: argparse.Namespace, console: Console) -> int:
+    """Search a plan space for the Pareto front of robust plans, beside the named strategies (resumable)."""
+    from quartiersim.files import safe_name
+    from quartiersim.optimise import load_plan_space, optimise, stat_label
+
+    if (args.scheduler or args.scheduler_file) and not getattr(args, "debug", False):
+        _quiet_dask()
+    space = load_plan_space(args.planspace)
+    out = Path(args.out) if args.out else Path("optimise") / safe_name(space.name)
+    trials = _check_count(args.trials, "--trials", 1, 100_000) or space.search.trials
+    u, o = space.uncertainty, space.objectives
+    where = (f"Dask scheduler {args.scheduler or args.scheduler_file}" if args.scheduler or args.scheduler_file
+             else f"{args.workers} local worker{'s' if args.workers > 1 else ''}")
+    console.print(f"[bold]quartiersim optimise[/] [cyan]{space.name}[/]: {len(space.decisions)} decisions, "
+                  f"{trials} plans x {u.draws} posterior draws x {u.seeds} seeds, {o.robustness} of "
+                  f"{', '.join(space.use)} in {o.year}, NSGA-II (population {space.search.population}), on {where}, "
+                  f"into {out}")
+    _say_if_compiling(console)
+    with _LazyBar(console, args.no_progress, "", TextColumn("front {task.fields[front]}"), front=0) as bar:
+
+        def progress(stage: str, done: int, total: int, front: int) -> None:
+            what = "reference and named strategies (runs)" if stage == "runs" else "plans evaluated"
+            bar.update(what, completed=done, total=total, front=front if stage == "plans" else "-")
+
+        try:
+            result = optimise(space, out, workers=args.workers, scheduler=args.scheduler,
+                              scheduler_file=args.scheduler_file, trials=trials, progress=progress)
+        except KeyboardInterrupt:
+            _say(Console(stderr=True), f"interrupted: every finished evaluation is kept in {out}; run the same command "
+                 "to resume")
+            return EXIT_INTERRUPTED
+    err = Console(stderr=True)
+    for note in result.notes:
+        _say(err, f"note: {note}")
+    columns = [stat_label(n, o.robustness, o.quantile) for n in space.use]
+    view = Table(title=f"Pareto front of {space.name} ({len(result.front)} plans; {o.robustness} over "
+                 f"{u.draws} draws x {u.seeds} seeds) and the named strategies")
+    view.add_column("plan", no_wrap=True)
+    for col in columns:
+        view.add_column(col.replace("_", " "), justify="right")
+    for _, row in result.front.head(args.top).iterrows():
+        view.add_row(str(row["plan"]), *[_fmt(row[c]) for c in columns])
+    for k, (_, row) in enumerate(result.named.iterrows()):
+        view.add_row(f"[italic]{row['strategy']}[/]" + ("" if row["feasible"] else " (over budget)"),
+                     *[_fmt(row[c]) for c in columns], end_section=False if k else True)
+    console.print(view)
+    if len(result.front) > args.top:
+        console.print(f"(first {args.top} of {len(result.front)} front plans; all are in front.csv)")
+    console.print(f"{result.ran} plans evaluated now ({result.simulations} simulations) in {result.seconds:.1f} s; "
+                  f"the store holds {result.finished} of {result.trials}. Wrote front.csv, named.csv, "
+                  f"evaluations.csv, front.png and plans/<plan>.toml in {out}")
+    if result.finished < result.trials:
+        return 1
+    if len(result.front):
+        console.print(f"next: quartiersim discover {out} --plan {result.front['plan'].iloc[0]} --below VALUE")
+    return 0
+
+
+def cmd_discover(args: argparse.Namespace, console: Console) -> int:
+    """Scenario discovery for a plan of an optimise store: where it fails the threshold (PRIM)."""
+    from quartiersim.optimise import discover
+
+    console.print(f"[bold]quartiersim discover[/] {args.plan} of {args.directory}: {args.outcome} "
+                  f"{'below' if args.below is not None else 'above'} "
+                  f"{args.below if args.below is not None else args.above}, {args.draws} posterior draws")
+    with _LazyBar(console, args.no_progress, "runs") as bar:
+        result = discover(args.directory, args.plan, outcome=args.outcome, below=args.below, above=args.above,
+                          draws=args.draws, workers=args.workers, scheduler=args.scheduler,
+                          min_density=args.min_density,
+                          progress=lambda done, total: bar.update("simulating", completed=done, total=total))
+    fails = int(result.outcomes["fails"].sum())
+    console.print(f"{fails} of {len(result.outcomes)} draws fail ({result.simulated} simulations run now)")
+    if result.box is None:
+        console.print("no box: PRIM needs some draws that fail and some that do not (choose another threshold)")
+    else:
+        chosen = result.peeling[result.peeling["chosen"]].iloc[0]
+        view = Table(title=f"box {result.chosen}: coverage {chosen['coverage']:.0%}, density {chosen['density']:.0%} "
+                     f"(where {result.outcome} fails)")
+        for col in ("parameter", "low", "high", "drawn range"):
+            view.add_column(col, justify="left" if col == "parameter" else "right")
+        for _, r in result.box[result.box["restricted"]].iterrows():
+            view.add_row(r["parameter"], _fmt(r["low"]), _fmt(r["high"]), f"{_fmt(r['full_low'])} .. "
+                         f"{_fmt(r['full_high'])}")
+        console.print(view)
+    console.print(f"wrote outcomes.csv, peeling.csv, box.csv, prim.png and plan.png to {result.directory}")
+    return 0
+
+
 def _quiet_dask() -> None:
     """Silence the Dask client's log (its reconnection attempts, with tracebacks).
 
@@ -648,7 +736,7 @@ def cmd_plot(args: argparse.Namespace, console: Console) -> int:
     check_output(Path(args.out), "--out", "directory", resume=True)
     remove_partials(args.out)  # leftovers of a killed earlier write
     try:
-        written = standard_figures(args.directory, args.out, year=args.year)
+        written = standard_figures(args.directory, args.out, year=args.year, plan=args.plan)
     except ValueError as exc:
         if args.year is None:
             raise
@@ -780,6 +868,33 @@ def build_parser() -> argparse.ArgumentParser:
     _posterior_arguments(sw)
     sw.add_argument("--no-progress", action="store_true", help="no progress bar")
     sw.set_defaults(func=cmd_sweep)
+    op = sub.add_parser("optimise", aliases=["optimize"], help="search a plan space for robust Phase 3 plans: the "
+                        "Pareto front beside the named strategies (resumable)")
+    op.add_argument("planspace", help="plan-space file (TOML), e.g. experiments/rollout_plans.toml")
+    op.add_argument("--out", help="store directory (default optimise/<plan space name>); an earlier search in it "
+                    "resumes")
+    op.add_argument("--trials", type=int, help="plans to evaluate in all (default: the file's search.trials)")
+    op.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    op.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on a running dask.distributed scheduler")
+    op.add_argument("--scheduler-file", help="the scheduler file of a running dask.distributed scheduler")
+    op.add_argument("--top", type=int, default=20, help="front plans to print (default 20; all are written)")
+    op.add_argument("--no-progress", action="store_true", help="no progress bar")
+    op.set_defaults(func=cmd_optimise)
+    di = sub.add_parser("discover", help="scenario discovery (PRIM) for a plan of an optimise store: under which "
+                        "parameter values it fails a threshold")
+    di.add_argument("directory", help="an optimise store")
+    di.add_argument("--plan", required=True, help="the plan, e.g. plan_0012 (front.csv lists them)")
+    di.add_argument("--outcome", default="lonely_adults_fewer", help="the objective to judge (default "
+                    "lonely_adults_fewer)")
+    di.add_argument("--below", type=float, help="the plan fails where the outcome falls below this")
+    di.add_argument("--above", type=float, help="the plan fails where the outcome rises above this (e.g. cost)")
+    di.add_argument("--draws", type=int, default=40, help="posterior draws to run the plan with (default 40)")
+    di.add_argument("--min-density", type=float, default=0.8, help="the box chosen: the largest coverage with at "
+                    "least this density (default 0.8)")
+    di.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    di.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on a running dask.distributed scheduler")
+    di.add_argument("--no-progress", action="store_true", help="no progress bar")
+    di.set_defaults(func=cmd_discover)
     sm = sub.add_parser("summarise", aliases=["summarize"], help="mean and 90 %% range of each outcome per design "
                         "point of a sweep (CSV + Parquet)")
     sm.add_argument("directory", help="a sweep's store directory")
@@ -812,6 +927,8 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--out", required=True, help="the folder for the PNG files")
     pl.add_argument("--year", type=int, help="a comparison's year for the cost-against-outcome figures (default: "
                     "every year in which the scenarios differ)")
+    pl.add_argument("--plan", help="an optimise store's plan: also its Stadtteile on the Bezirk tiles and its yearly "
+                    "cost")
     pl.set_defaults(func=cmd_plot)
     ap = sub.add_parser("app", help="start the interactive app (SolaraViz) for one or a few Stadtteile")
     ap.add_argument("scenario", nargs="?", default=None, help="scenario file or bundled name (default "

@@ -39,6 +39,7 @@ A plan-space file (TOML, e.g. ``experiments/rollout_plans.toml``)::
     use = ["lonely_adults_fewer", "active_initiatives_more", "extra_cost_eur", "equity_share"]
     robustness = "mean"                   # mean | quantile | regret
     quantile = 0.1                        # the low quantile for robustness = "quantile"
+    equity_effect = "reach"               # what the equity share divides: reach (default) or lonely_adults
 
     [uncertainty]
     draws = 3                             # K parameter sets from the posterior: draw k is posterior.draw(k)
@@ -68,9 +69,13 @@ with seeds ``0..S-1``, the same for the reference, every plan and every named st
 * ``active_initiatives_more``: active initiatives in the plan minus in the reference at the end of ``year``;
 * ``extra_cost_eur``: the plan's roles and grants minus the reference's, summed over ``cost_years`` (less is
   better);
-* ``equity_share``: the share of the lonely-adults effect that lands in the Stadtteile in the top quartile of
-  need (the base scenario's area index among the simulated Stadtteile): their effect over the whole effect,
-  clipped to [0, 1], 0 without any effect.
+* ``equity_share``: the share of the plan's effect that reaches the Stadtteile in the top quartile of need (the
+  base scenario's area index among the simulated Stadtteile): their effect over the whole effect, clipped to
+  [0, 1], 0 without any effect. The effect is, by default (``equity_effect = "reach"``), the roles' outreach
+  contacts and event attendances beyond the reference's, summed over ``cost_years``: exactly zero where no
+  role works, so the share says where the plan's work lands. ``equity_effect = "lonely_adults"`` takes the
+  lonely adults fewer instead; at the scales a search can afford that effect is mostly chance (a 20-post team
+  in one Stadtteil at scale 0.2 moved it by -20 to +15 persons over four seeds), so its share is noisy.
 
 Per draw, each objective is the mean over the seeds (the equity share the ratio of the seeds' sums): the seeds
 average chance, the draws carry what the model does not know. Robustness over the K draws: ``mean``; a low
@@ -171,7 +176,9 @@ DISCOVERY = "discovery"
 ENTRIES = {MANIFEST, STUDY_DB, RUNS, PLANS, DISCOVERY, REJECTED, LOCK_FILE, "evaluations.csv", "front.csv",
            "named.csv", "front.png"}
 #: The indicators each run keeps (group ``all``): what the objectives, the figures and PRIM read.
-KEPT = ("lonely_adults", "active_initiatives", "cost_eur", "grants_eur")
+KEPT = ("lonely_adults", "active_initiatives", "cost_eur", "grants_eur", "outreach_contacts", "role_event_attendances")
+#: What the programme's reach counts: the roles' contacts and attendances with residents (persons).
+REACH = ("outreach_contacts", "role_event_attendances")
 OBJECTIVES = ("lonely_adults_fewer", "active_initiatives_more", "extra_cost_eur", "equity_share")
 #: +1: more is better; -1: less is better.
 DIRECTION = {"lonely_adults_fewer": 1, "active_initiatives_more": 1, "extra_cost_eur": -1, "equity_share": 1}
@@ -211,6 +218,7 @@ class ObjectivesSpec(_Strict):
         Field(default_factory=lambda: list(OBJECTIVES), min_length=2)
     robustness: Literal["mean", "quantile", "regret"] = "mean"
     quantile: float = Field(default=0.1, gt=0, lt=0.5)
+    equity_effect: Literal["reach", "lonely_adults"] = "reach"
 
     @model_validator(mode="after")
     def _check(self) -> ObjectivesSpec:
@@ -634,37 +642,54 @@ class RunMetrics:
     lonely_top: float
     initiatives: float
     cost: float
+    reach: float
+    reach_top: float
 
 
 def run_metrics(table: pd.DataFrame, year: int, cost_years: tuple[int, int], top: list[str]) -> RunMetrics:
-    """The city's lonely adults and active initiatives at the end of ``year``, those in ``top``, and the cost."""
+    """One run's numbers for the objectives.
+
+    The city's lonely adults and active initiatives at the end of ``year`` and the lonely adults of the
+    Stadtteile in ``top``; the cost (roles and grants) and the reach (contacts and attendances) summed over
+    ``cost_years``, the reach also in ``top``.
+    """
     at = table[table["year"] == year]
     city = at[at["stadtteil"] == CITY].set_index("indicator")["value"]
     local = at[(at["indicator"] == "lonely_adults") & at["stadtteil"].isin(top)]["value"]
-    spent = table[(table["stadtteil"] == CITY) & table["indicator"].isin(["cost_eur", "grants_eur"])
-                  & table["year"].between(*cost_years)]["value"]
+    span = table[table["year"].between(*cost_years)]
+    at_city = span["stadtteil"] == CITY
+    spent = span[at_city & span["indicator"].isin(["cost_eur", "grants_eur"])]["value"]
+    reach = span[span["indicator"].isin(REACH)]
     return RunMetrics(float(city.get("lonely_adults", np.nan)), float(local.sum()),
-                      float(city.get("active_initiatives", np.nan)), float(spent.sum()))
+                      float(city.get("active_initiatives", np.nan)), float(spent.sum()),
+                      float(reach[reach["stadtteil"] == CITY]["value"].sum()),
+                      float(reach[reach["stadtteil"].isin(top)]["value"].sum()))
 
 
 def per_draw(runs: dict[tuple[int, int], RunMetrics], reference: dict[tuple[int, int], RunMetrics],
-             draws: int, seeds: int) -> dict[str, list[float]]:
+             draws: int, seeds: int, equity_effect: str = "reach") -> dict[str, list[float]]:
     """Each objective per draw: the mean over the seeds of the effect against the reference.
 
     The equity share is the draw's effect in the top quartile over its whole effect (sums over the seeds),
-    clipped to [0, 1], and 0 where the effect is 0.
+    clipped to [0, 1], and 0 where the effect is 0. The effect is the extra reach (``reach``: the roles'
+    contacts and attendances beyond the reference's) or the lonely adults fewer (``lonely_adults``).
     """
     out: dict[str, list[float]] = {name: [] for name in OBJECTIVES}
     for k in range(draws):
         fewer = [reference[(k, s)].lonely - runs[(k, s)].lonely for s in range(seeds)]
-        top = [reference[(k, s)].lonely_top - runs[(k, s)].lonely_top for s in range(seeds)]
+        if equity_effect == "reach":
+            whole = [runs[(k, s)].reach - reference[(k, s)].reach for s in range(seeds)]
+            top = [runs[(k, s)].reach_top - reference[(k, s)].reach_top for s in range(seeds)]
+        else:
+            whole = fewer
+            top = [reference[(k, s)].lonely_top - runs[(k, s)].lonely_top for s in range(seeds)]
         out["lonely_adults_fewer"].append(float(np.mean(fewer)))
         out["active_initiatives_more"].append(float(np.mean([runs[(k, s)].initiatives
                                                               - reference[(k, s)].initiatives
                                                               for s in range(seeds)])))
         out["extra_cost_eur"].append(float(np.mean([runs[(k, s)].cost - reference[(k, s)].cost
                                                      for s in range(seeds)])))
-        total = float(np.sum(fewer))
+        total = float(np.sum(whole))
         out["equity_share"].append(float(np.clip(np.sum(top) / total, 0.0, 1.0)) if total != 0 else 0.0)
     return out
 
@@ -971,7 +996,7 @@ class _Search:
         """A run set's objectives per draw against the reference."""
         mine = {(k, s): self.metrics[(run, k, s)] for k in range(self.draws) for s in range(self.seeds)}
         ref = {(k, s): self.metrics[("reference", k, s)] for k in range(self.draws) for s in range(self.seeds)}
-        return per_draw(mine, ref, self.draws, self.seeds)
+        return per_draw(mine, ref, self.draws, self.seeds, self.space.objectives.equity_effect)
 
     # the reference and the named strategies ---------------------------------------------------------------
 
@@ -1196,7 +1221,8 @@ def write_outputs(out: Path, space: PlanSpace, storage: Any) -> tuple[pd.DataFra
     for spec in space.named:
         metrics = _read_metrics(out, space, named_run(spec.name))
         reference = _read_metrics(out, space, "reference")
-        named_values[spec.name] = per_draw(metrics, reference, space.uncertainty.draws, space.uncertainty.seeds)
+        named_values[spec.name] = per_draw(metrics, reference, space.uncertainty.draws, space.uncertainty.seeds,
+                                           space.objectives.equity_effect)
     best = best_per_draw([*values.values(), *named_values.values()]) if values or named_values else None
     evaluations = add_objectives(evaluations, values, space, best)
     cols = front_columns(space)

@@ -529,13 +529,15 @@ def _dated(yearly_table: pd.DataFrame) -> pd.DataFrame:
     return yearly_table.assign(date=pd.to_datetime(yearly_table["year"].astype(int).astype(str) + "-12-31"))
 
 
-def standard_figures(directory: str | Path, out: str | Path, year: int | None = None) -> list[Path]:
-    """Write the standard figures of a run, a comparison or a sweep directory as PNG files; returns their paths.
+def standard_figures(directory: str | Path, out: str | Path, year: int | None = None, plan: str | None = None
+                     ) -> list[Path]:
+    """Write the standard figures of a run, a comparison, a sweep or an optimise directory; returns their paths.
 
     Args:
-        directory: a run, comparison or sweep directory.
+        directory: a run, comparison, sweep or optimise directory.
         out: the folder for the PNG files.
         year: a comparison's year for the cost-against-outcome figures (default: the years the scenarios differ).
+        plan: an optimise store's plan whose Stadtteile and yearly cost to draw as well.
 
     """
     from quartiersim.errors import InputError
@@ -577,6 +579,18 @@ def standard_figures(directory: str | Path, out: str | Path, year: int | None = 
             figures[f"{indicator}_over_time"] = indicator_over_time(runs, indicator)
         figures["cost_against_lonely_adults"] = cost_against_outcome(differences, year, "lonely_adults")
         figures["cost_against_initiatives"] = cost_against_outcome(differences, year, "active_initiatives")
+    elif (directory / "optimise.json").is_file():
+        from quartiersim.optimise import open_plan_store, plan_details
+
+        store = open_plan_store(directory)
+        space = store.space
+        figures["front"] = pareto_figure(pd.read_csv(directory / "evaluations.csv"),
+                                         pd.read_csv(directory / "front.csv"), pd.read_csv(directory / "named.csv"),
+                                         space.use, space.objectives.robustness, space.objectives.quantile,
+                                         space.name)
+        if plan is not None:
+            details = plan_details(store, plan)
+            figures[plan] = plan_figure(details.areas, details.cost, details.stadtteile, f"{plan} ({space.name})")
     elif (directory / "sweep.json").is_file():
         from quartiersim.sweeps import open_store, summarise
 
@@ -588,8 +602,11 @@ def standard_figures(directory: str | Path, out: str | Path, year: int | None = 
 
             sensitivity(directory, plot=True)
     else:
-        raise InputError(directory, "(directory)", "a run (results.parquet), a comparison (compare.json) or a sweep "
-                         "(sweep.json) directory")
+        raise InputError(directory, "(directory)", "a run (results.parquet), a comparison (compare.json), a sweep "
+                         "(sweep.json) or an optimise (optimise.json) directory")
+    if plan is not None and not (directory / "optimise.json").is_file():
+        raise InputError("argument", "--plan", "an optimise store as the directory (--plan names one of its plans)",
+                         plan)
     from quartiersim.run import write_atomic
 
     written = []
