@@ -23,7 +23,7 @@ from quartiersim.cli import main
 from quartiersim.optimise import load_plan_space, open_plan_store, optimise, plan_details
 
 ROOT = Path(__file__).resolve().parents[1]
-SYNTHETIC = "synthetic: constructed for the optimiser test, not real figures"
+SYNTHETIC = "synthetic: constructed for the optimiser test (not real figures)"
 
 # the issue's small plan space: 2 Bezirke at scale 0.05, 3 posterior draws x 2 seeds; a short period and spin-up
 SMALL = """

@@ -378,8 +378,7 @@ class PlanSpace:
             if total > limit + 1e-6:
                 return (total - limit) / max(limit, 1.0), (f"budgets {total:,.0f} EUR a year together, above the "
                                                            f"constraint {limit:,.0f}")
-        weights = (data.get("area_index") or {}).get("weights") or {}
-        if weights and sum(float(w) for w in weights.values()) <= 0:
+        if _no_weights(data):
             return 1.0, "every area-index weight is 0 (the index cannot order the Stadtteile)"
         return 0.0, ""
 
@@ -389,6 +388,12 @@ class PlanSpace:
             return {}
         values = self.posterior.draw(k)
         return {name: values[name] for name in drawn_parameters(spec.parameters, self.posterior)}
+
+
+def _no_weights(data: dict[str, Any]) -> bool:
+    """Whether a plan's area-index weights are all 0 (the index then orders nothing)."""
+    weights = (data.get("area_index") or {}).get("weights") or {}
+    return bool(weights) and sum(float(w) for w in weights.values()) <= 0
 
 
 def _without_origin(data: dict[str, Any]) -> dict[str, Any]:
@@ -455,6 +460,8 @@ def build_plan_space(raw: dict[str, Any], source: str, base_dir: Path) -> PlanSp
     space.base_dir = str(base_dir)
     for d in decisions:  # every end of every decision, with the others at the base's values
         for value in d.extremes():
+            if _no_weights(space.plan_data({d.path: value})):
+                continue  # index weights all 0: a point the search records as infeasible, not a bad file
             _check_point(space, {d.path: value}, f"decisions.{d.path}", value)
     if constraints.budget_eur_per_year is not None:
         lowest = {d.path: min(d.extremes()) for d in decisions if d.kind != "categorical"}
