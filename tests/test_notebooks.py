@@ -14,7 +14,7 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "experiments" / "noteb
 
 
 def test_there_are_the_three_notebooks():
-    assert [p.stem for p in NOTEBOOKS] == ["01_quick_tour", "02_verstetigung", "03_evaluation"]
+    assert [p.stem for p in NOTEBOOKS] == ["01_quick_tour", "02_verstetigung", "03_evaluation", "04_optimise"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])

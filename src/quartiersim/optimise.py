@@ -1471,6 +1471,11 @@ def discover(out: str | Path, plan: str, outcome: str = "lonely_adults_fewer", b
         InputError: a bad plan, outcome, threshold or number of draws, or a store with fixed parameters.
 
     """
+    import importlib.util
+
+    if importlib.util.find_spec("ema_workbench") is None:
+        raise CommandError("quartiersim discover", "scenario discovery uses EMA Workbench's PRIM, which is not "
+                           "installed", 'install the ema extra: pip install -e ".[ema]"', exit_status=2)
     store = open_plan_store(out)
     space = store.space
     if outcome not in OBJECTIVES:
