@@ -460,6 +460,8 @@ def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_optimise(args: argparse.Namespace, console: Console) -> int:
     """Search a plan space for the Pareto front of robust plans, beside the named strategies (resumable)."""
+    from rich.markup import escape
+
     from quartiersim.files import safe_name
     from quartiersim.optimise import load_plan_space, optimise, stat_label
 
@@ -501,7 +503,7 @@ def cmd_optimise(args: argparse.Namespace, console: Console) -> int:
     for _, row in result.front.head(args.top).iterrows():
         view.add_row(str(row["plan"]), *[_fmt(row[c]) for c in columns])
     for k, (_, row) in enumerate(result.named.iterrows()):
-        view.add_row(f"[italic]{row['strategy']}[/]" + ("" if row["feasible"] else " (over budget)"),
+        view.add_row(f"[italic]{escape(str(row['strategy']))}[/]" + ("" if row["feasible"] else " (over budget)"),
                      *[_fmt(row[c]) for c in columns], end_section=False if k else True)
     console.print(view)
     if len(result.front) > args.top:
