@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -320,6 +321,15 @@ def test_same_plan_space_and_seed_give_the_same_trials_with_two_workers(syntheti
     pd.testing.assert_frame_equal(first.front[cols].reset_index(drop=True), second.front[cols].reset_index(drop=True))
 
 
+def test_more_plans_later_continue_the_search_as_if_it_had_not_stopped(synthetic_store, tmp_path):
+    space_file, whole = synthetic_store
+    optimise(space_file, tmp_path / "store", trials=4)  # one generation, then the rest in a second call
+    resumed = optimise(space_file, tmp_path / "store", trials=8)
+    assert resumed.ran == 4
+    cols = ["trial", "area_index.weights.low_income_share", "area_index.weights.age_65plus_share"]
+    pd.testing.assert_frame_equal(whole.evaluations[cols], resumed.evaluations[cols])
+
+
 # ------------------------------------------------------------------------------------------------------------
 # a plan-space file that cannot be used: one message, exit status 2, nothing written
 # ------------------------------------------------------------------------------------------------------------
@@ -349,6 +359,35 @@ def test_a_bad_plan_space_names_the_file_and_field_and_writes_nothing(tmp_path, 
     err = capsys.readouterr().err
     assert str(bad) in err and f"field '{field}'" in err and expected in err, err
     assert not out.exists()
+
+
+def test_robust_statistics_per_draw_and_the_front():
+    from quartiersim.optimise import RunMetrics, best_per_draw, pareto_front, per_draw, robust
+
+    ref = {(k, s): RunMetrics(lonely=100.0, lonely_top=40.0, initiatives=10.0, cost=0.0, reach=0.0, reach_top=0.0)
+           for k in range(2) for s in range(2)}
+    plan = {(0, 0): RunMetrics(90.0, 35.0, 12.0, 1000.0, 50.0, 50.0), (0, 1): RunMetrics(94.0, 39.0, 12.0, 1000.0,
+                                                                                        30.0, 10.0),
+            (1, 0): RunMetrics(100.0, 40.0, 10.0, 1200.0, 0.0, 0.0), (1, 1): RunMetrics(98.0, 41.0, 11.0, 1200.0,
+                                                                                       20.0, 0.0)}
+    values = per_draw(plan, ref, 2, 2)
+    assert values["lonely_adults_fewer"] == [8.0, 1.0]  # per draw the mean over the seeds
+    assert values["active_initiatives_more"] == [2.0, 0.5]
+    assert values["extra_cost_eur"] == [1000.0, 1200.0]
+    assert values["equity_share"] == [0.75, 0.0]  # reach in the top quartile over the whole reach (sums)
+    assert per_draw(plan, ref, 2, 2, "lonely_adults")["equity_share"] == [0.375, 0.0]  # 6/16; -1/2 clipped
+    assert robust(values, "mean", 0.1)["lonely_adults_fewer"] == 4.5
+    low = robust(values, "quantile", 0.1)
+    assert low["lonely_adults_fewer"] == pytest.approx(1.7) and low["extra_cost_eur"] == pytest.approx(1180.0)
+    other = {"lonely_adults_fewer": [2.0, 3.0], "active_initiatives_more": [0.0, 1.0],
+             "extra_cost_eur": [500.0, 500.0], "equity_share": [1.0, 1.0]}
+    best = best_per_draw([values, other])
+    regret = robust(values, "regret", 0.1, best)
+    assert regret == {"lonely_adults_fewer": 2.0, "active_initiatives_more": 0.5, "extra_cost_eur": 700.0,
+                      "equity_share": 1.0}
+    points = np.array([[1.0, 5.0], [2.0, 5.0], [0.5, 1.0], [2.0, 5.0]])
+    assert pareto_front(points, np.array([1.0, -1.0])).tolist() == [False, True, True, True]
+    assert pareto_front(points, np.array([1.0, 1.0])).tolist() == [False, True, False, True]
 
 
 def test_the_bundled_plan_space_loads():
