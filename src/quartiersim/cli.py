@@ -495,16 +495,26 @@ def cmd_optimise(args: argparse.Namespace, console: Console) -> int:
     for note in result.notes:
         _say(err, f"note: {note}")
     columns = [stat_label(n, o.robustness, o.quantile) for n in space.use]
-    view = Table(title=f"Pareto front of {space.name} ({len(result.front)} plans; {o.robustness} over "
-                 f"{u.draws} draws x {u.seeds} seeds) and the named strategies")
-    view.add_column("plan", no_wrap=True)
-    for col in columns:
-        view.add_column(col.replace("_", " "), justify="right")
-    for _, row in result.front.head(args.top).iterrows():
-        view.add_row(str(row["plan"]), *[_fmt(row[c]) for c in columns])
-    for k, (_, row) in enumerate(result.named.iterrows()):
-        view.add_row(f"[italic]{escape(str(row['strategy']))}[/]" + ("" if row["feasible"] else " (over budget)"),
-                     *[_fmt(row[c]) for c in columns], end_section=False if k else True)
+    short = {"lonely_adults_fewer": "lonely fewer", "active_initiatives_more": "initiatives more",
+             "extra_cost_eur": "cost M EUR", "equity_share": "equity"}
+    stat = {"mean": "mean", "quantile": f"bad-side {o.quantile:g} quantile", "regret": "worst regret"}[o.robustness]
+    view = Table(title=f"Pareto front of {space.name} ({len(result.front)} plans) and the named strategies: "
+                 f"{stat} over {u.draws} draws x {u.seeds} seeds, against {space.reference.name}, {o.year}")
+    view.add_column("plan", no_wrap=True, overflow="fold")
+    for name in space.use:
+        view.add_column(short[name], justify="right", no_wrap=True)
+    view.add_column("budget", no_wrap=True)
+
+    def cells(row: Any) -> list[str]:
+        return [_fmt(row[c] / 1e6 if n == "extra_cost_eur" else row[c]) for n, c in zip(space.use, columns,
+                                                                                        strict=True)]
+
+    shown = result.front.head(args.top)
+    for k, (_, row) in enumerate(shown.iterrows()):
+        view.add_row(str(row["plan"]), *cells(row), "keeps", end_section=k == len(shown) - 1)
+    for _, row in result.named.iterrows():
+        view.add_row(f"[italic]{escape(str(row['strategy']))}[/]", *cells(row), "keeps" if row["feasible"]
+                     else "over")
     console.print(view)
     if len(result.front) > args.top:
         console.print(f"(first {args.top} of {len(result.front)} front plans; all are in front.csv)")
