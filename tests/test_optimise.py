@@ -179,8 +179,12 @@ def test_the_front_the_named_strategies_and_the_figure(killed_and_resumed):
         mine = row[robust] * better
         assert not ((x >= mine).all(axis=1) & (x > mine).any(axis=1)).any()
     assert (out / "front.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    for plan in front["plan"]:
-        assert (out / "plans" / f"{plan}.toml").is_file()
+    from quartiersim.spec import resolve_scenario
+
+    for plan in front["plan"]:  # every front plan is a full scenario that passes the checks of `quartiersim run`
+        scenario = resolve_scenario(out / "plans" / f"{plan}.toml")
+        assert scenario.name == plan and scenario.allocation.max_posts == 10
+    assert len(list((out / "plans").glob("*.toml"))) == len(front)
 
 
 def test_a_front_plan_is_a_scenario_that_runs_and_compares(killed_and_resumed, tmp_path):

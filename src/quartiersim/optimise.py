@@ -1248,6 +1248,9 @@ def write_outputs(out: Path, space: PlanSpace, storage: Any) -> tuple[pd.DataFra
     write_atomic(out / "front.csv", lambda p: front.to_csv(p, index=False))
     write_atomic(out / "named.csv", lambda p: named.to_csv(p, index=False))
     (out / PLANS).mkdir(exist_ok=True)
+    for old in (out / PLANS).glob("plan_*.toml"):  # plans an earlier, shorter search had on its front
+        if old.stem not in set(front["plan"]):
+            old.unlink()
     for _, row in front.iterrows():
         values_of = {d.path: _python(row[d.path]) for d in space.decisions}
         write_plan(out / PLANS / f"{row['plan']}.toml", space, row["plan"], values_of, row)

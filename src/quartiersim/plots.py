@@ -369,18 +369,19 @@ def choropleth(values: pd.Series, boundaries: str | Path, title: str, unit: str,
 
 OBJECTIVE_LABELS = {"lonely_adults_fewer": "lonely adults fewer [persons]",
                     "active_initiatives_more": "active initiatives more [initiatives]",
-                    "extra_cost_eur": "extra cost [EUR]",
+                    "extra_cost_eur": "extra cost [million EUR]",
                     "equity_share": "share of the effect in the top quartile of need"}
 
 
 def _objective_label(name: str, robustness: str, quantile: float) -> str:
+    """An axis label: the objective with its unit and, on a second line, the statistic over the draws."""
     base = OBJECTIVE_LABELS.get(name, name)
     if robustness == "mean":
-        return f"{base}, mean over draws"
+        return f"{base}\nmean over the draws"
     if robustness == "quantile":
         q = quantile if name != "extra_cost_eur" else 1 - quantile
-        return f"{base}, {round(100 * q)} % quantile over draws"
-    return f"regret: {base.split(' [')[0]}"
+        return f"{base}\n{round(100 * q)} % quantile over the draws"
+    return f"{base.split(' [')[0]}\nregret: worst draw's shortfall"
 
 
 def pareto_figure(evaluations: pd.DataFrame, front: pd.DataFrame, named: pd.DataFrame, use: Sequence[str],
@@ -406,18 +407,21 @@ def pareto_figure(evaluations: pd.DataFrame, front: pd.DataFrame, named: pd.Data
         fig, axes = _figure(4.2 * len(effects), 4.0, cols=len(effects))
         for ax, effect in zip(axes[0], effects, strict=True):
             xcol, ycol = stat_label(cost, robustness, quantile), stat_label(effect, robustness, quantile)
+            # the cost in millions: EUR in the millions print as 1e6 offsets that hide the axis' meaning
+            scale = 1e6
             done = evaluations[evaluations[ycol].notna()]
-            ax.scatter(done[xcol], done[ycol], s=12, color="#bbbbbb", label=f"plans evaluated ({len(done)})")
+            ax.scatter(done[xcol] / scale, done[ycol], s=12, color="#bbbbbb", label=f"plans evaluated ({len(done)})")
             f = front.sort_values(xcol)
-            ax.plot(f[xcol], f[ycol], "o", color=COLOURS[0], markersize=5, label=f"Pareto front ({len(f)})")
+            ax.plot(f[xcol] / scale, f[ycol], "o", color=COLOURS[0], markersize=5, label=f"Pareto front ({len(f)})")
             for k, (_, row) in enumerate(named.iterrows()):
-                ax.scatter([row[xcol]], [row[ycol]], marker=markers[k % len(markers)], s=60,
+                ax.scatter([row[xcol] / scale], [row[ycol]], marker=markers[k % len(markers)], s=60,
                            color=COLOURS[(k + 1) % len(COLOURS)], edgecolor="black", linewidth=0.5, zorder=3,
                            label=str(row["strategy"]))
             ax.set_xlabel(_objective_label(cost, robustness, quantile))
             ax.set_ylabel(_objective_label(effect, robustness, quantile))
         axes[0][0].legend(fontsize=7, loc="best")
-        fig.suptitle(f"{title}: plans against the named strategies (front over {', '.join(use)})", fontsize=10)
+        fig.suptitle(f"{title}: the plans evaluated, the front on {len(use)} objectives, the named strategies",
+                     fontsize=10)
     return fig
 
 
@@ -441,13 +445,16 @@ def plan_figure(areas: pd.DataFrame, cost: pd.DataFrame, stadtteile: pd.DataFram
     with _style():
         from matplotlib.figure import Figure
 
-        fig = Figure(figsize=(max(4.0, 0.95 * bezirke + 2.5) + 5.0, max(3.6, 0.42 * depth + 2.4)),
+        fig = Figure(figsize=(max(4.0, 0.95 * bezirke + 2.5) + 5.0, max(3.6, 0.3 * depth + 2.0)),
                      layout="constrained")
         left, right = fig.subplots(1, 2, width_ratios=[max(2.0, 0.95 * bezirke + 1.5), 5.0])
         norm, cmap = _tiles(left, starts, stadtteile, "plasma", missing="no project area")
-        left.set_title(f"project areas of {title} ({len(areas)}), by first year")
+        left.set_title(f"{len(areas)} project areas", fontsize=9)
         if len(areas):
-            fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=left, label="year the team starts", shrink=0.7)
+            bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=left, label="year the team starts",
+                               shrink=0.7)
+            bar.set_ticks(sorted({int(y) for y in starts}))
+        fig.suptitle(title, fontsize=10)
         years = cost["year"].to_numpy()
         right.bar(years, cost["plan_roles_eur"] / 1e6, color=COLOURS[0], label="roles (posts)")
         right.bar(years, cost["plan_grants_eur"] / 1e6, bottom=cost["plan_roles_eur"] / 1e6, color=COLOURS[2],
@@ -499,7 +506,7 @@ def prim_figure(outcomes: pd.DataFrame, outcome: str, threshold: float, below: b
                 right.text(1.02, k, f"{r['low']:.3g} .. {r['high']:.3g}", va="center", fontsize=7)
             right.set_yticks(y, shown["parameter"])
             right.set_xlim(0, 1.35)
-            right.set_xlabel("box within the drawn range of each parameter (0 = lowest, 1 = highest draw)")
+            right.set_xlabel("box within each parameter's drawn range\n(0 = lowest draw, 1 = highest)")
             right.set_title(f"box {chosen}: coverage {c['coverage']:.0%}, density {c['density']:.0%}")
         fig.suptitle(f"{plan}: where {outcome} falls {word} {threshold:g} ({fails} of {len(outcomes)} draws)",
                      fontsize=10)
