@@ -208,6 +208,22 @@ def test_another_plan_space_in_the_same_store_is_refused(killed_and_resumed, tmp
     assert (out / "optimise.json").read_bytes() == manifest
 
 
+def test_the_finished_search_prints_its_front_at_80_columns(killed_and_resumed):
+    from rich.console import Console
+
+    from quartiersim import cli
+
+    k = killed_and_resumed
+    console = Console(width=80, record=True, file=open(os.devnull, "w"))  # noqa: SIM115 - closed below
+    try:
+        args = cli.build_parser().parse_args(["optimise", str(k["space"]), "--out", str(k["out"]), "--no-progress"])
+        assert args.func(args, console) == 0
+    finally:
+        console.file.close()
+    text = console.export_text()
+    assert "…" not in text and "rollout_equal" in text and "over" in text and "0 plans evaluated now" in text
+
+
 def test_plot_and_discover_for_a_chosen_plan(killed_and_resumed, tmp_path):
     out = killed_and_resumed["out"]
     plan = pd.read_csv(out / "front.csv")["plan"].iloc[0]

@@ -88,11 +88,14 @@ recomputed at the end against every plan.
 **The search.** Optuna's NSGA-II sampler with its RDB storage (SQLite, ``study.db`` in the store): a
 maintained multi-objective optimiser whose storage keeps every trial durably as it is told, and whose ask-and-
 tell interface lets the store run the simulations on its own executors (local workers or Dask). Chosen over EMA
-Workbench's optimisation (Platypus) because Platypus keeps its population in memory, so an interrupted search
-cannot resume. Plans are asked in batches of ``population`` (a generation), their runs go to the workers, and
-each plan is told as soon as its runs are in. The sampler is re-seeded at every batch from the search seed and
-the number of plans finished, so the plans asked are the same with any number of workers, in any order of
-completion, and after a resume.
+Workbench's optimisation (Platypus), which hands its evaluations back when the run ends and can at most start
+again from a saved population: a killed search would lose what it had evaluated. Plans are asked in batches
+of ``population`` (a generation), their runs go to the workers, and each plan is told as soon as its runs are
+in. The sampler is re-seeded at every batch from the search seed and the number of plans finished, so the plans
+asked are the same with any number of workers and in any order of completion (tested), and a search extended
+with more trials later asks what one longer search would have (tested). After a SIGKILL the interrupted plans
+are evaluated again with the same decision values; the generation they belong to is completed first, so the
+search goes on as it would have unless the kill fell between two asks of one batch.
 
 **The store** (``--out``)::
 
