@@ -495,19 +495,23 @@ def cmd_optimise(args: argparse.Namespace, console: Console) -> int:
     for note in result.notes:
         _say(err, f"note: {note}")
     columns = [stat_label(n, o.robustness, o.quantile) for n in space.use]
-    short = {"lonely_adults_fewer": "lonely fewer", "active_initiatives_more": "initiatives more",
-             "extra_cost_eur": "cost M EUR", "equity_share": "equity"}
+    short = {"lonely_adults_fewer": "lonely", "active_initiatives_more": "initiatives", "extra_cost_eur": "MEUR",
+             "equity_share": "equity"}
     stat = {"mean": "mean", "quantile": f"bad-side {o.quantile:g} quantile", "regret": "worst regret"}[o.robustness]
     view = Table(title=f"Pareto front of {space.name} ({len(result.front)} plans) and the named strategies: "
-                 f"{stat} over {u.draws} draws x {u.seeds} seeds, against {space.reference.name}, {o.year}")
-    view.add_column("plan", no_wrap=True, overflow="fold")
+                 f"{stat} over {u.draws} draws x {u.seeds} seeds, against {space.reference.name}, {o.year}",
+                 caption="lonely: lonely adults fewer; initiatives: active initiatives more; MEUR: extra cost in "
+                 "million EUR; equity: share of the effect in the top quartile of need; budget: keeps the "
+                 "plan space's yearly budget or not")
+    # the names fold (a long strategy name takes two lines) so that the numbers are never cut
+    view.add_column("plan", overflow="fold", max_width=20)
     for name in space.use:
-        view.add_column(short[name], justify="right", no_wrap=True)
-    view.add_column("budget", no_wrap=True)
+        view.add_column(short[name], justify="right", no_wrap=True, min_width=len(short[name]))
+    view.add_column("budget", no_wrap=True, min_width=6)
 
     def cells(row: Any) -> list[str]:
-        return [_fmt(row[c] / 1e6 if n == "extra_cost_eur" else row[c]) for n, c in zip(space.use, columns,
-                                                                                        strict=True)]
+        values = [row[c] / 1e6 if n == "extra_cost_eur" else row[c] for n, c in zip(space.use, columns, strict=True)]
+        return ["n/a" if v != v else f"{v:,.3g}" if abs(v) < 1000 else f"{v:,.0f}" for v in values]
 
     shown = result.front.head(args.top)
     for k, (_, row) in enumerate(shown.iterrows()):
