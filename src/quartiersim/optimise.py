@@ -725,7 +725,7 @@ def robust(values: dict[str, list[float]], how: str, q: float,
             out[name] = float(np.quantile(arr, q if DIRECTION[name] > 0 else 1 - q))
         else:
             b = np.asarray((best or {})[name], dtype=float)
-            out[name] = float(np.max(DIRECTION[name] * (b - arr)))
+            out[name] = float(np.max(DIRECTION[name] * (b - arr))) + 0.0  # + 0.0: no "-0" for the best plan
     return out
 
 
