@@ -2,8 +2,8 @@
 
 Usage: python docs/make_optimise_figures.py [STORE]
 
-Runs the bundled plan space (experiments/rollout_plans.toml: two Bezirke at scale 0.05, 3 posterior draws x 2
-seeds, 24 plans) into STORE (default optimise/rollout_plans; a finished store is read back, an interrupted one
+Runs the bundled plan space (experiments/plan_spaces/rollout_plans.toml: two Bezirke at scale 0.05, 3 posterior
+draws x 2 seeds, 24 plans) into STORE (default optimise/rollout_plans; a finished store is read back, an interrupted one
 resumed), then the scenario discovery of the front plan with the most active initiatives more on the bad side of
 the draws, over 20 draws, with the draws' median as the threshold. A few minutes on two cores. The figures show
 what each plot looks like; a plan space this small decides nothing.
@@ -24,7 +24,7 @@ OUT = Path(__file__).with_name("figures")
 def main() -> None:
     """Search, choose a plan, discover where it fails, and save the three figures."""
     store_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "optimise" / "rollout_plans"
-    result = optimise(ROOT / "experiments" / "rollout_plans.toml", store_dir, workers=2)
+    result = optimise(ROOT / "experiments" / "plan_spaces" / "rollout_plans.toml", store_dir, workers=2)
     store = open_plan_store(store_dir)
     space = store.space
     front = result.front.sort_values("active_initiatives_more_q10")

@@ -411,6 +411,6 @@ def test_robust_statistics_per_draw_and_the_front():
 
 
 def test_the_bundled_plan_space_loads():
-    space = load_plan_space(ROOT / "experiments" / "rollout_plans.toml")
+    space = load_plan_space(ROOT / "experiments" / "plan_spaces" / "rollout_plans.toml")
     assert [d.kind for d in space.decisions][:2] == ["float", "int"]
     assert space.top_quartile == ["Neckarvorstadt"]  # the only Stadtteil with figures in the bundled data

@@ -886,7 +886,8 @@ def build_parser() -> argparse.ArgumentParser:
     sw.set_defaults(func=cmd_sweep)
     op = sub.add_parser("optimise", aliases=["optimize"], help="search a plan space for robust Phase 3 plans: the "
                         "Pareto front beside the named strategies (resumable)")
-    op.add_argument("planspace", help="plan-space file (TOML), e.g. experiments/rollout_plans.toml")
+    op.add_argument("planspace", help="plan-space file (TOML), e.g. "
+                    "experiments/plan_spaces/rollout_plans.toml")
     op.add_argument("--out", help="store directory (default optimise/<plan space name>); an earlier search in it "
                     "resumes")
     op.add_argument("--trials", type=int, help="plans to evaluate in all (default: the file's search.trials)")

@@ -5,7 +5,7 @@ objectives of a plan, their robustness over the parameters the calibration left 
 multi-objective optimiser and its resumable store, the Pareto front beside the named strategies, and the
 scenario discovery (PRIM) for a chosen plan.
 
-A plan-space file (TOML, e.g. ``experiments/rollout_plans.toml``)::
+A plan-space file (TOML, e.g. ``experiments/plan_spaces/rollout_plans.toml``)::
 
     name = "rollout_plans"
     description = "Which Phase 3 plan does best within 1.8 million EUR a year?"
