@@ -351,12 +351,8 @@ class PlanSpace:
 
     def identity(self) -> dict[str, Any]:
         """What makes two searches the same (for resuming); the number of trials is not part of it."""
-        def plain(spec: Scenario) -> dict[str, Any]:
-            data = spec.resolved()
-            return data
-
-        ident = {"base": _without_origin(self.base_data), "reference": plain(self.reference),
-                 "named": [plain(s) for s in self.named], "decisions": [d.as_dict() for d in self.decisions],
+        ident = {"base": _without_origin(self.base_data), "reference": self.reference.resolved(),
+                 "named": [s.resolved() for s in self.named], "decisions": [d.as_dict() for d in self.decisions],
                  "constraints": self.constraints.model_dump(), "objectives": self.objectives.model_dump(),
                  "uncertainty": {"draws": self.uncertainty.draws, "seeds": self.uncertainty.seeds},
                  "posterior": None if self.posterior is None else self.posterior.digest,
