@@ -94,7 +94,9 @@ def test_calibration_resumes_where_it_stopped(tmp_path):
     for t in (0, 1):
         pd.testing.assert_frame_equal(_generation_particles(out, t), before[t])
     eps = result.generations["epsilon"].to_numpy()
-    assert np.all(np.diff(eps) <= 0)  # the threshold falls generation by generation
+    # the threshold falls generation by generation, also across a resumed call (distances are continuous: a
+    # median of the accepted distances equal to the threshold would need ties)
+    assert np.all(np.diff(eps) < 0)
     posterior = pd.read_csv(out / "posterior.csv")
     assert len(posterior) == 12 and posterior["weight"].sum() == pytest.approx(1.0)
     assert posterior["generation"].eq(2).all()

@@ -511,10 +511,18 @@ def _calibrate(cal: Calibration, out: Path, resume: bool, workers: int, schedule
             sampler = (pyabc.sampler.DaskDistributedSampler(dask_client=client, batch_size=1) if parallel
                        else pyabc.sampler.SingleCoreSampler())
             model = simulator if parallel else _Counted(simulator, handler)
-            abc = pyabc.ABCSMC(model, prior, distance, population_size=cal.settings.population_size,
-                               sampler=sampler)
             db = f"sqlite:///{(out / DATABASE).resolve()}"
-            if resume:
+
+            def smc() -> Any:
+                return pyabc.ABCSMC(model, prior, distance, population_size=cal.settings.population_size,
+                                    sampler=sampler)
+
+            def loaded() -> tuple[Any, Any]:
+                # A fresh ABCSMC per generation, loading the stored history: an ABCSMC object run again keeps
+                # the threshold it computed from its first sample (pyabc 0.13 caches that population), so the
+                # threshold would never fall; loaded afresh, it is the quantile of the last generation's
+                # distances, exactly as in one uninterrupted run.
+                abc = smc()
                 try:
                     history = abc.load(db, 1)
                     history.max_t  # noqa: B018 - reads the database: a damaged one fails here
@@ -522,12 +530,20 @@ def _calibrate(cal: Calibration, out: Path, resume: bool, workers: int, schedule
                     raise CommandError(out / DATABASE, f"the calibration's history cannot be read "
                                        f"({type(exc).__name__})", "move it away to start the calibration afresh, "
                                        "or use another --out", exit_status=2) from None
+                return abc, history
+
+            if resume:
+                abc, history = loaded()
             else:
+                abc = smc()
                 history = abc.new(db, cal.observed)
             done = history.max_t + 1 if history.max_t is not None and history.max_t >= 0 else 0
-            ran = 0
+            ran, stale = 0, False
             # one generation at a time, so the convergence criterion is checked after each
             while (reason := stop_reason(history, cal.settings)) is None:
+                if stale:
+                    abc, history = loaded()
+                stale = True
                 budget = cal.settings.max_simulations - (history.total_nr_simulations or 0)
                 with _watch_dask(client, handler) if parallel and progress else _nothing():
                     history = abc.run(minimum_epsilon=cal.settings.min_epsilon, max_nr_populations=1,
