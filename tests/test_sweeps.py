@@ -21,9 +21,10 @@ from quartiersim.cli import main
 from quartiersim.compare import yearly
 from quartiersim.data import STADTTEIL_INDICATORS_CSV
 from quartiersim.experiments import load_experiment
+from quartiersim.posterior import resolve_posterior
 from quartiersim.run import simulate
 from quartiersim.spec import Scenario
-from quartiersim.sweeps import collect_outcomes, open_store, read_run_info, sensitivity, summarise, sweep
+from quartiersim.sweeps import collect_outcomes, open_store, read_run_info, run_data, sensitivity, summarise, sweep
 
 HEAD = """
 name = "tiny"
@@ -101,7 +102,12 @@ def test_store_layout_and_runs_match_simulate(finished):
     # one run, recomputed directly: the stored table is that run's yearly table (Stuttgart and 211 kept)
     data = exp.scenario_data(3)
     assert data["verstetigung"]["strategy"] == "permanent_posts" and data["parameters"]["visit_base"] == 0.16
-    direct = yearly(simulate(Scenario(**data), seed=1))
+    # the run itself drew the calibrated parameters it does not set for seed 1 (the bundled posterior)
+    post = resolve_posterior(None)
+    run = run_data(exp, 3, 1, post)
+    assert run["parameters"]["visit_base"] == 0.16
+    assert all(run["parameters"][k] == v for k, v in post.draw(1).items() if k != "visit_base")
+    direct = yearly(simulate(Scenario(**run), seed=1))
     stored = pd.read_parquet(store_dir / "runs" / "p00003_s1.parquet")
     assert set(stored["stadtteil"]) == {"Stuttgart", "Neckarvorstadt"}
     pd.testing.assert_frame_equal(stored.drop(columns=["point", "seed"]),

@@ -266,7 +266,7 @@ def load_calibration(path: str | Path) -> Calibration:
 def statistics(table: pd.DataFrame, targets: list[TargetSpec], stadtteile: list[tuple[str, str | None]]
                ) -> dict[str, float]:
     """The targets' statistics of one run (a tidy or yearly table)."""
-    from quartiersim.compare import yearly
+    from quartiersim.outputs import yearly
 
     table = yearly(table) if "year" not in table.columns else table
     out = {}

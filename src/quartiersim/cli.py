@@ -339,14 +339,16 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
             warnings.filterwarnings("ignore", message="only [0-9]+ seeds", category=UserWarning)
             result = compare(args.scenarios, seeds=args.seeds, out=args.out, workers=args.workers,
                              progress=lambda done, total: bar.update("comparing", completed=done, total=total),
-                             **overrides)
+                             posterior=_posterior_choice(args), **overrides)
+    console.print(_parameter_source(result.posterior, "scenario"))
     years = result.years_shown()
     for name in result.scenarios[1:]:
         title = (f"{name} minus {result.reference}: {result.place}, group 'all', mean paired difference [90 % "
-                 f"interval], {len(result.seeds)} seeds")
+                 f"interval] and the probability that {name} does better, {len(result.seeds)} seeds")
         head = result.headline(name, years)
         cells = {(str(r["indicator"]), int(r["year"])): (_fmt(r["mean_difference"]),
-                                                         f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]")
+                                                         f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]"
+                                                         + _chance(r["prob_better"]))
                  for _, r in head.iterrows()}
         indicators = list(dict.fromkeys(head["indicator"].astype(str)))
         wide = Table(title=title)
@@ -358,7 +360,7 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
 
         def long(title: str = title, cells: dict = cells, indicators: list = indicators) -> Table:
             view = Table(title=title)
-            for col in ("indicator", "year", "difference", "90 % interval"):
+            for col in ("indicator", "year", "difference", "90 % interval, P(better)"):
                 view.add_column(col, no_wrap=True, justify="left" if col == "indicator" else "right")
             for ind in indicators:
                 for k, y in enumerate(years):
@@ -377,6 +379,28 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
     console.print(f"wrote differences.csv, cost_effectiveness.csv and the runs to [green]{args.out}[/] in "
                   f"{time.perf_counter() - t0:.1f} s")
     return 0
+
+
+def _parameter_source(post: dict | None, unit: str) -> str:
+    """Where a command's parameters came from, in a line."""
+    if post:
+        return (f"parameters: each seed with a parameter set drawn from {post['source']}, the same for every "
+                f"{unit}: the intervals include the parameters' uncertainty")
+    return ("parameters: fixed (as the scenarios set them): the intervals show the runs' chance variation only")
+
+
+def _chance(p: float) -> str:
+    """A probability of doing better, in per cent ("" where an indicator has no better direction)."""
+    return "" if p != p else f" {p:.0%}"
+
+
+def _posterior_choice(args: argparse.Namespace) -> str | bool | None:
+    """--posterior PATH, --fixed-parameters (False), or neither (None: the bundled calibration's posterior)."""
+    if getattr(args, "fixed_parameters", False):
+        if getattr(args, "posterior", None):
+            raise InputError("argument", "--fixed-parameters", "either --posterior or --fixed-parameters, not both")
+        return False
+    return getattr(args, "posterior", None)
 
 
 def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
@@ -403,7 +427,8 @@ def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
 
         try:
             result = sweep(exp, out, workers=args.workers, scheduler=args.scheduler,
-                           scheduler_file=args.scheduler_file, rerun_failed=args.rerun_failed, progress=progress)
+                           scheduler_file=args.scheduler_file, rerun_failed=args.rerun_failed, progress=progress,
+                           posterior=_posterior_choice(args))
         except KeyboardInterrupt:
             _say(Console(stderr=True), f"interrupted: every finished run is kept in {out}; run the same command to "
                  "resume")
@@ -413,6 +438,7 @@ def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
         _say(err, f"note: {note}")
     for file, why in result.rejected:
         _say(err, f"warning: {file}: {why}")
+    console.print(_parameter_source(result.posterior, "design point"))
     console.print(f"{result.ran} runs done now in {result.seconds:.1f} s; the store holds {result.finished} of "
                   f"{result.total} runs, {result.failed} failed. Outcomes: {out / 'outcomes.csv'}")
     if result.failed:
@@ -679,6 +705,14 @@ def cmd_phases(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _posterior_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--posterior", metavar="DIR_OR_CSV",
+                        help="draw each seed's parameters from this calibration's posterior (a calibrate output "
+                             "directory or its posterior.csv; default: the bundled Stuttgart calibration)")
+    parser.add_argument("--fixed-parameters", action="store_true",
+                        help="run every seed with the parameters as the scenarios set them (no draws)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used for the README's usage text)."""
     parser = argparse.ArgumentParser(prog="quartiersim", description="Agent-based simulation of social quarter "
@@ -732,6 +766,7 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                     help="override a parameter or scenario field in every scenario; repeatable")
     cp.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    _posterior_arguments(cp)
     cp.add_argument("--no-progress", action="store_true", help="no progress bar")
     cp.set_defaults(func=cmd_compare)
     sw = sub.add_parser("sweep", help="run an experiment's design points with every seed (resumable)")
@@ -742,6 +777,7 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on a running dask.distributed scheduler")
     sw.add_argument("--scheduler-file", help="the scheduler file of a running dask.distributed scheduler")
     sw.add_argument("--rerun-failed", action="store_true", help="run again the runs recorded as failed")
+    _posterior_arguments(sw)
     sw.add_argument("--no-progress", action="store_true", help="no progress bar")
     sw.set_defaults(func=cmd_sweep)
     sm = sub.add_parser("summarise", aliases=["summarize"], help="mean and 90 %% range of each outcome per design "

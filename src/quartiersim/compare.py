@@ -56,11 +56,12 @@ from quartiersim.files import (
     write_run,
     write_text_atomic,
 )
-from quartiersim.outputs import CITY, FLOWS, indicator_table
+from quartiersim.outputs import BETTER, CITY, YEAR_KEYS, indicator_table, yearly
+from quartiersim.posterior import Posterior, drawn_parameters, resolve_posterior
 from quartiersim.run import INDICATORS_KEY, package_version, simulate, write_parquet
 from quartiersim.spec import Scenario, resolve_scenario
 
-KEYS = ["stadtteil", "indicator", "group", "year"]
+KEYS = YEAR_KEYS  # yearly() lives in outputs and is imported here for compare's users
 HEADLINE = ("lonely_share", "lonely_adults", "ties_per_resident", "participation_share", "volunteer_share",
             "active_initiatives", "cost_eur", "grants_eur")
 MANIFEST = "compare.json"
@@ -68,21 +69,17 @@ MANIFEST = "compare.json"
 BYTES_PER_ROW = 16
 
 
-def yearly(table: pd.DataFrame) -> pd.DataFrame:
-    """A run's tidy table by calendar year: stocks at the year's last report, flows summed over the year."""
-    t = table.assign(year=table["date"].dt.year)
-    for col in ("stadtteil", "indicator", "group"):
-        t[col] = t[col].astype(str)
-    is_flow = t["indicator"].isin(FLOWS)
-    last = t[~is_flow].sort_values("date").groupby(KEYS, sort=False)["value"].last()
-    summed = t[is_flow].groupby(KEYS, sort=False)["value"].sum(min_count=1)
-    return pd.concat([last, summed]).rename("value").reset_index()
-
-
 def _run_one(job: tuple[str, dict[str, Any], int]) -> pd.DataFrame:
     """Run one scenario with one seed and return its yearly table (a worker's task)."""
     _, data, seed = job
     return yearly(simulate(Scenario(**data), seed=seed))
+
+
+def _with_draw(spec: Scenario, names: list[str], draw: dict[str, float]) -> dict[str, Any]:
+    """A scenario's data with the drawn values of ``names`` as its parameters."""
+    data = spec.as_data()
+    data["parameters"] = {**(data.get("parameters") or {}), **{k: draw[k] for k in names}}
+    return data
 
 
 @dataclass
@@ -95,6 +92,7 @@ class Comparison:
     yearly: pd.DataFrame
     differences: pd.DataFrame
     cost_effectiveness: pd.DataFrame
+    posterior: dict[str, Any] | None = None  # where the seeds' parameter sets were drawn from (None: fixed)
 
     @property
     def place(self) -> str:
@@ -155,7 +153,7 @@ ENTRIES = {MANIFEST, "runs", "rejected", LOCK_FILE, "yearly.parquet", "differenc
 
 def compare(scenarios: Sequence[str | Path | Scenario], seeds: int | Sequence[int] = 20,
             out: str | Path | None = None, workers: int = 1, progress: Callable[[int, int], None] | None = None,
-            **overrides: Any) -> Comparison:
+            posterior: str | Path | Posterior | bool | None = None, **overrides: Any) -> Comparison:
     """Run scenarios with the same seeds and compare each with the first (the reference).
 
     Everything is checked before anything is written: every scenario with the data files it names, the seeds,
@@ -170,6 +168,11 @@ def compare(scenarios: Sequence[str | Path | Scenario], seeds: int | Sequence[in
             are reused. None keeps everything in memory.
         workers: local worker processes (1 runs in this process).
         progress: called as ``progress(done, total)`` after each run.
+        posterior: where parameter sets are drawn from (:mod:`quartiersim.posterior`): None (the default) the
+            bundled calibration's posterior, a calibration's directory or ``posterior.csv``, or False for fixed
+            parameters. Each seed runs with one parameter set drawn by weight, the same for every scenario, for
+            the posterior's parameters a scenario does not set itself; the differences' intervals then include
+            the parameters' uncertainty.
         **overrides: scenario fields or parameters applied to every scenario (e.g. ``scale=0.1``).
 
     Raises:
@@ -187,8 +190,15 @@ def compare(scenarios: Sequence[str | Path | Scenario], seeds: int | Sequence[in
         raise InputError("argument", "scenarios", "scenarios with different names", names)
     seed_list = _seed_list(seeds)
     check_workers(workers)
+    post = resolve_posterior(posterior)
+    drawn = {s.name: drawn_parameters(s.parameters, post) for s in specs} if post is not None else {}
+    if post is not None and not any(drawn.values()):
+        post = None  # every scenario sets the calibrated parameters itself
+    draws = post.draws(seed_list) if post is not None else {}
     manifest = {"reference": names[0], "scenarios": {s.name: s.resolved() for s in specs}, "seeds": seed_list,
-                "overrides": {k: str(v) for k, v in overrides.items()}}
+                "overrides": {k: str(v) for k, v in overrides.items()},
+                "posterior": None if post is None else {"source": post.source, "digest": post.digest,
+                                                         "drawn": drawn}}
     manifest = json.loads(json.dumps(manifest, default=str))
     out = Path(out) if out is not None else None
     lock = None
@@ -207,12 +217,12 @@ def compare(scenarios: Sequence[str | Path | Scenario], seeds: int | Sequence[in
             write_text_atomic(out / MANIFEST, json.dumps(started, indent=2, default=str))
         if too_few_seeds(len(seed_list)):
             warnings.warn(too_few_seeds(len(seed_list)), UserWarning, stacklevel=2)
-        tables = _run_all(specs, seed_list, out, workers, progress)
+        tables = _run_all(specs, seed_list, out, workers, progress, drawn, draws)
         yearly_all = pd.concat([t.assign(scenario=name, seed=seed) for (name, seed), t in tables.items()],
                                ignore_index=True)
         diffs = differences(yearly_all, names[0], names[1:])
         cost = cost_effectiveness(yearly_all, names[0], names[1:])
-        result = Comparison(names[0], names, seed_list, yearly_all, diffs, cost)
+        result = Comparison(names[0], names, seed_list, yearly_all, diffs, cost, manifest["posterior"])
         if out is not None:
             write_parquet(out / "yearly.parquet", yearly_all)
             write_parquet(out / "differences.parquet", diffs)
@@ -320,17 +330,26 @@ def _span(seeds: list[int]) -> str:
 
 
 def _run_all(specs: list[Scenario], seeds: list[int], out: Path | None, workers: int,
-             progress: Callable[[int, int], None] | None) -> dict[tuple[str, int], pd.DataFrame]:
+             progress: Callable[[int, int], None] | None, drawn: dict[str, list[str]] | None = None,
+             draws: dict[int, dict[str, float]] | None = None) -> dict[tuple[str, int], pd.DataFrame]:
     total = len(specs) * len(seeds)
     tables: dict[tuple[str, int], pd.DataFrame] = {}
+    drawn, draws = drawn or {}, draws or {}
     digests = {spec.name: _digest(spec.resolved()) for spec in specs}
     version = package_version()
+
+    def data_of(spec: Scenario, seed: int) -> dict[str, Any]:
+        names = drawn.get(spec.name) or []
+        return _with_draw(spec, names, draws[seed]) if names else spec.as_data()
 
     def path_of(name: str, seed: int) -> Path | None:
         return None if out is None else out / "runs" / safe_name(name) / f"seed_{seed}.parquet"
 
     def info_of(name: str, seed: int) -> dict[str, Any]:
-        return {"scenario": name, "scenario_digest": digests[name], "seed": seed, "version": version}
+        names = drawn.get(name) or []
+        own = {k: draws[seed][k] for k in names} if names else {}
+        digest = digests[name] if not own else _digest([digests[name], own])  # the run's own parameters
+        return {"scenario": name, "scenario_digest": digest, "seed": seed, "version": version}
 
     if out is not None:
         for d in [out / "runs", *((out / "runs" / safe_name(spec.name)) for spec in specs)]:
@@ -349,7 +368,7 @@ def _run_all(specs: list[Scenario], seeds: list[int], out: Path | None, workers:
                         why = f"it cannot be read ({type(exc).__name__}: {exc})"
                 moved = reject(path, out, why)
                 warnings.warn(f"{path}: {why}; moved to {moved} and run again", RejectedRunWarning, stacklevel=2)
-            jobs.append((spec.name, spec.as_data(), seed))
+            jobs.append((spec.name, data_of(spec, seed), seed))
     if progress:
         progress(len(tables), total)
 
@@ -407,11 +426,28 @@ def differences(yearly_all: pd.DataFrame, reference: str, others: Sequence[str],
         frame = keys.assign(scenario=name, reference=reference,
                             mean_reference=_nanmean(a), mean_scenario=_nanmean(b), mean_difference=mean_d,
                             ci_low=mean_d - half, ci_high=mean_d + half, sd_difference=sd, n_seeds=n)
+        frame["prob_better"] = prob_better(frame["indicator"].to_numpy(), d)
         frames.append(frame)
     out = pd.concat(frames, ignore_index=True)
     cols = ["scenario", "reference", *KEYS, "mean_reference", "mean_scenario", "mean_difference", "ci_low",
-            "ci_high", "sd_difference", "n_seeds"]
+            "ci_high", "sd_difference", "n_seeds", "prob_better"]
     return out[cols]
+
+
+def prob_better(indicators: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """Per row, the share of seeds in which the scenario does better than the reference.
+
+    Better follows :data:`quartiersim.outputs.BETTER` (fewer lonely adults, more taking part, ...); a tie
+    counts half. NaN for indicators without a better direction (hours, cost, residents moved) and rows
+    without values. With parameters drawn from a posterior, the seeds cover the parameters' uncertainty, so
+    this is the probability, under what the calibration knows, that the scenario beats the reference.
+    """
+    sign = np.array([BETTER.get(str(i), 0) for i in indicators], dtype=float)
+    better = np.where(np.isnan(d), np.nan, (np.sign(d) * sign[:, None] > 0) + 0.5 * (d == 0))
+    with np.errstate(invalid="ignore"):
+        out = _nanmean(better)
+    out[sign == 0] = np.nan
+    return out
 
 
 def _nanmean(x: np.ndarray) -> np.ndarray:

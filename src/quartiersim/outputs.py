@@ -68,6 +68,14 @@ INDICATORS: tuple[str, ...] = tuple(x[0] for x in RESIDENT_INDICATORS) + tuple(x
 #: indicators summed over a period (the others are stocks: the value at the period's end)
 FLOWS: tuple[str, ...] = ("meeting_place_visits", "initiative_dropouts", "role_hours", "cost_eur", "grants_eur",
                           "outreach_contacts", "role_event_attendances", "residents_moved", "pilot_cohort_dropouts")
+#: which direction is better for the city's goals (+1 more, -1 fewer); indicators not named have none
+BETTER: dict[str, int] = {
+    "lonely_share": -1, "lonely_adults": -1, "ties_per_resident": 1, "bridging_tie_share": 1,
+    "meeting_place_visits": 1, "participation_share": 1, "volunteer_share": 1, "offer_coverage": 1,
+    "aware_share": 1, "programme_reach_share": 1, "programme_participation_share": 1, "programme_known_share": 1,
+    "active_initiatives": 1, "initiative_dropouts": -1, "hosted_initiatives": 1, "pilot_cohort_initiatives": 1,
+    "pilot_cohort_dropouts": -1,
+}
 #: short names for figures, tables and reports, for readers who never see the column names
 LABELS: dict[str, str] = {
     "lonely_share": "Lonely adults (share)", "lonely_adults": "Lonely adults", "ties_per_resident": "Social ties",
@@ -199,3 +207,18 @@ class Recorder:
             "value": values.reshape(-1),
         })
         return frame
+
+
+#: the key columns of a yearly table
+YEAR_KEYS = ["stadtteil", "indicator", "group", "year"]
+
+
+def yearly(table: pd.DataFrame) -> pd.DataFrame:
+    """A run's tidy table by calendar year: stocks at the year's last report, flows summed over the year."""
+    t = table.assign(year=table["date"].dt.year)
+    for col in ("stadtteil", "indicator", "group"):
+        t[col] = t[col].astype(str)
+    is_flow = t["indicator"].isin(FLOWS)
+    last = t[~is_flow].sort_values("date").groupby(YEAR_KEYS, sort=False)["value"].last()
+    summed = t[is_flow].groupby(YEAR_KEYS, sort=False)["value"].sum(min_count=1)
+    return pd.concat([last, summed]).rename("value").reset_index()

@@ -72,6 +72,7 @@ from quartiersim.files import (
     write_text_atomic,
 )
 from quartiersim.outputs import GROUPS, INDICATORS, indicator_table
+from quartiersim.posterior import Posterior, drawn_parameters, resolve_posterior
 from quartiersim.run import INDICATORS_KEY, package_version, simulate
 from quartiersim.spec import Scenario
 
@@ -143,6 +144,7 @@ class SweepResult:
     outcomes: pd.DataFrame = field(repr=False)
     rejected: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    posterior: dict[str, Any] | None = None  # where the seeds' parameter sets were drawn from (None: fixed)
 
     @property
     def complete(self) -> bool:
@@ -152,7 +154,8 @@ class SweepResult:
 
 def sweep(experiment: str | Path | Experiment, out: str | Path, workers: int = 1,
           scheduler: str | None = None, scheduler_file: str | None = None, executor: Executor | None = None,
-          rerun_failed: bool = False, progress: Callable[[int, int, int], None] | None = None) -> SweepResult:
+          rerun_failed: bool = False, progress: Callable[[int, int, int], None] | None = None,
+          posterior: str | Path | Posterior | bool | None = None) -> SweepResult:
     """Run (or resume) every design point of an experiment with every seed and store each run as it finishes.
 
     Args:
@@ -165,6 +168,11 @@ def sweep(experiment: str | Path | Experiment, out: str | Path, workers: int = 1
         rerun_failed: run again the runs recorded as failed.
         progress: called as ``progress(ran, to_run, failed)`` before the first run and after each: runs done in
             this call, runs this call has to do, and failed runs in the store.
+        posterior: where parameter sets are drawn from (:mod:`quartiersim.posterior`): None (the default) the
+            bundled calibration's posterior, a calibration's directory or ``posterior.csv``, or False for fixed
+            parameters. Each seed runs with one parameter set drawn by weight, the same at every design point,
+            for the posterior's parameters a point's scenario does not set itself (levers and uncertainties
+            keep their values). The posterior is part of the design: a store is resumed only with the same one.
 
     Returns:
         The counts and the outcome table of every finished run (also in ``outcomes.csv``/``.parquet``).
@@ -179,8 +187,9 @@ def sweep(experiment: str | Path | Experiment, out: str | Path, workers: int = 1
     if executor is None and scheduler is None and scheduler_file is None:
         check_workers(workers)
     wanted = [(int(p), s) for p in exp.design["point"] for s in exp.seeds]
+    post = _sweep_posterior(exp, resolve_posterior(posterior))
     check_output(out, "--out", "directory", resume=True, needed_bytes=_bytes_needed(exp, len(wanted)))
-    fingerprint = _check_store(out, exp)
+    fingerprint = _check_store(out, exp, post)
     design_id = _digest(fingerprint)
     version = package_version()
     runs, failed_dir = out / RUNS, out / FAILED
@@ -193,8 +202,8 @@ def sweep(experiment: str | Path | Experiment, out: str | Path, workers: int = 1
         out.mkdir(parents=True, exist_ok=True)
         with DirectoryLock(out, "quartiersim sweep") as lock:
             notes = [lock.took_over] if lock.took_over else []
-            _check_store(out, exp)  # again: another sweep may have written the store before the lock was taken
-            _create_store(out, exp, fingerprint)
+            _check_store(out, exp, post)  # again: another sweep may have written the store before the lock was taken
+            _create_store(out, exp, fingerprint, post)
             rejected = _check_runs(out, wanted, design_id, version)
             done = {p.stem for p in runs.glob("p*_s*.parquet")}
             failed = _failed_records(out, rejected)
@@ -236,7 +245,7 @@ def sweep(experiment: str | Path | Experiment, out: str | Path, workers: int = 1
                 report()
 
             keep = exp.keep()
-            jobs = (RunJob(p, s, exp.scenario_data(p), keep, threads, exp.resolution) for p, s in todo)
+            jobs = (RunJob(p, s, run_data(exp, p, s, post), keep, threads, exp.resolution) for p, s in todo)
             report()
             try:
                 run_jobs(ex, execute, jobs, finished, failed_run, window=window)
@@ -256,7 +265,28 @@ def sweep(experiment: str | Path | Experiment, out: str | Path, workers: int = 1
             write_atomic(out / "outcomes.parquet", lambda p: outcomes.to_parquet(p, index=False))
             write_atomic(out / "outcomes.csv", lambda p: outcomes.to_csv(p, index=False))
     return SweepResult(out, total, state["finished"], len(state["failed"]), state["ran"], state["lost"],
-                       time.perf_counter() - t0, outcomes, rejected, notes)
+                       time.perf_counter() - t0, outcomes, rejected, notes, _posterior_info(post))
+
+
+def _sweep_posterior(exp: Experiment, post: Posterior | None) -> Posterior | None:
+    """The posterior a sweep draws from: None when there is none or every point sets its parameters itself."""
+    if post is None:
+        return None
+    drawn = any(drawn_parameters(exp.scenario_data(int(p))["parameters"], post) for p in exp.design["point"])
+    return post if drawn else None
+
+
+def _posterior_info(post: Posterior | None) -> dict[str, Any] | None:
+    return None if post is None else {"source": post.source, "digest": post.digest, "parameters": post.parameters}
+
+
+def run_data(exp: Experiment, point: int, seed: int, post: Posterior | None) -> dict[str, Any]:
+    """The scenario data one run of a sweep simulates: the point's scenario with the seed's drawn parameters."""
+    data = exp.scenario_data(point)
+    if post is not None:
+        draw = post.draw(seed)
+        data["parameters"].update({k: draw[k] for k in drawn_parameters(data["parameters"], post)})
+    return data
 
 
 def _lost(exc: BaseException) -> bool:
@@ -342,11 +372,12 @@ def _executor(workers: int, scheduler: str | None, scheduler_file: str | None, e
 # the store
 # ------------------------------------------------------------------------------------------------------------
 
-def _fingerprint(exp: Experiment) -> dict[str, Any]:
+def _fingerprint(exp: Experiment, post: Posterior | None = None) -> dict[str, Any]:
     ident = exp.identity()
     for data in ident["lever_data"]:
         data.pop("base_dir", None)
         data.pop("source_file", None)
+    ident["posterior"] = None if post is None else post.digest
     return {key: _digest(value) for key, value in ident.items()}
 
 
@@ -356,7 +387,7 @@ def _digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _check_store(out: Path, exp: Experiment) -> dict[str, str]:
+def _check_store(out: Path, exp: Experiment, post: Posterior | None = None) -> dict[str, str]:
     """Check that ``out`` is new, empty, or a store of this experiment's design; returns the design's fingerprint.
 
     A store's files without a manifest (one moved away because it was damaged) are accepted: every run file is
@@ -368,7 +399,7 @@ def _check_store(out: Path, exp: Experiment) -> dict[str, str]:
 
     """
     manifest_path = out / MANIFEST
-    fingerprint = _fingerprint(exp)
+    fingerprint = _fingerprint(exp, post)
     if manifest_path.is_file():
         old = _read_manifest(manifest_path)
         differs = [k for k, v in fingerprint.items() if old.get("fingerprint", {}).get(k) != v]
@@ -399,7 +430,7 @@ def _read_manifest(path: Path) -> dict[str, Any]:
                            exit_status=2) from None
 
 
-def _create_store(out: Path, exp: Experiment, fingerprint: dict[str, str]) -> None:
+def _create_store(out: Path, exp: Experiment, fingerprint: dict[str, str], post: Posterior | None = None) -> None:
     """Create the store (or tidy an existing one): directories, design files and the manifest."""
     out.mkdir(parents=True, exist_ok=True)
     for d in (out, out / RUNS, out / FAILED):
@@ -409,11 +440,11 @@ def _create_store(out: Path, exp: Experiment, fingerprint: dict[str, str]) -> No
     write_atomic(out / "design.parquet", lambda p: exp.design.to_parquet(p, index=False))
     write_atomic(out / "design.csv", lambda p: exp.design.to_csv(p, index=False))
     (out / RUNS).mkdir(exist_ok=True)
-    _update_manifest(out, exp, None, None, len(exp.design) * len(exp.seeds), fingerprint)
+    _update_manifest(out, exp, None, None, len(exp.design) * len(exp.seeds), fingerprint, _posterior_info(post))
 
 
 def _update_manifest(out: Path, exp: Experiment, finished: int | None, failed: int | None, total: int,
-                     fingerprint: dict[str, Any] | None = None) -> None:
+                     fingerprint: dict[str, Any] | None = None, posterior: dict[str, Any] | None = None) -> None:
     manifest_path = out / MANIFEST
     old = _read_manifest(manifest_path) if manifest_path.is_file() else {}
     manifest = {
@@ -425,6 +456,7 @@ def _update_manifest(out: Path, exp: Experiment, finished: int | None, failed: i
         "outcomes": [o.model_dump() for o in exp.outcomes], "outcome_stadtteile": exp.outcome_stadtteile,
         "store": exp.store, "points": exp.n_points, "runs": total,
         "fingerprint": fingerprint or old.get("fingerprint"), "version": package_version(),
+        "posterior": posterior if fingerprint else old.get("posterior"),
         "created": old.get("created", dt.datetime.now(dt.UTC).isoformat(timespec="seconds")),
         "status": old.get("status", {}),
     }
