@@ -79,6 +79,7 @@ value = 0.035
 sd = 0.005
 statistic = {indicator = "lonely_share", year = 2024}
 source = "test"
+kind = "assumption"
 """
 PILOT_HEADER = "stadtteil,date,indicator,group,value,sample_size,std_error,source\n"
 PILOT_ROW = "211,2024-06-30,lonely_share,all,0.04,300,,test survey\n"

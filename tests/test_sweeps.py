@@ -21,9 +21,9 @@ from quartiersim.cli import main
 from quartiersim.compare import yearly
 from quartiersim.data import STADTTEIL_INDICATORS_CSV
 from quartiersim.experiments import load_experiment
+from quartiersim.posterior import resolve_posterior
 from quartiersim.run import simulate
 from quartiersim.spec import Scenario
-from quartiersim.posterior import resolve_posterior
 from quartiersim.sweeps import collect_outcomes, open_store, read_run_info, run_data, sensitivity, summarise, sweep
 
 HEAD = """

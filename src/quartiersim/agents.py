@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
@@ -18,8 +17,8 @@ import numpy as np
 from quartiersim.spec import ROLE_LABELS, TASKS, RoleSpec
 from quartiersim.strategies import RoleState, role_states
 
-if TYPE_CHECKING:
-    from quartiersim.model import QuarterModel
+# The agents take their model as a plain ``mesa.Model``: the model module imports this one, never the other way
+# round. What they read of it (``date``, ``profile``, ``places``, ``inits``, ``init_weeks``) is named where read.
 
 PLACE_KINDS = ("Stadtteilhaus", "Stadtteil- und Familienzentrum", "Begegnungsstätte", "informeller Treffpunkt",
                "Quartierstreff")
@@ -40,7 +39,7 @@ class MeetingPlace(mesa.Agent):
 
     """
 
-    def __init__(self, model: QuarterModel, index: int, kind: str, stadtteil: int, capacity_persons: float,
+    def __init__(self, model: mesa.Model, index: int, kind: str, stadtteil: int, capacity_persons: float,
                  barrier_free: bool, low_threshold: bool, opens: dt.date | None = None,
                  closes: dt.date | None = None, role: MunicipalRole | None = None):
         super().__init__(model)
@@ -75,7 +74,7 @@ class Initiative(mesa.Agent):
     through its life, also when its slot is later reused by another.
     """
 
-    def __init__(self, model: QuarterModel, slot: int, stadtteil: int, founded: dt.date):
+    def __init__(self, model: mesa.Model, slot: int, stadtteil: int, founded: dt.date):
         super().__init__(model)
         self.slot = slot
         self.stadtteil = stadtteil
@@ -120,7 +119,7 @@ class MunicipalRole(mesa.Agent):
 
     """
 
-    def __init__(self, model: QuarterModel, spec: RoleSpec, served: np.ndarray, hours_per_fte: float):
+    def __init__(self, model: mesa.Model, spec: RoleSpec, served: np.ndarray, hours_per_fte: float):
         super().__init__(model)
         self.spec = spec
         self.name = spec.name

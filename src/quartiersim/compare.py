@@ -56,28 +56,17 @@ from quartiersim.files import (
     write_run,
     write_text_atomic,
 )
-from quartiersim.outputs import BETTER, CITY, FLOWS, indicator_table
+from quartiersim.outputs import BETTER, CITY, YEAR_KEYS, indicator_table, yearly
 from quartiersim.posterior import Posterior, drawn_parameters, resolve_posterior
 from quartiersim.run import INDICATORS_KEY, package_version, simulate, write_parquet
 from quartiersim.spec import Scenario, resolve_scenario
 
-KEYS = ["stadtteil", "indicator", "group", "year"]
+KEYS = YEAR_KEYS  # yearly() lives in outputs and is imported here for compare's users
 HEADLINE = ("lonely_share", "lonely_adults", "ties_per_resident", "participation_share", "volunteer_share",
             "active_initiatives", "cost_eur", "grants_eur")
 MANIFEST = "compare.json"
 #: Bytes a row of a yearly table may take in Parquet, generously (measured: about 3), for the free-space check.
 BYTES_PER_ROW = 16
-
-
-def yearly(table: pd.DataFrame) -> pd.DataFrame:
-    """A run's tidy table by calendar year: stocks at the year's last report, flows summed over the year."""
-    t = table.assign(year=table["date"].dt.year)
-    for col in ("stadtteil", "indicator", "group"):
-        t[col] = t[col].astype(str)
-    is_flow = t["indicator"].isin(FLOWS)
-    last = t[~is_flow].sort_values("date").groupby(KEYS, sort=False)["value"].last()
-    summed = t[is_flow].groupby(KEYS, sort=False)["value"].sum(min_count=1)
-    return pd.concat([last, summed]).rename("value").reset_index()
 
 
 def _run_one(job: tuple[str, dict[str, Any], int]) -> pd.DataFrame:

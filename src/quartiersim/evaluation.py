@@ -35,10 +35,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from quartiersim.compare import FLOWS, RejectedRunWarning
+from quartiersim.compare import RejectedRunWarning
 from quartiersim.errors import InputError
 from quartiersim.files import check_run_file, write_atomic
-from quartiersim.outputs import CITY, indicator_table
+from quartiersim.outputs import CITY, FLOWS, indicator_table
 from quartiersim.pilot import read_pilot_data
 from quartiersim.plots import GROUP_LABELS
 from quartiersim.sweeps import RUNS, open_store

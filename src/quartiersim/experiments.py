@@ -51,7 +51,7 @@ sample of the uncertainties, and each design point runs once per seed with commo
   points. For ``quartiersim sensitivity``.
 
 Integer parameters are sampled as real numbers and rounded to the nearest whole number when applied; the
-design table lists the value as sampled. Outcome values follow :func:`quartiersim.compare.yearly`: stocks at
+design table lists the value as sampled. Outcome values follow :func:`quartiersim.outputs.yearly`: stocks at
 the end of the year, flows summed over the year.
 """
 
@@ -72,7 +72,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from quartiersim.data import load_stadtteile, read_csv_text, select_stadtteile, simulated_rows
 from quartiersim.errors import InputError
 from quartiersim.files import check_name
-from quartiersim.outputs import CITY, GROUPS, INDICATORS, STADTTEIL_INDICATORS
+from quartiersim.outputs import CITY, GROUPS, INDICATORS, STADTTEIL_INDICATORS, yearly
 from quartiersim.parameters import PARAMS_BY_NAME, close_names
 from quartiersim.spec import (
     FieldError,
@@ -277,7 +277,7 @@ class Experiment:
         return json.loads(json.dumps(ident, default=str))
 
     def outcome_values(self, table: pd.DataFrame) -> dict[str, float]:
-        """The outcomes of one run from its yearly table (:func:`quartiersim.compare.yearly`) or tidy table."""
+        """The outcomes of one run from its yearly table (:func:`quartiersim.outputs.yearly`) or tidy table."""
         return {o.label: outcome_value(table, o, st) for o, st in zip(self.outcomes, self.outcome_stadtteile,
                                                                         strict=True)}
 
@@ -288,7 +288,6 @@ def outcome_value(table: pd.DataFrame, outcome: OutcomeSpec, stadtteil: str) -> 
     A table by reporting period (with ``date``, as ``simulate`` returns it) is made yearly first.
     """
     if "year" not in table.columns:
-        from quartiersim.compare import yearly
 
         table = yearly(table)
     rows = table[(table["stadtteil"] == stadtteil) & (table["indicator"] == outcome.indicator)
@@ -310,7 +309,7 @@ def outcome(table: pd.DataFrame, indicator: str, year: int | tuple[int, int] | N
     """One number from a run's table, as an experiment file's outcome (for EMA Workbench, notebooks, scripts).
 
     Stocks (shares, ties, active initiatives) count at the end of a year, flows (visits, drop-outs, hours,
-    cost) are summed over the year, as in :func:`quartiersim.compare.yearly`.
+    cost) are summed over the year, as in :func:`quartiersim.outputs.yearly`.
 
     Args:
         table: the tidy table ``simulate`` returns (or its yearly table).
@@ -330,7 +329,6 @@ def outcome(table: pd.DataFrame, indicator: str, year: int | tuple[int, int] | N
 
     """
     if "year" not in table.columns:
-        from quartiersim.compare import yearly
 
         table = yearly(table)
     years = sorted(int(y) for y in pd.unique(table["year"]))

@@ -33,15 +33,14 @@ Spiro 2012). Grants are booked in the Stadtteil's ``grants_eur`` in the week of 
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
 
+import mesa
 import numpy as np
 
 from quartiersim.spec import FUNDING_CRITERIA, FundingSpec
 from quartiersim.strategies import add_years
 
-if TYPE_CHECKING:
-    from quartiersim.model import QuarterModel
+# The rounds take their model as a plain ``mesa.Model`` (a QuarterModel, whose module imports this one).
 
 
 class FundingRounds:
@@ -54,7 +53,7 @@ class FundingRounds:
 
     """
 
-    def __init__(self, model: QuarterModel, spec: FundingSpec, need_s: np.ndarray):
+    def __init__(self, model: mesa.Model, spec: FundingSpec, need_s: np.ndarray):
         self.model = model
         self.spec = spec
         self.need_s = need_s

@@ -207,3 +207,18 @@ class Recorder:
             "value": values.reshape(-1),
         })
         return frame
+
+
+#: the key columns of a yearly table
+YEAR_KEYS = ["stadtteil", "indicator", "group", "year"]
+
+
+def yearly(table: pd.DataFrame) -> pd.DataFrame:
+    """A run's tidy table by calendar year: stocks at the year's last report, flows summed over the year."""
+    t = table.assign(year=table["date"].dt.year)
+    for col in ("stadtteil", "indicator", "group"):
+        t[col] = t[col].astype(str)
+    is_flow = t["indicator"].isin(FLOWS)
+    last = t[~is_flow].sort_values("date").groupby(YEAR_KEYS, sort=False)["value"].last()
+    summed = t[is_flow].groupby(YEAR_KEYS, sort=False)["value"].sum(min_count=1)
+    return pd.concat([last, summed]).rename("value").reset_index()
