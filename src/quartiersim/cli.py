@@ -751,8 +751,18 @@ def cmd_plot(args: argparse.Namespace, console: Console) -> int:
         raise InputError(args.directory, "(directory)", "a run, comparison or sweep directory")
     check_output(Path(args.out), "--out", "directory", resume=True)
     remove_partials(args.out)  # leftovers of a killed earlier write
+    if (Path(args.directory) / "optimise.json").is_file():
+        from quartiersim.optimise import store_figures
+        from quartiersim.plots import write_figures
+
+        written = write_figures(store_figures(args.directory, args.plan), args.out)
+        console.print(f"wrote {len(written)} figures to {args.out}: " + ", ".join(p.name for p in written))
+        return 0
+    if args.plan is not None:
+        raise InputError("argument", "--plan", "an optimise store as the directory (--plan names one of its plans)",
+                         args.plan)
     try:
-        written = standard_figures(args.directory, args.out, year=args.year, plan=args.plan)
+        written = standard_figures(args.directory, args.out, year=args.year)
     except ValueError as exc:
         if args.year is None:
             raise

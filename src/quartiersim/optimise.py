@@ -156,7 +156,7 @@ from quartiersim.files import (
     write_run,
     write_text_atomic,
 )
-from quartiersim.outputs import CITY
+from quartiersim.outputs import CITY, OBJECTIVE_DIRECTION, stat_label
 from quartiersim.parameters import PARAMS_BY_NAME
 from quartiersim.posterior import Posterior, drawn_parameters, resolve_posterior
 from quartiersim.run import package_version, simulate
@@ -184,7 +184,7 @@ KEPT = ("lonely_adults", "active_initiatives", "cost_eur", "grants_eur", "outrea
 REACH = ("outreach_contacts", "role_event_attendances")
 OBJECTIVES = ("lonely_adults_fewer", "active_initiatives_more", "extra_cost_eur", "equity_share")
 #: +1: more is better; -1: less is better.
-DIRECTION = {"lonely_adults_fewer": 1, "active_initiatives_more": 1, "extra_cost_eur": -1, "equity_share": 1}
+DIRECTION = OBJECTIVE_DIRECTION
 UNITS = {"lonely_adults_fewer": "persons", "active_initiatives_more": "initiatives", "extra_cost_eur": "EUR",
          "equity_share": "share of the effect"}
 LABELS = {"lonely_adults_fewer": "lonely adults fewer", "active_initiatives_more": "active initiatives more",
@@ -732,15 +732,6 @@ def best_per_draw(evaluated: list[dict[str, list[float]]]) -> dict[str, list[flo
         stack = np.array([e[name] for e in evaluated], dtype=float)
         out[name] = (stack.max(axis=0) if DIRECTION[name] > 0 else stack.min(axis=0)).tolist()
     return out
-
-
-def stat_label(name: str, how: str, q: float) -> str:
-    """The column of an objective's robust statistic, e.g. ``lonely_adults_fewer_q10``."""
-    if how == "mean":
-        return f"{name}_mean"
-    if how == "quantile":
-        return f"{name}_q{round(100 * (q if DIRECTION[name] > 0 else 1 - q)):02d}"
-    return f"{name}_regret"
 
 
 def pareto_front(points: np.ndarray, better: np.ndarray) -> np.ndarray:
@@ -1429,6 +1420,27 @@ def plan_details(store: PlanStore, plan: str) -> PlanDetails:
             cost[col] = 0.0
     return PlanDetails(plan, scenario, areas, cost[["year", "plan_roles_eur", "plan_grants_eur", "reference_eur"]],
                        table.iloc[rows][["number", "stadtteil", "bezirk"]].reset_index(drop=True))
+
+
+def store_figures(directory: str | Path, plan: str | None = None) -> dict[str, Any]:
+    """The figures of an optimise store (``quartiersim plot DIR [--plan P]``).
+
+    The front beside the named strategies and, for ``plan``, that plan's Stadtteile on the Bezirk tiles with its
+    yearly cost.
+    """
+    from quartiersim.plots import pareto_figure, plan_figure
+
+    directory = Path(directory)
+    store = open_plan_store(directory)
+    space = store.space
+    figures: dict[str, Any] = {"front": pareto_figure(
+        pd.read_csv(directory / "evaluations.csv"), pd.read_csv(directory / "front.csv"),
+        pd.read_csv(directory / "named.csv"), space.use, space.objectives.robustness, space.objectives.quantile,
+        space.name)}
+    if plan is not None:
+        details = plan_details(store, plan)
+        figures[plan] = plan_figure(details.areas, details.cost, details.stadtteile, f"{plan} ({space.name})")
+    return figures
 
 
 def plan_figure_file(store: PlanStore, plan: str, path: Path) -> Path:

@@ -76,6 +76,20 @@ BETTER: dict[str, int] = {
     "active_initiatives": 1, "initiative_dropouts": -1, "hosted_initiatives": 1, "pilot_cohort_initiatives": 1,
     "pilot_cohort_dropouts": -1,
 }
+#: a plan search's objectives (:mod:`quartiersim.optimise`) and their direction: +1 more is better, -1 less
+OBJECTIVE_DIRECTION: dict[str, int] = {"lonely_adults_fewer": 1, "active_initiatives_more": 1, "extra_cost_eur": -1,
+                                       "equity_share": 1}
+
+
+def stat_label(name: str, how: str, q: float) -> str:
+    """The column of an objective's robust statistic over the draws, e.g. ``lonely_adults_fewer_q10``."""
+    if how == "mean":
+        return f"{name}_mean"
+    if how == "quantile":
+        return f"{name}_q{round(100 * (q if OBJECTIVE_DIRECTION[name] > 0 else 1 - q)):02d}"
+    return f"{name}_regret"
+
+
 #: short names for figures, tables and reports, for readers who never see the column names
 LABELS: dict[str, str] = {
     "lonely_share": "Lonely adults (share)", "lonely_adults": "Lonely adults", "ties_per_resident": "Social ties",

@@ -28,7 +28,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from quartiersim.outputs import CITY, GROUPS, INDICATORS, LABELS, RESIDENT_INDICATORS, STADTTEIL_INDICATORS
+from quartiersim.outputs import (
+    CITY,
+    GROUPS,
+    INDICATORS,
+    LABELS,
+    RESIDENT_INDICATORS,
+    STADTTEIL_INDICATORS,
+    stat_label,
+)
 
 COLOURS = ["#4477aa", "#ee6677", "#228833", "#ccbb44", "#66ccee", "#aa3377", "#bbbbbb", "#000000"]
 UNITS = {name: unit for name, _, _, unit, _ in RESIDENT_INDICATORS} | {n: u for n, u, _ in STADTTEIL_INDICATORS}
@@ -398,8 +406,6 @@ def pareto_figure(evaluations: pd.DataFrame, front: pd.DataFrame, named: pd.Data
         title: the plan space's name.
 
     """
-    from quartiersim.optimise import stat_label
-
     cost = "extra_cost_eur"
     effects = [n for n in use if n != cost] or [n for n in use]
     markers = ["s", "^", "D", "v", "P", "X", "*"]
@@ -536,15 +542,27 @@ def _dated(yearly_table: pd.DataFrame) -> pd.DataFrame:
     return yearly_table.assign(date=pd.to_datetime(yearly_table["year"].astype(int).astype(str) + "-12-31"))
 
 
-def standard_figures(directory: str | Path, out: str | Path, year: int | None = None, plan: str | None = None
-                     ) -> list[Path]:
-    """Write the standard figures of a run, a comparison, a sweep or an optimise directory; returns their paths.
+def write_figures(figures: Mapping[str, Any], out: str | Path) -> list[Path]:
+    """Write each figure as ``out/NAME.png``; returns the paths."""
+    from quartiersim.run import write_atomic
+
+    written = []
+    for name, fig in figures.items():
+        path = Path(out) / f"{name}.png"
+        write_atomic(path, lambda p, fig=fig: fig.savefig(p, format="png", dpi=120))
+        written.append(path)
+    return written
+
+
+def standard_figures(directory: str | Path, out: str | Path, year: int | None = None) -> list[Path]:
+    """Write the standard figures of a run, a comparison or a sweep directory; returns their paths.
+
+    An optimise store's figures: :func:`quartiersim.optimise.store_figures` with :func:`write_figures`.
 
     Args:
-        directory: a run, comparison, sweep or optimise directory.
+        directory: a run, comparison or sweep directory.
         out: the folder for the PNG files.
         year: a comparison's year for the cost-against-outcome figures (default: the years the scenarios differ).
-        plan: an optimise store's plan whose Stadtteile and yearly cost to draw as well.
 
     """
     from quartiersim.errors import InputError
@@ -586,18 +604,6 @@ def standard_figures(directory: str | Path, out: str | Path, year: int | None = 
             figures[f"{indicator}_over_time"] = indicator_over_time(runs, indicator)
         figures["cost_against_lonely_adults"] = cost_against_outcome(differences, year, "lonely_adults")
         figures["cost_against_initiatives"] = cost_against_outcome(differences, year, "active_initiatives")
-    elif (directory / "optimise.json").is_file():
-        from quartiersim.optimise import open_plan_store, plan_details
-
-        store = open_plan_store(directory)
-        space = store.space
-        figures["front"] = pareto_figure(pd.read_csv(directory / "evaluations.csv"),
-                                         pd.read_csv(directory / "front.csv"), pd.read_csv(directory / "named.csv"),
-                                         space.use, space.objectives.robustness, space.objectives.quantile,
-                                         space.name)
-        if plan is not None:
-            details = plan_details(store, plan)
-            figures[plan] = plan_figure(details.areas, details.cost, details.stadtteile, f"{plan} ({space.name})")
     elif (directory / "sweep.json").is_file():
         from quartiersim.sweeps import open_store, summarise
 
@@ -611,16 +617,7 @@ def standard_figures(directory: str | Path, out: str | Path, year: int | None = 
     else:
         raise InputError(directory, "(directory)", "a run (results.parquet), a comparison (compare.json), a sweep "
                          "(sweep.json) or an optimise (optimise.json) directory")
-    if plan is not None and not (directory / "optimise.json").is_file():
-        raise InputError("argument", "--plan", "an optimise store as the directory (--plan names one of its plans)",
-                         plan)
-    from quartiersim.run import write_atomic
-
-    written = []
-    for name, fig in figures.items():
-        path = out / f"{name}.png"
-        write_atomic(path, lambda p, fig=fig: fig.savefig(p, format="png", dpi=120))
-        written.append(path)
+    written = write_figures(figures, out)
     if (directory / "sensitivity.png").is_file() and (directory / "sweep.json").is_file():
         import shutil
 
