@@ -293,10 +293,15 @@ def load_calibration(path: str | Path) -> Calibration:
 
 def statistics(table: pd.DataFrame, targets: list[TargetSpec], stadtteile: list[tuple[str, str | None]]
                ) -> dict[str, float]:
-    """The targets' statistics of one run (a tidy or yearly table)."""
+    """The targets' statistics of one run (a tidy or yearly table).
+
+    A tidy table is cut to the rows the targets read before it is made yearly: each statistic comes from the rows
+    of its own Stadtteil, indicator and group alone, so the values are the same, and a run's table need not be
+    summarised whole for a dozen numbers.
+    """
     from quartiersim.outputs import yearly
 
-    table = yearly(table) if "year" not in table.columns else table
+    table = yearly(_rows_read(table, targets, stadtteile)) if "year" not in table.columns else table
     out = {}
     for t, (st, rel_st) in zip(targets, stadtteile, strict=True):
         value = outcome_value(table, t.statistic, st)
@@ -308,6 +313,25 @@ def statistics(table: pd.DataFrame, targets: list[TargetSpec], stadtteile: list[
                 value = value / other if other else math.nan
         out[t.name] = value
     return out
+
+
+def _rows_read(table: pd.DataFrame, targets: list[TargetSpec], stadtteile: list[tuple[str, str | None]]
+               ) -> pd.DataFrame:
+    """The rows of a tidy table the targets' statistics read (their Stadtteil, indicator and group), no attrs."""
+    wanted = set()
+    for t, (st, rel_st) in zip(targets, stadtteile, strict=True):
+        wanted.add((st, t.statistic.indicator, t.statistic.group))
+        if t.relative_to is not None:
+            wanted.add((rel_st or st, t.relative_to.indicator, t.relative_to.group))
+    # compared as arrays: every pandas Series made from the table would copy its attrs (the run's scenario) deeply
+    cols = [table[c].array if isinstance(table[c].dtype, pd.CategoricalDtype) else table[c].to_numpy()
+            for c in ("stadtteil", "indicator", "group")]
+    keep = np.zeros(len(table), dtype=bool)
+    for key in wanted:
+        keep |= np.logical_and.reduce([np.asarray(col == x, dtype=bool) for col, x in zip(cols, key, strict=True)])
+    rows = table[keep]
+    rows.attrs = {}  # pandas would copy a run's scenario (attrs) deeply at every step that follows
+    return rows
 
 
 def seed_for(parameters: dict[str, float]) -> int:

@@ -34,12 +34,9 @@ import numpy as np
 import pandas as pd
 
 from quartiersim.agents import PLACE_KINDS, Initiative, MeetingPlace, MunicipalRole
-from quartiersim.areas import area_index, need_percentile
+from quartiersim.areas import need_percentile
 from quartiersim.data import (
     INDICATOR_NAMES,
-    load_city_indicators,
-    load_indicators,
-    load_stadtteile,
     select_stadtteile,
     simulated_rows,
 )
@@ -63,7 +60,7 @@ from quartiersim.kernels.state import (
 from quartiersim.outputs import Recorder
 from quartiersim.population import allocate, demography_tables, trait_parameters
 from quartiersim.rng import RunStreams
-from quartiersim.spec import TASKS, Scenario, resolve_scenario
+from quartiersim.spec import TASKS, Scenario, resolve_scenario, scenario_inputs
 from quartiersim.strategies import plan
 from quartiersim.threads import kernel_threads, model_threads
 
@@ -158,9 +155,10 @@ class QuarterModel(mesa.Model):
 
     def _load_inputs(self) -> None:
         spec = self.spec
-        table = load_stadtteile(spec.path_of(spec.stadtteile_file))
-        city = load_city_indicators()
-        indicators = load_indicators(spec.path_of(spec.indicators_file), stadtteile=table, city=city)
+        try:  # read once per file content in this process (a calibration's worker makes many runs)
+            table, city, indicators, self.ranking = scenario_inputs(spec)
+        except ValueError as exc:
+            raise InputError(spec.origin, "area_index", str(exc)) from None
         rows = simulated_rows(table, spec.stadtteile, spec.bezirke, spec.origin)
         profile = table.iloc[rows].reset_index(drop=True)
         ind = indicators.set_index("number").loc[profile["number"]].reset_index(drop=True)
@@ -168,10 +166,6 @@ class QuarterModel(mesa.Model):
         self.profile = pd.concat([profile, ind.drop(columns=["stadtteil", "bezirk"])], axis=1)
         self.city_indicators = city
         self.n_st = len(self.profile)
-        try:
-            self.ranking = area_index(indicators, city, table, spec.area_index)
-        except ValueError as exc:
-            raise InputError(spec.origin, "area_index", str(exc)) from None
         self.plan = plan(spec, table, self.ranking, simulated=self.profile["number"].tolist())
 
     def _build_places(self) -> None:

@@ -773,6 +773,33 @@ def _cached_inputs(stadtteile: tuple | None, indicators: tuple | None) -> tuple[
     return table, city, load_indicators(indicators[0] if indicators else None, stadtteile=table, city=city)
 
 
+@functools.lru_cache(maxsize=16)
+def _cached_ranking(stadtteile: tuple | None, indicators: tuple | None, method: str,
+                    weights: tuple[tuple[str, float], ...]) -> Any:
+    from quartiersim.areas import area_index
+
+    table, city, indicators_table = _cached_inputs(stadtteile, indicators)
+    return area_index(indicators_table, city, table, AreaIndexSpec(method=method, weights=dict(weights)))
+
+
+def scenario_inputs(spec: Scenario) -> tuple[Any, Any, Any, Any]:
+    """The Stadtteile table, the city-wide and per-Stadtteil indicators and the area index a scenario reads.
+
+    Files are read and the index computed once per content (path, modification time, size) and area-index
+    settings in a process; each call gets its own copies, so a caller may change them. A loop of short runs
+    (a calibration's worker) saves reading and ranking the city anew for every run.
+
+    Raises:
+        ValueError: when the area index cannot be computed (:func:`quartiersim.areas.area_index`).
+
+    """
+    files = (_file_state(spec.path_of(spec.stadtteile_file)), _file_state(spec.path_of(spec.indicators_file)))
+    table, city, indicators = _cached_inputs(*files)
+    area = spec.area_index
+    ranking = _cached_ranking(*files, area.method, tuple(area.weights.items()))
+    return table.copy(), city.copy(), indicators.copy(), ranking.copy()
+
+
 def check_inputs(spec: Scenario) -> None:
     """Check what a scenario needs beyond its own fields, as the model would meet it, before anything runs.
 
@@ -787,7 +814,6 @@ def check_inputs(spec: Scenario) -> None:
     """
     import numpy as np
 
-    from quartiersim.areas import area_index
     from quartiersim.data import select_stadtteile, simulated_rows
     from quartiersim.strategies import plan
 
@@ -831,7 +857,7 @@ def check_inputs(spec: Scenario) -> None:
                              f"{', '.join(f'{n} {names[n]}' for n in outside)} is not among {where}",
                              alloc.stadtteile)
     try:
-        ranking = area_index(indicators, city, table, spec.area_index)
+        ranking = scenario_inputs(spec)[3]
     except ValueError as exc:
         raise InputError(origin, "area_index", str(exc)) from None
     plan(spec, table, ranking, simulated=sorted(numbers))
