@@ -9,10 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from quartiersim.calibration import calibrate, load_calibration, load_targets
+from quartiersim.calibration import calibrate, load_calibration, load_targets, statistics
 from quartiersim.cli import main
 from quartiersim.errors import InputError
 from quartiersim.experiments import load_experiment
+from quartiersim.outputs import yearly
 from quartiersim.run import simulate
 from quartiersim.spec import load_scenario
 from quartiersim.sweeps import sweep
@@ -137,6 +138,19 @@ def test_shipped_calibration_fits_the_city_targets():
     assert mean["health_very_good"] < 0.015 and 0.2 <= mean["health_very_poor"] <= 0.4, mean.to_dict()
     assert mean["health_very_poor"] > 10 * mean["health_very_good"]
 
+
+
+def test_statistics_from_the_targets_rows_equal_those_of_the_whole_table():
+    """A run's tidy table is cut to the targets' rows before it is made yearly: the statistics are exactly those of
+    the whole yearly table, and the run's table keeps its attrs."""
+    cal = load_calibration(ROOT / "calibration" / "stuttgart.toml")
+    table = simulate(cal.base.with_overrides(scale=0.1, spinup_weeks=13), seed=1)
+    got = statistics(table, cal.targets, cal.stadtteile)
+    whole = statistics(yearly(table), cal.targets, cal.stadtteile)
+    assert list(got) == list(whole) == [t.name for t in cal.targets]
+    for name, value in got.items():
+        assert value == whole[name] or (np.isnan(value) and np.isnan(whole[name])), name
+    assert table.attrs["seed"] == 1
 
 BAD = [
     ("unknown prior parameter", "[priors]\nvisti_base = [0.1, 0.2]\n", "priors.visti_base", "did you mean"),

@@ -11,7 +11,7 @@ import pytest
 from quartiersim.cli import main
 from quartiersim.data import load_indicators, load_stadtteile
 from quartiersim.errors import InputError
-from quartiersim.spec import load_scenario, resolve_scenario
+from quartiersim.spec import load_scenario, resolve_scenario, scenario_inputs
 
 GOOD = """
 name = "tiny"
@@ -366,3 +366,16 @@ def test_sweep_store_arguments(tmp_path, capsys):
     assert not (tmp_path / "o").exists()
     assert main(["summarise", str(other)]) == 2
     assert "sweep.json" in capsys.readouterr().err
+
+
+def test_scenario_inputs_are_read_once_and_handed_out_as_copies():
+    """A loop of runs reads the files and ranks the city once; a caller changing its tables changes no later run."""
+    spec = resolve_scenario("neckarvorstadt")
+    table, city, indicators, ranking = scenario_inputs(spec)
+    expected = [frame.copy() for frame in (table, city, indicators, ranking)]
+    table.loc[0, "population"] = -1
+    city.iloc[0, 0] = -1.0
+    indicators.loc[0, "number"] = -1
+    ranking.loc[0, "score"] = 99.0
+    for got, want in zip(scenario_inputs(spec), expected, strict=True):
+        pd.testing.assert_frame_equal(got, want)
