@@ -131,8 +131,8 @@ def area_index(indicators: pd.DataFrame, city: pd.DataFrame, stadtteile: pd.Data
         observed += np.where(fallback, 0.0, w / total)
     out["score"] = score
     out["observed_weight"] = observed
-    out["fallback_indicators"] = [
-        ", ".join(n for n in weights if frame.loc[k, f"{n}_fallback"]) for k in range(len(frame))]
+    fallbacks = {n: frame[f"{n}_fallback"].to_numpy() for n in weights}  # by position: frame has a RangeIndex
+    out["fallback_indicators"] = [", ".join(n for n in weights if fallbacks[n][k]) for k in range(len(frame))]
     order = np.lexsort((out["number"].to_numpy(), -pop, -np.where(ranked, score, -np.inf)))
     out = out.iloc[order].reset_index(drop=True)
     is_ranked = out["population"].to_numpy() > 0
