@@ -187,10 +187,30 @@ def test_convergence_needs_the_ess_and_a_small_fall_of_epsilon(eps, ess, stops):
     assert (reason is not None and reason.startswith("converged")) == stops, reason
 
 
+def test_parameter_defaults_follow_the_shipped_calibration():
+    """Each parameter the shipped calibration informed takes its posterior median as default, with its interval
+    in the source; the ones it did not inform are named as such and keep their prior's reasoning."""
+    from quartiersim.parameters import CALIBRATED, NOT_INFORMED, PARAMS_BY_NAME
+
+    summary = pd.read_csv(ROOT / "calibration" / "stuttgart" / "posterior_summary.csv").set_index("parameter")
+    assert set(CALIBRATED) == set(summary.index[summary["informed"]])
+    assert set(NOT_INFORMED) == set(summary.index[~summary["informed"]])
+    for name, (median, q05, q95) in CALIBRATED.items():
+        row = summary.loc[name]
+        assert np.allclose([median, q05, q95], [row["median"], row["q05"], row["q95"]], rtol=1e-3)
+        assert PARAMS_BY_NAME[name].default == median
+        assert PARAMS_BY_NAME[name].source.startswith("calibrated")
+    for name in NOT_INFORMED:
+        assert "not informed" in PARAMS_BY_NAME[name].source
+    others = [p for p in PARAMS_BY_NAME.values() if p.name not in CALIBRATED]
+    assert not [p.name for p in others if p.source.startswith("calibrated")]
+
+
 def test_shipped_calibration_fits_the_city_targets():
     """calibration/stuttgart/calibrated.toml (written by `quartiersim calibrate calibration/stuttgart.toml`):
-    the city-wide share of lonely adults lies in the 3-4 % band and the health gradient runs from about 0.5 % at
-    very good to about 30 % at very poor health."""
+    the share of lonely adults and its health gradient lie within two sds of the Bürgerumfrage 2021 targets
+    (3.5 +- 0.5 %, 0.5 +- 0.3 % at very good, 30 +- 6 % at very poor health; calibration/targets.toml). The
+    tolerance is the survey's, not the seeds': at full scale the two seeds' mean varies by about 0.1 points."""
     path = ROOT / "calibration" / "stuttgart" / "calibrated.toml"
     shares = []
     for seed in (0, 1):
@@ -199,8 +219,8 @@ def test_shipped_calibration_fits_the_city_targets():
                      & (table["date"] == table["date"].max())].set_index("group")["value"]
         shares.append(last)
     mean = pd.concat(shares, axis=1).mean(axis=1)
-    assert 0.03 <= mean["all"] <= 0.04, mean.to_dict()
-    assert mean["health_very_good"] < 0.015 and 0.2 <= mean["health_very_poor"] <= 0.4, mean.to_dict()
+    assert 0.025 <= mean["all"] <= 0.045, mean.to_dict()
+    assert mean["health_very_good"] <= 0.011 and 0.18 <= mean["health_very_poor"] <= 0.42, mean.to_dict()
     assert mean["health_very_poor"] > 10 * mean["health_very_good"]
 
 

@@ -282,10 +282,15 @@ PARAMS: tuple[Param, ...] = (
 #: The declarations above keep the reasoning behind each prior. Compare and sweep draw whole parameter sets from
 #: the posterior instead of these medians (``quartiersim.posterior``).
 CALIBRATED: dict[str, tuple[float, float, float]] = {
-    # @@CALIBRATED@@
+    "lonely_onset_base": (3.508e-05, 2.597e-05, 6.294e-05),
+    "lonely_rr_migration": (1.672, 1.035, 2.383),
+    "outreach_contacts_per_hour": (0.9774, 0.3952, 1.54),
+    "programme_word_of_mouth": (0.002807, 0.001059, 0.01214),
 }
 #: Parameters of that calibration its targets left about as uncertain as their priors: not calibrated.
-NOT_INFORMED: tuple[str, ...] = ()  # @@NOT_INFORMED@@
+NOT_INFORMED: tuple[str, ...] = ("lonely_rr_very_poor", "lonely_rr_age_65plus", "event_regular_factor",
+                                 "event_attendance", "initiative_dropout_base", "host_effect",
+                                 "initiative_support_effect", "champion_loss_rr")
 
 
 def _with_calibration(p: Param) -> Param:
