@@ -298,7 +298,8 @@ def _with_calibration(p: Param) -> Param:
     if p.name in CALIBRATED:
         median, q05, q95 = CALIBRATED[p.name]
         return replace(p, default=median, source=f"calibrated: posterior median of the Stuttgart calibration, 90 % "
-                       f"interval {q05:.3g} to {q95:.3g} (calibration/stuttgart); prior from: {p.source}")
+                       f"interval {q05:.3g} to {q95:.3g} (calibration/stuttgart); prior from: "
+                       f"{'assumption' if p.source == _A else p.source}")
     if p.name in NOT_INFORMED:
         return replace(p, source=f"{p.source}; not informed by the Stuttgart calibration (posterior about its prior)")
     return p
