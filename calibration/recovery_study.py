@@ -134,11 +134,14 @@ def main() -> None:
     parser.add_argument("--generations", type=int, default=6)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--scale", type=float, default=0.25, help="the two Stadtteile's agents per resident")
+    parser.add_argument("--table-only", action="store_true", help="print the table of the recovery.csv in --out")
     args = parser.parse_args()
     SETUP["scale"] = args.scale
     out = Path(args.out)
     rows = []
-    for rep in range(args.repetitions):
+    if args.table_only:
+        rows = pd.read_csv(out / "recovery.csv").to_dict("records")
+    for rep in range(0 if args.table_only else args.repetitions):
         rows += repetition(rep, out, args.population, args.generations, args.workers)
         frame = pd.DataFrame(rows)
         frame.to_csv(out / "recovery.csv", index=False)
@@ -149,7 +152,17 @@ def main() -> None:
                                            median_width_90=("width_90_over_prior", "median"))
     table.loc["all"] = [len(frame), frame["in_50"].mean(), frame["in_90"].mean(),
                         frame["width_90_over_prior"].median()]
-    print(table.to_markdown(floatfmt=".2f"))
+    print(markdown(table))
+
+
+def markdown(table: pd.DataFrame) -> str:
+    """The coverage table as Markdown (without pandas' optional tabulate dependency)."""
+    lines = ["| parameter | repetitions | 50 % interval holds the truth | 90 % interval holds the truth | "
+             "median 90 % width / prior |", "| --- | ---: | ---: | ---: | ---: |"]
+    for name, r in table.iterrows():
+        lines.append(f"| {name} | {int(r['repetitions'])} | {r['coverage_50']:.2f} | {r['coverage_90']:.2f} | "
+                     f"{r['median_width_90']:.2f} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
