@@ -55,7 +55,7 @@ def main() -> None:
         size, dropped = post_funding_dropout(strategy, range(args.cohort_seeds))
         share = dropped / size
         se = math.sqrt(share * (1 - share) / size)
-        print(f"  {strategy:20s} {dropped:4d} of {size:4d} = {share:.3f}  (se {se:.3f})")
+        print(f"  {strategy:20s} {dropped:4.0f} of {size:4.0f} = {share:.3f}  (se {se:.3f})")
 
 
 if __name__ == "__main__":

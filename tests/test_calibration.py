@@ -9,10 +9,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from quartiersim.calibration import calibrate, load_calibration, load_targets, statistics
+from quartiersim.calibration import (
+    ABCSettings,
+    Prior,
+    calibrate,
+    identifiability,
+    load_calibration,
+    load_targets,
+    statistics,
+    stop_reason,
+)
 from quartiersim.cli import main
 from quartiersim.errors import InputError
-from quartiersim.experiments import load_experiment
+from quartiersim.experiments import Uncertainty, load_experiment
 from quartiersim.outputs import yearly
 from quartiersim.run import simulate
 from quartiersim.spec import load_scenario
@@ -117,15 +126,93 @@ def test_calibration_resumes_where_it_stopped(tmp_path):
     assert drawn.isin(posterior["lonely_onset_base"]).all()
     for f in ("posterior_summary.csv", "generations.csv", "posterior.png"):
         assert (out / f).stat().st_size > 0
+    # the posterior predictive check: each target's simulated median and 90 % interval against its value, with z
+    predictive = pd.read_csv(out / "posterior_predictive.csv")
+    assert predictive["target"].tolist() == ["lonely_share", "volunteer_share"]
+    assert (predictive["draws"] == 4).all()
+    assert (predictive["sim_q05"] <= predictive["sim_median"]).all()
+    assert (predictive["sim_median"] <= predictive["sim_q95"]).all()
+    assert np.allclose(predictive["z"], (predictive["sim_median"] - predictive["value"]) / predictive["sd"])
+    report = (out / "calibration_report.md").read_text(encoding="utf-8")
+    for heading in ("## Targets", "## Parameters", "## Posterior predictive check"):
+        assert heading in report
     # another calibration in the same directory is refused
     cal_file.write_text(CALIBRATION.format(generations=3, size=12).replace("[0.001, 0.012]", "[0.002, 0.012]"))
     assert main(["calibrate", str(cal_file), "--out", str(out), "--no-progress"]) == 2
 
 
+def test_identifiability_flags_a_parameter_the_targets_leave_as_uncertain_as_its_prior():
+    """A posterior spread over its whole prior is not informed; one in a tenth of it is (on the log scale for a
+    log prior)."""
+    rng = np.random.default_rng(0)
+    priors = [Prior(Uncertainty("lonely_onset_base", 1e-5, 1e-4, False), "log"),
+              Prior(Uncertainty("host_effect", 0.0, 0.8, False), "linear"),
+              Prior(Uncertainty("event_attendance", 4.0, 40.0, False), "linear")]
+    n = 400
+    posterior = pd.DataFrame({"lonely_onset_base": np.exp(rng.uniform(np.log(3e-5), np.log(3.8e-5), n)),
+                              "host_effect": rng.uniform(0.0, 0.8, n),
+                              "event_attendance": rng.uniform(10.0, 13.6, n), "weight": np.full(n, 1 / n)})
+    summary = identifiability(pd.DataFrame({"parameter": [p.name for p in priors]}), posterior, priors)
+    flags = summary.set_index("parameter")
+    assert flags.loc["lonely_onset_base", "width_ratio"] < 0.15 and flags.loc["lonely_onset_base", "informed"]
+    assert flags.loc["event_attendance", "width_ratio"] < 0.15 and flags.loc["event_attendance", "informed"]
+    assert flags.loc["host_effect", "width_ratio"] > 0.9 and not flags.loc["host_effect", "informed"]
+
+
+class _History:
+    """What stop_reason reads of a pyabc history: the generations' thresholds and weights."""
+
+    def __init__(self, eps: list[float], ess: list[float], size: int = 100):
+        self.eps, self.ess, self.size = eps, ess, size
+        self.max_t = len(eps) - 1
+        self.total_nr_simulations = 300 * len(eps)
+
+    def get_all_populations(self) -> pd.DataFrame:
+        return pd.DataFrame({"t": range(len(self.eps)), "epsilon": self.eps, "samples": 300})
+
+    def get_distribution(self, m: int, t: int):
+        # ess equal weights of 1 and the rest 0 give an effective sample size of exactly ess
+        k = int(self.ess[t])
+        return pd.DataFrame({"x": range(self.size)}), np.r_[np.ones(k), np.zeros(self.size - k)]
+
+
+@pytest.mark.parametrize("eps,ess,stops", [
+    ([2.0, 1.5, 1.3, 1.25], [100, 60, 50, 45], True),   # fell 3.8 %, ESS 45 %: converged
+    ([2.0, 1.5, 1.3, 1.1], [100, 60, 50, 45], False),   # fell 15 %: the threshold still falls fast
+    ([2.0, 1.5, 1.3, 1.25], [100, 60, 50, 30], False),  # ESS 30 %: too few particles' worth
+    ([2.0, 1.9, 1.88], [100, 60, 50], False),           # fell little, but fewer than min_generations
+])
+def test_convergence_needs_the_ess_and_a_small_fall_of_epsilon(eps, ess, stops):
+    settings = ABCSettings(population_size=100, min_generations=4, min_ess_share=0.4, max_epsilon_change=0.10,
+                           max_generations=20, max_simulations=100_000)
+    reason = stop_reason(_History(eps, ess), settings)
+    assert (reason is not None and reason.startswith("converged")) == stops, reason
+
+
+def test_parameter_defaults_follow_the_shipped_calibration():
+    """Each parameter the shipped calibration informed takes its posterior median as default, with its interval
+    in the source; the ones it did not inform are named as such and keep their prior's reasoning."""
+    from quartiersim.parameters import CALIBRATED, NOT_INFORMED, PARAMS_BY_NAME
+
+    summary = pd.read_csv(ROOT / "calibration" / "stuttgart" / "posterior_summary.csv").set_index("parameter")
+    assert set(CALIBRATED) == set(summary.index[summary["informed"]])
+    assert set(NOT_INFORMED) == set(summary.index[~summary["informed"]])
+    for name, (median, q05, q95) in CALIBRATED.items():
+        row = summary.loc[name]
+        assert np.allclose([median, q05, q95], [row["median"], row["q05"], row["q95"]], rtol=1e-3)
+        assert PARAMS_BY_NAME[name].default == median
+        assert PARAMS_BY_NAME[name].source.startswith("calibrated")
+    for name in NOT_INFORMED:
+        assert "not informed" in PARAMS_BY_NAME[name].source
+    others = [p for p in PARAMS_BY_NAME.values() if p.name not in CALIBRATED]
+    assert not [p.name for p in others if p.source.startswith("calibrated")]
+
+
 def test_shipped_calibration_fits_the_city_targets():
     """calibration/stuttgart/calibrated.toml (written by `quartiersim calibrate calibration/stuttgart.toml`):
-    the city-wide share of lonely adults lies in the 3-4 % band and the health gradient runs from about 0.5 % at
-    very good to about 30 % at very poor health."""
+    the share of lonely adults and its health gradient lie within two sds of the Bürgerumfrage 2021 targets
+    (3.5 +- 0.5 %, 0.5 +- 0.3 % at very good, 30 +- 6 % at very poor health; calibration/targets.toml). The
+    tolerance is the survey's, not the seeds': at full scale the two seeds' mean varies by about 0.1 points."""
     path = ROOT / "calibration" / "stuttgart" / "calibrated.toml"
     shares = []
     for seed in (0, 1):
@@ -134,8 +221,8 @@ def test_shipped_calibration_fits_the_city_targets():
                      & (table["date"] == table["date"].max())].set_index("group")["value"]
         shares.append(last)
     mean = pd.concat(shares, axis=1).mean(axis=1)
-    assert 0.03 <= mean["all"] <= 0.04, mean.to_dict()
-    assert mean["health_very_good"] < 0.015 and 0.2 <= mean["health_very_poor"] <= 0.4, mean.to_dict()
+    assert 0.025 <= mean["all"] <= 0.045, mean.to_dict()
+    assert mean["health_very_good"] <= 0.011 and 0.18 <= mean["health_very_poor"] <= 0.42, mean.to_dict()
     assert mean["health_very_poor"] > 10 * mean["health_very_good"]
 
 

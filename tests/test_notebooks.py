@@ -13,7 +13,7 @@ from nbclient import NotebookClient
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "experiments" / "notebooks").glob("*.ipynb"))
 
 
-def test_there_are_the_three_notebooks():
+def test_there_are_the_four_notebooks():
     assert [p.stem for p in NOTEBOOKS] == ["01_quick_tour", "02_verstetigung", "03_evaluation", "04_optimise"]
 
 

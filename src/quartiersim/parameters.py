@@ -8,7 +8,7 @@ hour (contacts, attendances, sessions, meetings); relative risks (RR) multiply a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import ConfigDict, Field, ValidationError, create_model
@@ -44,7 +44,7 @@ class Param:
     integer: bool = False
 
 
-_A = "assumption; to be calibrated (calibration issue)"
+_A = "assumption; not calibrated (no target informs it)"
 P = Param
 PARAMS: tuple[Param, ...] = (
     # --- population synthesis -------------------------------------------------------------------------------
@@ -133,7 +133,7 @@ PARAMS: tuple[Param, ...] = (
     # --- loneliness ------------------------------------------------------------------------------------------
     P("lonely_onset_base", 4.6e-5, "1/week", 0, 1,
       "weekly chance of becoming lonely at very good health with no other risk factor",
-      "assumption; calibrated to 3-4 % lonely adults (Bürgerumfrage 2021)", "loneliness"),
+      "assumption; prior set for 3-4 % lonely adults (Bürgerumfrage 2021)", "loneliness"),
     P("lonely_rr_good", 4.0, "RR", 0, 1000, "onset RR at good health (vs very good)",
       "assumption shaped on the Bürgerumfrage 2021 gradient (0.5 % to 30 %)", "loneliness"),
     P("lonely_rr_fair", 12.0, "RR", 0, 1000, "onset RR at fair health (vs very good)",
@@ -149,7 +149,7 @@ PARAMS: tuple[Param, ...] = (
     P("lonely_rr_age_65plus", 0.4, "RR", 0.05, 5, "onset RR aged 65+ at the same health, income and ties (older "
       "people in poor health are less often lonely than younger people in the same health)",
       "assumption set so that loneliness hardly depends on age (Bürgerumfrage 2021, seed 004; older people not "
-      "lonelier than younger, Sozialbericht 2024 ch. 7.5); calibrated (lonely_ratio_age_65plus)", "loneliness"),
+      "lonelier than younger, Sozialbericht 2024 ch. 7.5); target lonely_ratio_age_65plus", "loneliness"),
     P("lonely_rr_isolated", 2.0, "RR", 0, 100, "onset RR with less than two ties' worth of strength", _A,
       "loneliness"),
     P("lonely_contagion", 0.52, "1", 0, 10, "relative rise of the onset rate per lonely tie",
@@ -277,6 +277,35 @@ PARAMS: tuple[Param, ...] = (
       "TVöD-VKA, Baden-Württemberg (39 h)", "roles"),
 )
 
+#: The shipped Stuttgart calibration (``calibration/stuttgart/``, from ``calibration/stuttgart.toml``): each
+#: parameter its targets informed, with the posterior median (the default) and the 5th and 95th percentiles.
+#: The declarations above keep the reasoning behind each prior. Compare and sweep draw whole parameter sets from
+#: the posterior instead of these medians (``quartiersim.posterior``).
+CALIBRATED: dict[str, tuple[float, float, float]] = {
+    "lonely_onset_base": (3.508e-05, 2.597e-05, 6.294e-05),
+    "lonely_rr_migration": (1.672, 1.035, 2.383),
+    "outreach_contacts_per_hour": (0.9774, 0.3952, 1.54),
+    "programme_word_of_mouth": (0.002807, 0.001059, 0.01214),
+}
+#: Parameters of that calibration its targets left about as uncertain as their priors: not calibrated.
+NOT_INFORMED: tuple[str, ...] = ("lonely_rr_very_poor", "lonely_rr_age_65plus", "event_regular_factor",
+                                 "event_attendance", "initiative_dropout_base", "host_effect",
+                                 "initiative_support_effect", "champion_loss_rr")
+
+
+def _with_calibration(p: Param) -> Param:
+    """A declaration with the calibration's median as its default and its standing in the source."""
+    if p.name in CALIBRATED:
+        median, q05, q95 = CALIBRATED[p.name]
+        return replace(p, default=median, source=f"calibrated: posterior median of the Stuttgart calibration, 90 % "
+                       f"interval {q05:.3g} to {q95:.3g} (calibration/stuttgart); prior from: "
+                       f"{'assumption' if p.source == _A else p.source}")
+    if p.name in NOT_INFORMED:
+        return replace(p, source=f"{p.source}; not informed by the Stuttgart calibration (posterior about its prior)")
+    return p
+
+
+PARAMS = tuple(_with_calibration(p) for p in PARAMS)
 PARAMS_BY_NAME: dict[str, Param] = {p.name: p for p in PARAMS}
 
 
