@@ -24,7 +24,9 @@ from quartiersim.model import QuarterModel
 def population() -> dict:
     table = load_stadtteile()
     numbers = table.loc[table["bezirk"] == "Hedelfingen", "number"].astype(int).tolist()
-    return dict(stadtteile=numbers, scale=1.0, spinup_weeks=0)
+    # the default scenario's pilot roles serve Neckarvorstadt, which this population does not hold (a role
+    # serving a Stadtteil outside the run is refused): no roles, as the roles had no residents here before
+    return dict(stadtteile=numbers, scale=1.0, spinup_weeks=0, roles=[])
 
 
 def rate(model, weeks: int) -> float:
