@@ -208,6 +208,20 @@ def test_parameter_defaults_follow_the_shipped_calibration():
     assert not [p.name for p in others if p.source.startswith("calibrated")]
 
 
+def test_a_calibration_is_identified_without_the_base_values_of_its_priors(tmp_path):
+    """The priors' parameters take sampled values in every simulation, so their base values (the defaults, which
+    a shipped calibration sets) do not change what a calibration is: its history resumes after they change.
+    Any other parameter of the base does."""
+    write_targets(tmp_path)
+    text = CALIBRATION.format(generations=2, size=12)
+    (tmp_path / "a.toml").write_text(text, encoding="utf-8")
+    (tmp_path / "b.toml").write_text(text.replace("[set]\n", "[set]\nlonely_onset_base = 9e-5\n"), encoding="utf-8")
+    (tmp_path / "c.toml").write_text(text.replace("[set]\n", "[set]\nplace_capacity = 120.0\n"), encoding="utf-8")
+    a, b, c = (load_calibration(tmp_path / f"{n}.toml").fingerprint() for n in "abc")
+    assert a == b
+    assert a != c
+
+
 def test_shipped_calibration_fits_the_city_targets():
     """calibration/stuttgart/calibrated.toml (written by `quartiersim calibrate calibration/stuttgart.toml`):
     the share of lonely adults and its health gradient lie within two sds of the Bürgerumfrage 2021 targets

@@ -225,7 +225,12 @@ class Calibration:
 
     def fingerprint(self) -> str:
         """What a resumed calibration must share with the one that started the directory."""
-        ident = {"base": self.base.resolved(), "targets": [t.model_dump() for t in self.targets],
+        base = self.base.resolved()
+        # the priors' parameters take the sampled values in every simulation: their base values (the defaults,
+        # which a shipped calibration itself sets) do not identify the calibration
+        base["parameters"] = {k: v for k, v in (base.get("parameters") or {}).items()
+                              if k not in {p.name for p in self.priors}}
+        ident = {"base": base, "targets": [t.model_dump() for t in self.targets],
                  "priors": [(p.name, p.range.low, p.range.high, p.scale) for p in self.priors],
                  "abc": self.settings.model_dump(exclude={"max_generations", "max_simulations", "min_epsilon"}),
                  "sampler": SAMPLER_SCALE}
