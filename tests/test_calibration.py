@@ -374,13 +374,23 @@ def test_progress_is_reported_within_the_first_generation(tmp_path):
 
 def test_finished_dask_tasks_are_counted_on_the_scheduler():
     """What the progress of a calibration on Dask workers reads: each finished task once."""
+    import warnings
+
     from quartiersim.calibration import _finished_tasks, _Progress, _watch_dask
     from quartiersim.executors import dask_client
 
-    with dask_client(2) as client, _watch_dask(client, _Progress(None), every=3600):
-        futures = [client.submit(pow, k, 2, pure=False) for k in range(5)]
-        assert client.gather(futures) == [0, 1, 4, 9, 16]
-        assert _finished_tasks(client) == 5
+    with dask_client(2) as client:
+        with _watch_dask(client, _Progress(None), every=3600):
+            futures = [client.submit(pow, k, 2, pure=False) for k in range(5)]
+            assert client.gather(futures) == [0, 1, 4, 9, 16]
+            assert _finished_tasks(client) == 5
+        # the next generation watches afresh, without Dask's warning of a plugin registered twice
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with _watch_dask(client, _Progress(None), every=3600):
+                assert client.gather([client.submit(pow, 3, 2, pure=False)]) == [9]
+                assert _finished_tasks(client) == 1
+        assert not [w for w in caught if "already contains a plugin" in str(w.message)]
 
 
 def test_calibration_on_a_local_dask_cluster(tmp_path):

@@ -521,6 +521,10 @@ def _watch_dask(client: Any, progress: _Progress, every: float = 1.0) -> Iterato
     finally:
         stop.set()
         thread.join(timeout=5)
+        try:  # the next generation registers a fresh one (Dask warns on a name registered twice)
+            client.unregister_scheduler_plugin(_FinishedTasks.name)
+        except Exception:  # noqa: BLE001 - a scheduler that went away took its plugins with it
+            pass
 
 
 def calibrate(calibration: str | Path | Calibration, out: str | Path, workers: int = 1,
