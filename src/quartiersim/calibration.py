@@ -521,7 +521,9 @@ def _watch_dask(client: Any, progress: _Progress, every: float = 1.0) -> Iterato
     finally:
         stop.set()
         thread.join(timeout=5)
-        try:  # the next generation registers a fresh one (Dask warns on a name registered twice)
+        try:  # the generation's last count (the poll may have missed the last second), then the plugin goes:
+            # the next generation registers a fresh one (Dask warns on a name registered twice)
+            progress.simulated(_finished_tasks(client))
             client.unregister_scheduler_plugin(_FinishedTasks.name)
         except Exception:  # noqa: BLE001 - a scheduler that went away took its plugins with it
             pass
