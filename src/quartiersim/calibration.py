@@ -86,7 +86,7 @@ from quartiersim.experiments import (
     outcome_value,
     parameter_range,
 )
-from quartiersim.files import LOCK_FILE, DirectoryLock, check_name, check_output, write_atomic
+from quartiersim.files import LOCK_FILE, DirectoryLock, check_name, check_output, toml_plain, write_atomic
 from quartiersim.run import package_version, simulate
 from quartiersim.spec import Scenario, read_toml, validate_model
 
@@ -887,7 +887,7 @@ def write_scenario(path: Path, cal: Calibration, values: dict[str, float], summa
 
     integer = {p.name: p.range.integer for p in cal.priors}
     scenario = cal.base.with_overrides(**{k: int(round(v)) if integer[k] else v for k, v in values.items()})
-    data = _plain(scenario.model_dump())
+    data = toml_plain(scenario.model_dump())
     for key in ("indicators_file", "stadtteile_file"):  # data files stay where the base scenario found them
         if data.get(key):
             data[key] = str(scenario.path_of(data[key]).resolve())
@@ -915,7 +915,7 @@ def write_ensemble(path: Path, cal: Calibration, samples: int = 20, seeds: int =
         for o in (t.statistic, t.relative_to):
             if o is not None and o.label not in seen:
                 seen.add(o.label)
-                outcomes.append(_plain(o.model_dump()))
+                outcomes.append(toml_plain(o.model_dump()))
     data = {"name": f"{cal.name}_ensemble",
             "description": f"The calibrated scenario of '{cal.name}' with {samples} parameter sets drawn from its "
                            f"posterior, {seeds} seeds each",
@@ -928,15 +928,6 @@ def write_ensemble(path: Path, cal: Calibration, samples: int = 20, seeds: int =
             "#   [set]\n#   end = 2027-12-31\n"
             + tomli_w.dumps(data))
     write_atomic(path, lambda p: p.write_text(text, encoding="utf-8"))
-
-
-def _plain(value: Any) -> Any:
-    """Data for TOML: no None values (TOML has no null)."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
 
 
 def posterior_figure(posterior: pd.DataFrame, summary: pd.DataFrame) -> Any:

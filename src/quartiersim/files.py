@@ -106,6 +106,15 @@ def _disk_full(path: Path) -> CommandError:
                         "left half-written", exit_status=1)
 
 
+def toml_plain(value: Any) -> Any:
+    """Data for TOML: no None values (TOML has no null), in nested dicts and lists too."""
+    if isinstance(value, dict):
+        return {k: toml_plain(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [toml_plain(v) for v in value]
+    return value
+
+
 def write_text_atomic(path: str | Path, text: str) -> Path:
     """Write a text file (UTF-8) atomically."""
     return write_atomic(path, lambda p: p.write_text(text, encoding="utf-8"))

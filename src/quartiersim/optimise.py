@@ -152,6 +152,7 @@ from quartiersim.files import (
     reject,
     remove_partials,
     safe_name,
+    toml_plain,
     write_atomic,
     write_run,
     write_text_atomic,
@@ -1280,22 +1281,13 @@ def _read_metrics(out: Path, space: PlanSpace, run: str) -> dict[tuple[int, int]
     return metrics
 
 
-def _plain(value: Any) -> Any:
-    """Data for TOML: no None values (TOML has no null)."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
 def write_plan(path: Path, space: PlanSpace, name: str, values: dict[str, Any], row: pd.Series | None = None
                ) -> Scenario:
     """A plan as a full scenario file that ``quartiersim run`` and ``compare`` take; returns the scenario."""
     import tomli_w
 
     scenario = build_scenario(space.plan_data(values), source=space.source)
-    data = _plain(scenario.model_dump(mode="python"))
+    data = toml_plain(scenario.model_dump(mode="python"))
     for key in ("indicators_file", "stadtteile_file"):  # data files stay where the base scenario found them
         if data.get(key):
             data[key] = str(scenario.path_of(data[key]).resolve())
