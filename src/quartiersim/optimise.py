@@ -149,6 +149,7 @@ from quartiersim.files import (
     DirectoryLock,
     check_output,
     check_run_file,
+    check_store,
     reject,
     remove_partials,
     safe_name,
@@ -862,19 +863,8 @@ def _digest(value: Any) -> str:
 
 def _check_store(out: Path, space: PlanSpace, identity: dict[str, Any]) -> None:
     """Check that ``out`` is new, empty, or a store of this same plan space."""
-    manifest = out / MANIFEST
-    if manifest.is_file():
-        old = read_manifest(out)
-        differs = [k for k, v in identity.items() if old.get("identity", {}).get(k) != v]
-        if differs:
-            raise InputError("argument", "--out", f"a new directory, or one holding a search of this same plan space "
-                             f"(this one holds '{old.get('name')}', which differs in: {', '.join(differs)})",
-                             str(out))
-    elif out.is_dir():
-        strange = sorted(p.name for p in out.iterdir() if p.name not in ENTRIES and not p.name.endswith(".partial"))
-        if strange:
-            raise InputError("argument", "--out", "a new or empty directory, or one an earlier 'quartiersim optimise' "
-                             f"wrote (this one holds {', '.join(strange[:3])})", str(out))
+    check_store(out, MANIFEST, lambda: read_manifest(out), "identity", identity, ENTRIES,
+                "a search of this same plan space", "an earlier 'quartiersim optimise'")
 
 
 def read_manifest(out: str | Path) -> dict[str, Any]:

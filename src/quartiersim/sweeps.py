@@ -64,6 +64,7 @@ from quartiersim.files import (
     DirectoryLock,
     check_output,
     check_run_file,
+    check_store,
     read_run_info,
     reject,
     remove_partials,
@@ -398,21 +399,9 @@ def _check_store(out: Path, exp: Experiment, post: Posterior | None = None) -> d
         CommandError: a damaged manifest (exit status 2; the message says how to go on).
 
     """
-    manifest_path = out / MANIFEST
     fingerprint = _fingerprint(exp, post)
-    if manifest_path.is_file():
-        old = _read_manifest(manifest_path)
-        differs = [k for k, v in fingerprint.items() if old.get("fingerprint", {}).get(k) != v]
-        if differs:
-            raise InputError("argument", "--out", f"a new directory, or one holding a sweep of this same design "
-                             f"(this one holds '{old.get('name')}', which differs in: {', '.join(differs)})",
-                             str(out))
-    elif out.is_dir():
-        strange = sorted(p.name for p in out.iterdir() if p.name not in ENTRIES and not p.name.endswith(".partial")
-                         and not p.name.startswith(MANIFEST))  # a damaged manifest moved aside, as advised
-        if strange:
-            raise InputError("argument", "--out", f"a new or empty directory, or one an earlier sweep wrote (this one "
-                             f"holds {', '.join(strange[:3])})", str(out))
+    check_store(out, MANIFEST, lambda: _read_manifest(out / MANIFEST), "fingerprint", fingerprint, ENTRIES,
+                "a sweep of this same design", "an earlier sweep")
     return fingerprint
 
 
