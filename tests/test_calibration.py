@@ -208,6 +208,31 @@ def test_parameter_defaults_follow_the_shipped_calibration():
     assert not [p.name for p in others if p.source.startswith("calibrated")]
 
 
+def test_shipping_a_calibration_writes_the_defaults_it_is_checked_against(tmp_path):
+    """``calibration/ship.py`` writes CALIBRATED and NOT_INFORMED from a summary: from the shipped summary it
+    writes exactly what parameters.py declares, and from another it writes that one's medians and standing."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("ship", ROOT / "calibration" / "ship.py")
+    ship = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ship)
+    text = ship.PARAMETERS.read_text(encoding="utf-8")
+    match = ship.BLOCK.search(text)
+    summary = pd.read_csv(ROOT / "calibration" / "stuttgart" / "posterior_summary.csv")
+    assert ship.parameters_block(summary, match.group(1)) == match.group(0)
+    other = summary.copy()
+    other["informed"] = [i < 2 for i in range(len(other))]
+    other.loc[0, "median"] = 4.2e-5
+    namespace: dict = {}
+    exec(ship.parameters_block(other, match.group(1)), namespace)  # noqa: S102 - the block is plain literals
+    assert list(namespace["CALIBRATED"]) == list(other["parameter"][:2])
+    assert namespace["CALIBRATED"][other["parameter"][0]][0] == 4.2e-5
+    assert namespace["NOT_INFORMED"] == tuple(other["parameter"][2:])
+    (tmp_path / "nothing").mkdir()
+    assert ship.main([str(tmp_path / "nothing")]) == 2
+    assert ship.PARAMETERS.read_text(encoding="utf-8") == text
+
+
 def test_a_calibration_is_identified_without_the_base_values_of_its_priors(tmp_path):
     """The priors' parameters take sampled values in every simulation, so their base values (the defaults, which
     a shipped calibration sets) do not change what a calibration is: its history resumes after they change.
