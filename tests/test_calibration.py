@@ -162,13 +162,14 @@ def test_identifiability_flags_a_parameter_the_targets_leave_as_uncertain_as_its
 class _History:
     """What stop_reason reads of a pyabc history: the generations' thresholds and weights."""
 
-    def __init__(self, eps: list[float], ess: list[float], size: int = 100):
+    def __init__(self, eps: list[float], ess: list[float], size: int = 100, last_sims: int = 300):
         self.eps, self.ess, self.size = eps, ess, size
+        self.samples = [300] * (len(eps) - 1) + [last_sims]
         self.max_t = len(eps) - 1
-        self.total_nr_simulations = 300 * len(eps)
+        self.total_nr_simulations = sum(self.samples)
 
     def get_all_populations(self) -> pd.DataFrame:
-        return pd.DataFrame({"t": range(len(self.eps)), "epsilon": self.eps, "samples": 300})
+        return pd.DataFrame({"t": range(len(self.eps)), "epsilon": self.eps, "samples": self.samples})
 
     def get_distribution(self, m: int, t: int):
         # ess equal weights of 1 and the rest 0 give an effective sample size of exactly ess
@@ -176,17 +177,37 @@ class _History:
         return pd.DataFrame({"x": range(self.size)}), np.r_[np.ones(k), np.zeros(self.size - k)]
 
 
-@pytest.mark.parametrize("eps,ess,stops", [
-    ([2.0, 1.5, 1.3, 1.25], [100, 60, 50, 45], True),   # fell 3.8 %, ESS 45 %: converged
-    ([2.0, 1.5, 1.3, 1.1], [100, 60, 50, 45], False),   # fell 15 %: the threshold still falls fast
-    ([2.0, 1.5, 1.3, 1.25], [100, 60, 50, 30], False),  # ESS 30 %: too few particles' worth
-    ([2.0, 1.9, 1.88], [100, 60, 50], False),           # fell little, but fewer than min_generations
+@pytest.mark.parametrize("eps,ess,last_sims,stops", [
+    ([2.0, 1.5, 1.3, 1.25], [100, 60, 50, 45], 300, True),    # fell 3.8 %, ESS 45 %: converged
+    ([2.0, 1.5, 1.3, 1.1], [100, 60, 50, 45], 300, False),    # fell 15 %: the threshold still falls fast
+    ([2.0, 1.5, 1.3, 1.25], [100, 60, 50, 30], 300, False),   # ESS 30 %: too few particles' worth
+    ([2.0, 1.9, 1.88], [100, 60, 50], 300, False),            # fell little, but fewer than min_generations
+    ([2.0, 1.5, 1.3, 1.1], [100, 60, 50, 45], 2500, True),    # fell 15 %, but 4 % accepted: converged
+    ([2.0, 1.5, 1.3, 1.1], [100, 60, 50, 45], 1900, False),   # fell 15 % and 5.3 % accepted: go on
+    ([2.0, 1.5, 1.3, 1.1], [100, 60, 50, 30], 2500, False),   # 4 % accepted, but ESS 30 %
 ])
-def test_convergence_needs_the_ess_and_a_small_fall_of_epsilon(eps, ess, stops):
+def test_convergence_needs_the_ess_and_a_small_fall_of_epsilon_or_few_accepted(eps, ess, last_sims, stops):
     settings = ABCSettings(population_size=100, min_generations=4, min_ess_share=0.4, max_epsilon_change=0.10,
-                           max_generations=20, max_simulations=100_000)
-    reason = stop_reason(_History(eps, ess), settings)
+                           min_acceptance_rate=0.05, max_generations=20, max_simulations=100_000)
+    reason = stop_reason(_History(eps, ess, last_sims=last_sims), settings)
     assert (reason is not None and reason.startswith("converged")) == stops, reason
+    if stops:
+        assert ("accepted" in reason) == (last_sims > 300)
+
+
+def test_stopping_settings_leave_a_calibration_the_same(tmp_path):
+    """The stopping rule and the number of predictive draws can change between runs of one history; the
+    population size and the seed cannot."""
+    write_targets(tmp_path)
+    text = CALIBRATION.format(generations=2, size=12)
+    (tmp_path / "a.toml").write_text(text, encoding="utf-8")
+    (tmp_path / "b.toml").write_text(text.replace("predictive_draws = 4", "predictive_draws = 3\nmin_acceptance_rate = 0.2"
+                                                  "\nmin_ess_share = 0.3\nmax_epsilon_change = 0.2"),
+                                     encoding="utf-8")
+    (tmp_path / "c.toml").write_text(text.replace("population_size = 12", "population_size = 13"), encoding="utf-8")
+    a, b, c = (load_calibration(tmp_path / f"{n}.toml") for n in "abc")
+    assert b.settings.min_acceptance_rate == 0.2
+    assert a.fingerprint() == b.fingerprint() != c.fingerprint()
 
 
 def test_parameter_defaults_follow_the_shipped_calibration():

@@ -127,11 +127,15 @@ class TargetsFile(_Strict):
 class ABCSettings(_Strict):
     """ABC-SMC settings, with the convergence criterion.
 
-    A calibration stops when it has converged (after at least ``min_generations``: the last generation's
-    effective sample size is at least ``min_ess_share`` of the population and its threshold fell by at most
-    ``max_epsilon_change``, relatively, from the one before, so further generations would gain little), when
-    the threshold reaches ``min_epsilon``, or when ``max_generations`` or ``max_simulations`` are used up; the
-    reason is recorded.
+    A calibration stops when it has converged: after at least ``min_generations``, the last generation's
+    effective sample size is at least ``min_ess_share`` of the population, and either its threshold fell by at
+    most ``max_epsilon_change``, relatively, from the one before, or at most ``min_acceptance_rate`` of its
+    simulations were accepted. Either way further generations would gain little: the threshold hardly moves, or
+    the posterior's own proposals rarely get closer to the targets than it already is, because the simulations'
+    noise is most of the distance that is left (the stopping rule of Lenormand, Jabot and Deffuant 2013,
+    Computational Statistics 28: 2777-2796, at 0.05 in the R package EasyABC; pyabc's ``min_acceptance_rate``). It also
+    stops when the threshold reaches ``min_epsilon``, or when ``max_generations`` or ``max_simulations`` are used
+    up; the reason is recorded.
     """
 
     population_size: int = Field(default=100, ge=5, le=100_000)
@@ -142,7 +146,14 @@ class ABCSettings(_Strict):
     min_generations: int = Field(default=3, ge=1, le=100)
     min_ess_share: float = Field(default=0.5, gt=0, le=1)
     max_epsilon_change: float = Field(default=0.05, ge=0, le=1)
+    min_acceptance_rate: float = Field(default=0.05, ge=0, le=1)
     predictive_draws: int = Field(default=40, ge=0, le=10_000)
+
+
+#: The settings that say when to stop and what to report, not what a generation samples: a calibration resumed
+#: with other values of these continues the same history.
+STOPPING = frozenset({"max_generations", "max_simulations", "min_epsilon", "min_generations", "min_ess_share",
+                      "max_epsilon_change", "min_acceptance_rate", "predictive_draws"})
 
 
 class CalibrationFile(_Strict):
@@ -232,7 +243,7 @@ class Calibration:
                               if k not in {p.name for p in self.priors}}
         ident = {"base": base, "targets": [t.model_dump() for t in self.targets],
                  "priors": [(p.name, p.range.low, p.range.high, p.scale) for p in self.priors],
-                 "abc": self.settings.model_dump(exclude={"max_generations", "max_simulations", "min_epsilon"}),
+                 "abc": self.settings.model_dump(exclude=set(STOPPING)),
                  "sampler": SAMPLER_SCALE}
         return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -682,11 +693,18 @@ def stop_reason(history: Any, settings: ABCSettings) -> str | None:
     if done < max(settings.min_generations, 2):
         return None
     ess_share = float(gens["ess"].iloc[-1]) / settings.population_size
+    if ess_share < settings.min_ess_share:
+        return None
     change = (eps[-2] - eps[-1]) / eps[-2] if eps[-2] > 0 else 0.0
-    if ess_share >= settings.min_ess_share and change <= settings.max_epsilon_change:
-        return (f"converged: effective sample size {ess_share:.2f} of the population (at least "
-                f"{settings.min_ess_share:g}) and epsilon fell by {100 * change:.1f} % in the last generation (at "
-                f"most {100 * settings.max_epsilon_change:g} %)")
+    ess = (f"effective sample size {ess_share:.2f} of the population (at least {settings.min_ess_share:g}) and "
+           f"epsilon fell by {100 * change:.1f} % in the last generation")
+    if change <= settings.max_epsilon_change:
+        return f"converged: {ess} (at most {100 * settings.max_epsilon_change:g} %)"
+    sims = float(gens["simulations"].iloc[-1])
+    accepted = settings.population_size / sims if sims > 0 else 1.0
+    if accepted <= settings.min_acceptance_rate:
+        return (f"converged: {ess}, but only {100 * accepted:.1f} % of its simulations were accepted (at most "
+                f"{100 * settings.min_acceptance_rate:g} %)")
     return None
 
 

@@ -282,15 +282,16 @@ PARAMS: tuple[Param, ...] = (
 #: The declarations above keep the reasoning behind each prior. Compare and sweep draw whole parameter sets from
 #: the posterior instead of these medians (``quartiersim.posterior``).
 CALIBRATED: dict[str, tuple[float, float, float]] = {
-    "lonely_onset_base": (3.508e-05, 2.597e-05, 6.294e-05),
-    "lonely_rr_migration": (1.672, 1.035, 2.383),
-    "outreach_contacts_per_hour": (0.9774, 0.3952, 1.54),
-    "programme_word_of_mouth": (0.002807, 0.001059, 0.01214),
+    "lonely_onset_base": (4.097e-05, 2.709e-05, 5.591e-05),
+    "lonely_rr_very_poor": (137.8, 71.85, 242.7),
+    "lonely_rr_age_65plus": (0.3878, 0.1893, 0.6487),
+    "lonely_rr_migration": (1.548, 1.085, 2.234),
+    "outreach_contacts_per_hour": (1.014, 0.422, 1.865),
+    "programme_word_of_mouth": (0.00323, 0.001198, 0.01288),
 }
 #: Parameters of that calibration its targets left about as uncertain as their priors: not calibrated.
-NOT_INFORMED: tuple[str, ...] = ("lonely_rr_very_poor", "lonely_rr_age_65plus", "event_regular_factor",
-                                 "event_attendance", "initiative_dropout_base", "host_effect",
-                                 "initiative_support_effect", "champion_loss_rr")
+NOT_INFORMED: tuple[str, ...] = ("event_regular_factor", "event_attendance", "initiative_dropout_base",
+                                 "host_effect", "initiative_support_effect", "champion_loss_rr")
 
 
 def _with_calibration(p: Param) -> Param:
