@@ -80,9 +80,10 @@ def test_loneliness_hardly_depends_on_age_and_rises_steeply_with_poor_health(bas
 
     Tolerance: means over 12 years and 4 seeds of a city of 30,000 agents, with standard errors of a few
     hundredths of a point for the shares and near 0.02 for the 65+ ratio. The lonely share of all adults is held
-    to the survey's value within two of the sds the calibration was given (3.5 +- 0.5 %, so 2.5-4.5 %): the
-    calibrated model sits at the low end of the survey's 3-4 % (about 3.0 %; the calibration's predictive median
-    is 3.06 %, z = -0.87, calibration/README.md), and a band edge 0.05 standard errors away would fail by chance.
+    to the survey's value within two of the sds the calibration was given (3.5 +- 0.5 %, so 2.5-4.5 %), not to the
+    survey's 3-4 % itself: the calibrated model sits inside it (about 3.4 %; the calibration's predictive median
+    is 3.41 %, z = -0.19, calibration/README.md), but its posterior allows 2.7-4.0 %, and a band edge a few
+    standard errors from a value the calibration may move would fail for no fault of the model.
     """
     share = baseline.mean_share
     assert 0.025 <= share("all") <= 0.045
