@@ -201,9 +201,8 @@ def test_stopping_settings_leave_a_calibration_the_same(tmp_path):
     write_targets(tmp_path)
     text = CALIBRATION.format(generations=2, size=12)
     (tmp_path / "a.toml").write_text(text, encoding="utf-8")
-    (tmp_path / "b.toml").write_text(text.replace("predictive_draws = 4", "predictive_draws = 3\nmin_acceptance_rate = 0.2"
-                                                  "\nmin_ess_share = 0.3\nmax_epsilon_change = 0.2"),
-                                     encoding="utf-8")
+    stopping = "predictive_draws = 3\nmin_acceptance_rate = 0.2\nmin_ess_share = 0.3\nmax_epsilon_change = 0.2"
+    (tmp_path / "b.toml").write_text(text.replace("predictive_draws = 4", stopping), encoding="utf-8")
     (tmp_path / "c.toml").write_text(text.replace("population_size = 12", "population_size = 13"), encoding="utf-8")
     a, b, c = (load_calibration(tmp_path / f"{n}.toml") for n in "abc")
     assert b.settings.min_acceptance_rate == 0.2
