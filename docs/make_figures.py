@@ -3,8 +3,8 @@
 Usage: python docs/make_figures.py
 
 Small runs so that it takes about a minute: Bad Cannstatt at scale 0.1 to 2032 with three seeds per Verstetigung
-strategy, and the whole city at scale 0.03 for the map. The numbers are the uncalibrated defaults; the figures
-show what each plot looks like, not results.
+strategy, and the whole city at scale 0.03 for the map. The numbers come from the defaults (the shipped
+calibration's medians where it informed a parameter); the figures show what each plot looks like, not results.
 """
 
 from __future__ import annotations
