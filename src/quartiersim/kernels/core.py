@@ -709,23 +709,34 @@ def _encounters(s, pop, ties, venues, inits, prm, wkey):
 @njit(cache=True)
 def _ties(s, pop, ties, prm, wkey):
     st_off, tie_j, tie_w, tie_slot, deg = pop.st_off, ties.j, ties.w, ties.slot, ties.deg
-    dropped = 0
-    for i in range(st_off[s], st_off[s + 1]):
-        a = 0
-        while a < deg[i]:
-            j = tie_j[i, a]
-            # both ends draw the same number for the pair, so both copies get the same update
+    lo = st_off[s]
+    hi = st_off[s + 1]
+    contact_rate, decay, min_weight = prm.contact_rate, prm.decay, prm.min_weight
+    # first every tie's new strength, in a loop without branches that the compiler vectorises; a tie that ends
+    # is marked -1 (strengths are positive). Both ends draw the same number for the pair, so both copies get
+    # the same update.
+    k_max = tie_j.shape[1]
+    for i in range(lo, hi):
+        d = deg[i]
+        row_j = tie_j[i]
+        row_w = tie_w[i]
+        for a in range(k_max):
+            j = row_j[a]
+            w = row_w[a]
             first = min(i, j)
             u = uniform(wkey, first, i + j - first)
-            w = tie_w[i, a]
-            if u < prm.contact_rate * w:
-                w = 1.0
-            else:
-                w = w * prm.decay
-            if w >= prm.min_weight:
-                tie_w[i, a] = w
+            nw = 1.0 if u < contact_rate * w else w * decay
+            nw = nw if nw >= min_weight else -1.0
+            row_w[a] = nw if a < d else w
+    # then the ties that end, resident by resident as before
+    dropped = 0
+    for i in range(lo, hi):
+        a = 0
+        while a < deg[i]:
+            if tie_w[i, a] >= 0.0:
                 a += 1
                 continue
+            j = tie_j[i, a]
             # the tie ends: free i's copy by moving the row's last tie into slot a (looked at next);
             # j drops its copy when its turn comes
             last = deg[i] - 1
