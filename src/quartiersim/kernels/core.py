@@ -674,12 +674,11 @@ def _encounters(s, pop, ties, venues, inits, prm, wkey):
                 bridge = prm.bridging
             if j == i:
                 continue
-            # refresh an existing tie to full strength ...
+            # refresh an existing tie to full strength (a pair has at most one tie, and free slots hold -1, so
+            # the whole row is compared without a branch, which the compiler vectorises) ...
             a = -1
-            for b in range(deg[i]):
-                if tie_j[i, b] == j:
-                    a = b
-                    break
+            for b in range(k_max):
+                a = b if tie_j[i, b] == j else a
             if a >= 0:
                 tie_w[i, a] = 1.0
                 tie_w[j, tie_slot[i, a]] = 1.0
