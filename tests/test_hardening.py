@@ -32,7 +32,7 @@ import pytest
 
 from quartiersim.cli import main
 from quartiersim.compare import compare
-from quartiersim.files import LOCK_FILE, remove_partials, safe_name
+from quartiersim.files import LOCK_FILE, check_store, remove_partials, safe_name
 from quartiersim.sweeps import sweep
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -443,6 +443,23 @@ def test_bad_input_exits_2_names_it_and_leaves_nothing(label, setup, argv, named
     for part in named:
         assert part in text, f"{part!r} not in: {text}"
     assert _snapshot(case) == before, "the command created or changed files"
+
+
+def test_a_store_without_its_manifest_accepts_a_moved_aside_manifest_only_where_advised(tmp_path):
+    """A sweep's damaged manifest may be moved aside (its message says so) and the store resumed; in a store whose
+    message advises a new --out instead (optimise), the moved-aside file is something else and is refused."""
+    from quartiersim.errors import InputError
+
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "store.json.damaged").write_text("{", encoding="utf-8")
+
+    def check(moved_aside: bool) -> None:
+        check_store(tmp_path, "store.json", dict, "identity", {"design": 1}, {"runs"}, "this work", "an earlier run",
+                    moved_aside=moved_aside)
+
+    check(moved_aside=True)
+    with pytest.raises(InputError, match="store.json.damaged"):
+        check(moved_aside=False)
 
 
 def test_bad_output_in_a_read_only_directory(readonly_dir, tmp_path, monkeypatch, capsys):

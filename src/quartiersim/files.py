@@ -258,18 +258,20 @@ def _check_output(path: Path, text: str, field: str, kind: str, overwrite: bool,
 
 
 def check_store(out: Path, manifest: str, read: Callable[[], dict[str, Any]], key: str, identity: dict[str, Any],
-                entries: set[str] | frozenset[str], holding: str, writer: str) -> None:
+                entries: set[str] | frozenset[str], holding: str, writer: str, moved_aside: bool = False) -> None:
     """Check that a resumable store ``out`` is new, empty, or holds the work with this same ``identity``.
 
     Args:
         out: the store directory (``--out``).
-        manifest: the manifest's file name inside it; a damaged one moved aside (a name it begins) is accepted.
+        manifest: the manifest's file name inside it.
         read: reads the manifest (raising the store's own error for a damaged one).
         key: the manifest's field holding the identity it was written with.
         identity: what the new command would write there; every key that differs is named.
         entries: the names a store of this kind holds.
         holding: what a matching store holds, for the message ("a sweep of this same design").
         writer: who writes such stores, for the message ("an earlier sweep").
+        moved_aside: a damaged manifest moved aside (a name the manifest's begins) is accepted, for a store
+            whose damaged-manifest message advises that.
 
     Raises:
         InputError: a directory holding something else, or other work (exit status 2).
@@ -283,7 +285,7 @@ def check_store(out: Path, manifest: str, read: Callable[[], dict[str, Any]], ke
                              f"'{old.get('name')}', which differs in: {', '.join(differs)})", str(out))
     elif out.is_dir():
         strange = sorted(p.name for p in out.iterdir() if p.name not in entries and not p.name.endswith(PARTIAL)
-                         and not p.name.startswith(manifest))
+                         and not (moved_aside and p.name.startswith(manifest)))
         if strange:
             raise InputError("argument", "--out", f"a new or empty directory, or one {writer} wrote (this one holds "
                              f"{', '.join(strange[:3])})", str(out))

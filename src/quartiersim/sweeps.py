@@ -401,7 +401,7 @@ def _check_store(out: Path, exp: Experiment, post: Posterior | None = None) -> d
     """
     fingerprint = _fingerprint(exp, post)
     check_store(out, MANIFEST, lambda: _read_manifest(out / MANIFEST), "fingerprint", fingerprint, ENTRIES,
-                "a sweep of this same design", "an earlier sweep")
+                "a sweep of this same design", "an earlier sweep", moved_aside=True)
     return fingerprint
 
 
