@@ -32,9 +32,14 @@ def _g(x: float) -> str:
     return f"{x:.4g}"
 
 
+def _informed(summary: pd.DataFrame) -> pd.Series:
+    """Which rows of a posterior summary the targets informed (the column read back as bool or as text)."""
+    return summary["informed"].astype(str).str.lower() == "true"
+
+
 def parameters_block(summary: pd.DataFrame, comment: str) -> str:
     """The ``CALIBRATED`` and ``NOT_INFORMED`` declarations for a posterior summary."""
-    informed = summary[summary["informed"].astype(str).str.lower() == "true"]
+    informed = summary[_informed(summary)]
     lines = ["CALIBRATED: dict[str, tuple[float, float, float]] = {"]
     lines += [f'    "{r.parameter}": ({_g(r.median)}, {_g(r.q05)}, {_g(r.q95)}),' for r in informed.itertuples()]
     lines.append("}")
@@ -71,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in sorted(source.iterdir()):
         if path.is_file() and path.name not in HISTORY and not path.name.endswith(".partial"):
             shutil.copy2(path, SHIPPED / path.name)
-    informed = int((summary["informed"].astype(str).str.lower() == "true").sum())
+    informed = int(_informed(summary).sum())
     print(f"shipped {source} into {SHIPPED.relative_to(ROOT)}; {informed} of {len(summary)} parameters informed")
     print("next: python docs/update_odd.py; (cd tests && python make_baseline.py); python calibration/make_example.py;"
           " python benchmarks/bands.py")

@@ -239,8 +239,8 @@ class Calibration:
         base = self.base.resolved()
         # the priors' parameters take the sampled values in every simulation: their base values (the defaults,
         # which a shipped calibration itself sets) do not identify the calibration
-        base["parameters"] = {k: v for k, v in (base.get("parameters") or {}).items()
-                              if k not in {p.name for p in self.priors}}
+        sampled = {p.name for p in self.priors}
+        base["parameters"] = {k: v for k, v in (base.get("parameters") or {}).items() if k not in sampled}
         ident = {"base": base, "targets": [t.model_dump() for t in self.targets],
                  "priors": [(p.name, p.range.low, p.range.high, p.scale) for p in self.priors],
                  "abc": self.settings.model_dump(exclude=set(STOPPING)),
@@ -696,14 +696,14 @@ def stop_reason(history: Any, settings: ABCSettings) -> str | None:
     if ess_share < settings.min_ess_share:
         return None
     change = (eps[-2] - eps[-1]) / eps[-2] if eps[-2] > 0 else 0.0
-    ess = (f"effective sample size {ess_share:.2f} of the population (at least {settings.min_ess_share:g}) and "
-           f"epsilon fell by {100 * change:.1f} % in the last generation")
+    state = (f"effective sample size {ess_share:.2f} of the population (at least {settings.min_ess_share:g}) and "
+             f"epsilon fell by {100 * change:.1f} % in the last generation")
     if change <= settings.max_epsilon_change:
-        return f"converged: {ess} (at most {100 * settings.max_epsilon_change:g} %)"
+        return f"converged: {state} (at most {100 * settings.max_epsilon_change:g} %)"
     sims = float(gens["simulations"].iloc[-1])
     accepted = settings.population_size / sims if sims > 0 else 1.0
     if accepted <= settings.min_acceptance_rate:
-        return (f"converged: {ess}, but only {100 * accepted:.1f} % of its simulations were accepted (at most "
+        return (f"converged: {state}, but only {100 * accepted:.1f} % of its simulations were accepted (at most "
                 f"{100 * settings.min_acceptance_rate:g} %)")
     return None
 
