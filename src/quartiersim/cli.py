@@ -185,7 +185,7 @@ def _print_fitting(console: Console, wide: Table, long: Any) -> None:
 
 
 def _say_if_compiling(console: Console) -> None:
-    """A first run waits about 50 s for numba to compile the kernels: say so instead of sitting silent."""
+    """A first run waits about a minute for numba to compile the kernels: say so instead of sitting silent."""
     from quartiersim.run import COMPILING, kernels_compiled
 
     if kernels_compiled() is False:

@@ -44,8 +44,9 @@ def package_version() -> str:
 
 #: The kernels every run calls; the kernels they call are compiled and cached with them.
 RUN_KERNELS = ("init_ties", "init_initiatives", "week_step", "group_stats")
-#: What a first run says while numba compiles (measured: about 48 s on 2 cores; README, Performance).
-COMPILING = "compiling the numba kernels once (about 50 s; later runs load them from numba's cache)..."
+#: What a first run says while numba compiles (measured on 2 cores: 51 s before a tiny run, about 80 s before the
+#: whole city's; README).
+COMPILING = "compiling the numba kernels once (about a minute; later runs load them from numba's cache)..."
 
 
 def kernels_compiled() -> bool | None:
