@@ -84,7 +84,7 @@ def year_week(week):
     return ((week % WEEKS_PER_YEAR) + WEEKS_PER_YEAR) % WEEKS_PER_YEAR
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def inverse_cdf(cdf, u):
     """The smallest index whose cumulative probability exceeds ``u`` (the last index at most)."""
     lo = 0
@@ -98,7 +98,7 @@ def inverse_cdf(cdf, u):
     return lo
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def find_tie(i, j, ties):
     """Slot of j in i's row, or -1."""
     for a in range(ties.deg[i]):
@@ -107,7 +107,7 @@ def find_tie(i, j, ties):
     return -1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def add_tie(i, j, w, ties):
     """Add the tie i-j with strength w in the next free slot of both rows; True if both had room."""
     a = ties.deg[i]
@@ -125,7 +125,7 @@ def add_tie(i, j, w, ties):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def drop_all_ties(i, ties):
     """End every tie of ``i``: each neighbour's copy goes (its row's last tie fills the gap), then i's row."""
     tie_j, tie_w, tie_slot, deg = ties.j, ties.w, ties.slot, ties.deg
@@ -157,7 +157,7 @@ def _commit(s, st_off, new, old):
         old[i] = new[i]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def set_traits(i, s, pop, demog, tp, week):
     """Low income, health, stille Gruppen and threshold of resident i from its latent quantiles and its age.
 
@@ -207,7 +207,7 @@ def set_traits(i, s, pop, demog, tp, week):
     pop.threshold[i] = min(thr, 1.0)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _newcomer_lonely_chance(i, pop, lp):
     """A newcomer's chance of arriving lonely.
 
@@ -225,14 +225,14 @@ def _newcomer_lonely_chance(i, pop, lp):
     return onset / (onset + recovery)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _volunteer_share(i, pop, tp):
     if pop.age[i] < 14:
         return 0.0
     return tp.volunteer_mig if pop.mig[i] == 1 else tp.volunteer_no
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _home_place(s, venues, u):
     n_reg = venues.n_regular[s]
     if n_reg <= 0:
@@ -240,7 +240,7 @@ def _home_place(s, venues, u):
     return venues.pl_off[s] + int(u * n_reg)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _years_here(s, a, demog, u):
     """Whole years a resident aged ``a`` has lived in Stadtteil s, drawn from the stationary population.
 
@@ -392,7 +392,7 @@ def init_initiatives(pop, inits, venues, n_init_s, members_persons, hosted_share
 # ----------------------------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _arrive(i, s, pop, venues, demog, tp, lp, week, wkey):
     """A newcomer takes slot i: drawn from the Stadtteil's profile, unaware of local offers, without ties."""
     pop.age[i] = inverse_cdf(demog.entry_cdf[s], uniform(wkey, i, 1))
@@ -841,7 +841,7 @@ def _participation(s, pop, ties, prm, week, wkey):
     _commit(s, st_off, ready_new, ready)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _open_place(s, venues, regular_only, u):
     """A random open place of Stadtteil s (only regular places if ``regular_only``), or -1."""
     p0 = venues.pl_off[s]
@@ -861,7 +861,7 @@ def _open_place(s, venues, regular_only, u):
     return -1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _active_slot(g0, max_init, active, pick):
     """The ``pick``-th active slot among ``g0 .. g0 + max_init - 1``."""
     for k in range(max_init):
@@ -878,7 +878,7 @@ def _engaged(member_of, age, volunteer, last_active, week):
     return member_of < 0 and age >= 14 and volunteer == 1 and week - last_active < ACTIVE_WEEKS
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _hazard(g, w, inits, prm, supported):
     """Weekly drop-out hazard of the active initiative in slot g (``w``: persons per member agent)."""
     hazard = prm.dropout_base * inits.rr[g]
@@ -1306,7 +1306,7 @@ def group_stats(pop, ties, access_s, week, out):
                 out[s, g, k] = w * total
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _in_group(c, g):
     """Whether trait combination c (bits: migration, low income, stille, 65+; then health level) is in group g."""
     level = c >> 4
