@@ -136,7 +136,8 @@ class World:
         self.ties = Ties(self.tie_j, self.tie_w, self.tie_slot, self.deg)
         self.venues = Venues(self.pl_off, self.n_regular, self.n_places, self.place_cap, self.place_bf,
                              self.place_lt, self.place_used, np.zeros(self.n_venues, np.int32),
-                             np.zeros(self.n_venues, np.int64), np.zeros(max(n, 1), np.int32))
+                             np.zeros(self.n_venues, np.int64), np.zeros(max(n, 1), np.int32),
+                             np.zeros(max(n, 1), np.int32))
         self.inits = Inits(max_init, self.init_active, self.init_members, self.init_weeks, self.init_rr,
                            self.champion, self.host, self.advised, self.diverse, self.founded, self.dropped,
                            np.zeros(n_st, np.int64), np.zeros(n_st, np.int64))

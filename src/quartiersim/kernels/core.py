@@ -657,7 +657,18 @@ def _encounters(s, pop, ties, venues, inits, prm, wkey):
             if v >= 0:
                 v_members[v_start[v] + v_count[v]] = i
                 v_count[v] += 1
+    # the residents with an encounter this week, in order: those at a venue with company and those whose chance
+    # encounter in the street happens. Listed without a branch (the street draw is a coin toss the processor
+    # cannot predict), so that the loop below visits only them
+    order = venues.order
+    m = lo
     for i in range(lo, hi):
+        v = venue[i]
+        company = (v >= 0) & (v_count[max(v, 0)] >= 2)
+        order[m] = i
+        m += company | (uniform(wkey, i, 0) < prm.neighbour_rate)
+    for k in range(lo, m):
+        i = order[k]
         # encounters 0 .. encounters_per_visit - 1 at i's venue (if it shares it), the last in the street
         v = venue[i]
         first = 0 if v >= 0 and v_count[v] >= 2 else encounters_per_visit

@@ -100,6 +100,7 @@ class Venues(NamedTuple):
     v_count: np.ndarray  # int32 (n_venues): scratch
     v_start: np.ndarray  # int64 (n_venues): scratch
     v_members: np.ndarray  # int32 (n): scratch
+    order: np.ndarray  # int32 (n): scratch (the residents with an encounter this week)
 
 
 class Inits(NamedTuple):
