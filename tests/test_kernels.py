@@ -19,6 +19,7 @@ from quartiersim.kernels.state import (
     ParticipationPrm,
     TiePrm,
     VisitPrm,
+    age_similarity,
 )
 
 from .conftest import TRAITS, World
@@ -28,7 +29,7 @@ PRM = {
     "demography_step": TRAITS,
     "awareness_step": AwarenessPrm(0.01, 0.3, 0.2, 0.05, 3.0, 0.6, 0.4),
     "visit_step": VisitPrm(0.6, 0.3, 0.4, 0.3, 0.6, 0.3, 0.5, 8, 3.0, 0.4, 13, 20.0, 4.0),
-    "encounter_step": EncounterPrm(3, 0.7, 20.0, 0.6, 0.7, 0.6, 0.8),
+    "encounter_step": EncounterPrm(3, 0.7, 20.0, 0.6, 0.7, 0.6, 0.8, age_similarity(20.0)),
     "tie_step": TiePrm(0.3, 0.8, 0.3),
     "loneliness_step": LonelinessPrm(np.array([1.0, 4.0, 12.0, 30.0, 85.0]), 0.01, 1.5, 1.6, 0.5, 2.0, 0.52, 0.05,
                                      0.02, 0.4, 26),

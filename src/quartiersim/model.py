@@ -56,6 +56,7 @@ from quartiersim.kernels.state import (
     Venues,
     VisitPrm,
     WeekPrm,
+    age_similarity,
 )
 from quartiersim.outputs import Recorder
 from quartiersim.population import allocate, demography_tables, trait_parameters
@@ -476,7 +477,8 @@ class QuarterModel(mesa.Model):
                             float(p.event_regular_factor), float(p.health_targeting)),
             encounters=EncounterPrm(int(p.encounters_per_visit), float(p.tie_formation_prob),
                                     float(p.homophily_age_scale), float(p.bridging_factor), float(p.income_factor),
-                                    float(p.neighbour_encounter_rate), float(p.event_bridging_factor)),
+                                    float(p.neighbour_encounter_rate), float(p.event_bridging_factor),
+                                    age_similarity(p.homophily_age_scale, core.MAX_AGE)),
             ties=TiePrm(float(p.tie_contact_rate), math.exp(-math.log(2.0) / p.tie_half_life),
                         float(p.tie_min_weight)),
             loneliness=LonelinessPrm(self.rr_health, float(p.lonely_onset_base), float(p.lonely_rr_migration),

@@ -701,8 +701,12 @@ def _encounters(s, pop, ties, venues, inits, prm, wkey):
             b = deg[j]
             if a >= k_max or b >= k_max:
                 continue
-            sim = similarity(age[i], age[j], mig[i], mig[j], inc[i], inc[j], prm.age_scale, bridge,
-                             prm.income_factor)
+            # similarity(...) with its age factor looked up
+            sim = prm.age_similarity[abs(np.int64(age[i]) - np.int64(age[j]))]
+            if mig[i] != mig[j]:
+                sim *= bridge
+            if inc[i] != inc[j]:
+                sim *= prm.income_factor
             if u < p_form * sim:
                 tie_j[i, a] = j
                 tie_j[j, b] = i

@@ -24,6 +24,7 @@ every resident still reads the old one, and copy it back for a Stadtteil once al
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -214,6 +215,7 @@ class EncounterPrm(NamedTuple):
     income_factor: float
     neighbour_rate: float
     event_bridging: float
+    age_similarity: np.ndarray  # float64 (101): the similarity's age factor by age gap (:func:`age_similarity`)
 
 
 class TiePrm(NamedTuple):
@@ -289,3 +291,12 @@ class WeekPrm(NamedTuple):
     loneliness: LonelinessPrm
     participation: ParticipationPrm
     initiatives: InitiativePrm
+
+
+def age_similarity(age_scale: float, max_age: int = 100) -> np.ndarray:
+    """The age factor of the similarity, ``exp(-gap / age_scale)``, for every gap of whole years 0 .. ``max_age``.
+
+    The same numbers as the kernels' :func:`~quartiersim.kernels.core.similarity` computes for that gap (both use
+    the C library's ``exp`` on the same argument), looked up instead of computed at each encounter.
+    """
+    return np.array([math.exp(-float(gap) / age_scale) for gap in range(max_age + 1)])
