@@ -63,7 +63,7 @@ def _args(w: World, name: str, week: int | None = None):
 
 
 #: bundle fields that are scratch space of the fast kernel (not outputs)
-SCRATCH = {"v_count", "v_start", "v_members", "aware_new", "lonely_new", "ready_new", "knows_new"}
+SCRATCH = {"v_count", "v_start", "v_members", "order", "aware_new", "lonely_new", "ready_new", "knows_new"}
 
 
 def _arrays(args) -> dict[str, np.ndarray]:
