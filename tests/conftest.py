@@ -132,12 +132,12 @@ class World:
             ready=self.ready, ready_new=np.zeros(n, np.uint8), volunteer=self.volunteer, member_of=self.member_of,
             home_place=self.home_place, venue=self.venue, visit_count=self.visit_count, last_active=self.last_active,
             last_contact=self.last_contact, last_role=self.last_role, last_health=self.last_health,
-            knows_role=self.knows_role, knows_new=np.zeros(n, np.uint8))
+            knows_role=self.knows_role, knows_new=np.zeros(n, np.uint8),
+            order=np.zeros(n, np.int32))
         self.ties = Ties(self.tie_j, self.tie_w, self.tie_slot, self.deg)
         self.venues = Venues(self.pl_off, self.n_regular, self.n_places, self.place_cap, self.place_bf,
                              self.place_lt, self.place_used, np.zeros(self.n_venues, np.int32),
-                             np.zeros(self.n_venues, np.int64), np.zeros(max(n, 1), np.int32),
-                             np.zeros(max(n, 1), np.int32))
+                             np.zeros(self.n_venues, np.int64), np.zeros(max(n, 1), np.int32))
         self.inits = Inits(max_init, self.init_active, self.init_members, self.init_weeks, self.init_rr,
                            self.champion, self.host, self.advised, self.diverse, self.founded, self.dropped,
                            np.zeros(n_st, np.int64), np.zeros(n_st, np.int64))

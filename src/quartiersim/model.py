@@ -210,8 +210,7 @@ class QuarterModel(mesa.Model):
         n_venues = self.n_places + self.n_st * self.max_init + self.n_st
         self.venues = Venues(self.pl_off, n_regular.astype(np.int64), self.n_places, self.place_cap, self.place_bf,
                              self.place_lt, self.place_used, np.zeros(n_venues, dtype=np.int32),
-                             np.zeros(n_venues, dtype=np.int64), np.zeros(1, dtype=np.int32),
-                             np.zeros(1, dtype=np.int32))
+                             np.zeros(n_venues, dtype=np.int64), np.zeros(1, dtype=np.int32))
 
     def _build_population(self) -> None:
         """Draw the residents from the Stadtteile' profiles (``population`` stream) into the kernels' arrays."""
@@ -220,8 +219,7 @@ class QuarterModel(mesa.Model):
         self.residents.week = self.week
         self.pop, self.ties = self.residents.pop, self.residents.ties
         n = len(self.residents)
-        self.venues = self.venues._replace(v_members=np.zeros(max(n, 1), dtype=np.int32),
-                                           order=np.zeros(max(n, 1), dtype=np.int32))
+        self.venues = self.venues._replace(v_members=np.zeros(max(n, 1), dtype=np.int32))
         agents_per_person = np.where(self.pop_s > 0, np.diff(self.pop.st_off) / np.maximum(self.pop_s, 1), 0.0)
         self.place_cap_full[:] = np.rint(self.place_cap_persons * agents_per_person[self.place_st])
         self._update_place_capacity(self.date)

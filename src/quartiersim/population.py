@@ -182,7 +182,7 @@ def allocate(population: np.ndarray, scale: float, max_ties: int) -> Residents:
               u_threshold=f32(), aware=u8(), aware_new=u8(), lonely=u8(), lonely_new=u8(), ready=u8(),
               ready_new=u8(), volunteer=u8(), member_of=i32(-1), home_place=i32(-1), venue=i32(-1),
               visit_count=np.zeros(n, dtype=np.uint16), last_active=i32(NEVER), last_contact=i32(NEVER),
-              last_role=i32(NEVER), last_health=i32(NEVER), knows_role=u8(), knows_new=u8())
+              last_role=i32(NEVER), last_health=i32(NEVER), knows_role=u8(), knows_new=u8(), order=i32(0))
     ties = Ties(np.full((n, max_ties), -1, dtype=np.int32), np.zeros((n, max_ties), dtype=np.float32),
                 np.full((n, max_ties), -1, dtype=np.int8), np.zeros(n, dtype=np.int16))
     return Residents(pop, ties, np.repeat(np.arange(len(n_s), dtype=np.int32), n_s))

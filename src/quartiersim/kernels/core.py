@@ -660,7 +660,7 @@ def _encounters(s, pop, ties, venues, inits, prm, wkey):
     # the residents with an encounter this week, in order: those at a venue with company and those whose chance
     # encounter in the street happens. Listed without a branch (the street draw is a coin toss the processor
     # cannot predict), so that the loop below visits only them
-    order = venues.order
+    order = pop.order
     m = lo
     for i in range(lo, hi):
         v = venue[i]
@@ -729,11 +729,15 @@ def _ties(s, pop, ties, prm, wkey):
     # first every tie's new strength, in a loop without branches that the compiler vectorises; a tie that ends
     # is marked -1 (strengths are positive). Both ends draw the same number for the pair, so both copies get
     # the same update.
+    # The residents with a tie that ends are listed as they come (without a branch).
     k_max = tie_j.shape[1]
+    order = pop.order
+    m = lo
     for i in range(lo, hi):
         d = deg[i]
         row_j = tie_j[i]
         row_w = tie_w[i]
+        ends = False
         for a in range(k_max):
             j = row_j[a]
             w = row_w[a]
@@ -742,9 +746,13 @@ def _ties(s, pop, ties, prm, wkey):
             nw = 1.0 if u < contact_rate * w else w * decay
             nw = nw if nw >= min_weight else -1.0
             row_w[a] = nw if a < d else w
+            ends |= (nw < 0.0) & (a < d)
+        order[m] = i
+        m += ends
     # then the ties that end, resident by resident as before
     dropped = 0
-    for i in range(lo, hi):
+    for k in range(lo, m):
+        i = order[k]
         a = 0
         while a < deg[i]:
             if tie_w[i, a] >= 0.0:

@@ -71,6 +71,7 @@ class Pop(NamedTuple):
     last_health: np.ndarray  # int32: last week the resident attended a health offer
     knows_role: np.ndarray  # uint8: knows the municipal roles' work (contacted, at their activities, or told)
     knows_new: np.ndarray  # uint8: scratch
+    order: np.ndarray  # int32: scratch (a list of the residents a phase has to visit)
 
 
 class Ties(NamedTuple):
@@ -101,7 +102,6 @@ class Venues(NamedTuple):
     v_count: np.ndarray  # int32 (n_venues): scratch
     v_start: np.ndarray  # int64 (n_venues): scratch
     v_members: np.ndarray  # int32 (n): scratch
-    order: np.ndarray  # int32 (n): scratch (the residents with an encounter this week)
 
 
 class Inits(NamedTuple):
