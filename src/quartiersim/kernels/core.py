@@ -830,37 +830,42 @@ def _loneliness(s, pop, ties, prm, week, wkey):
 def _participation(s, pop, ties, prm, week, wkey):
     """Readiness (Granovetter threshold on the share of active ties) and volunteering."""
     st_off, ready, ready_new, volunteer = pop.st_off, pop.ready, pop.ready_new, pop.volunteer
-    tie_j, deg, last_active = ties.j, ties.deg, pop.last_active
-    for i in range(st_off[s], st_off[s + 1]):
-        if pop.age[i] < 14:
-            ready_new[i] = 0
-            continue
-        if pop.aware[i] == 0:
-            ready_new[i] = 0
-        else:
-            signal = 0.0
-            if pop.member_of[i] >= 0:
-                signal += prm.member_activation
-            if week - pop.last_contact[i] < prm.invite_weeks:
-                signal += prm.invite_activation
-            d = deg[i]
-            if d > 0:
-                n_active = 0
-                for a in range(d):
-                    if week - last_active[tie_j[i, a]] < ACTIVE_WEEKS:
-                        n_active += 1
-                signal += prm.peer_influence * n_active / d
-            ready_new[i] = 1 if signal >= pop.threshold[i] else 0
+    tie_j, deg, last_active, order = ties.j, ties.deg, pop.last_active, pop.order
+    lo = st_off[s]
+    hi = st_off[s + 1]
+    # First, in a loop without branches (aware or not, volunteering or not are coin tosses to the processor):
+    # volunteering, the readiness of everyone whose ties do not matter (children, the unaware and those without
+    # ties), and the list of the others. Volunteering reads nobody else's state, so its order does not matter.
+    m = lo
+    for i in range(lo, hi):
+        teen = pop.age[i] >= 14
+        signal = 0.0
+        signal += prm.member_activation if pop.member_of[i] >= 0 else 0.0
+        signal += prm.invite_activation if week - pop.last_contact[i] < prm.invite_weeks else 0.0
+        aware = teen & (pop.aware[i] == 1)
+        ready_new[i] = aware & (signal >= pop.threshold[i])
+        order[m] = i
+        m += aware & (deg[i] > 0)
         u = uniform(wkey, i, 1)
-        if volunteer[i] == 1:
-            if u < prm.volunteer_quit:
-                volunteer[i] = 0
-        else:
-            rate = prm.volunteer_start_mig if pop.mig[i] == 1 else prm.volunteer_start_no
-            if week - last_active[i] < ACTIVE_WEEKS:
-                rate *= prm.volunteer_participation_rr
-            if u < rate:
-                volunteer[i] = 1
+        rate = prm.volunteer_start_mig if pop.mig[i] == 1 else prm.volunteer_start_no
+        rate *= prm.volunteer_participation_rr if week - last_active[i] < ACTIVE_WEEKS else 1.0
+        vol = (u >= prm.volunteer_quit) if volunteer[i] == 1 else (u < rate)
+        volunteer[i] = vol if teen else volunteer[i]
+    # then the share of active ties of those who have ties
+    for k in range(lo, m):
+        i = order[k]
+        signal = 0.0
+        if pop.member_of[i] >= 0:
+            signal += prm.member_activation
+        if week - pop.last_contact[i] < prm.invite_weeks:
+            signal += prm.invite_activation
+        d = deg[i]
+        n_active = 0
+        for a in range(d):
+            if week - last_active[tie_j[i, a]] < ACTIVE_WEEKS:
+                n_active += 1
+        signal += prm.peer_influence * n_active / d
+        ready_new[i] = 1 if signal >= pop.threshold[i] else 0
     _commit(s, st_off, ready_new, ready)
 
 
