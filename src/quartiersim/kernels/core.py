@@ -1299,6 +1299,11 @@ def group_stats(pop, ties, access_s, week, out):
     deg, tie_j = ties.deg, ties.j
     n_st = st_off.shape[0] - 1
     acc = np.zeros((_N_COMBOS, N_QUANTITIES), dtype=np.int64)
+    total = np.zeros(N_QUANTITIES, dtype=np.int64)
+    in_group = np.zeros((N_GROUPS, _N_COMBOS), dtype=np.bool_)
+    for g in range(N_GROUPS):
+        for c in range(_N_COMBOS):
+            in_group[g, c] = _in_group(c, g)
     for s in range(n_st):
         acc[:, :] = 0
         for i in range(st_off[s], st_off[s + 1]):
@@ -1310,28 +1315,31 @@ def group_stats(pop, ties, access_s, week, out):
             adult = age[i] >= 18
             teen = age[i] >= 14
             role = week - pop.last_role[i] < ACTIVE_WEEKS
+            # & and | rather than "and" and "or": the conditions are coin tosses, so no branches
+            aware = pop.aware[i] == 1
             acc[c, 0] += 1
             acc[c, 1] += adult
-            acc[c, 2] += adult and pop.lonely[i] == 1
+            acc[c, 2] += adult & (pop.lonely[i] == 1)
             acc[c, 3] += deg[i]
             acc[c, 4] += bridging
             acc[c, 5] += pop.visit_count[i]
             acc[c, 6] += teen
-            acc[c, 7] += teen and week - pop.last_active[i] < ACTIVE_WEEKS
-            acc[c, 8] += teen and pop.volunteer[i] == 1
-            acc[c, 9] += pop.aware[i] == 1 and access_s[s, poor + 2 * stille[i]] == 1
-            acc[c, 10] += pop.aware[i] == 1
-            acc[c, 11] += teen and (role or week - pop.last_contact[i] < ACTIVE_WEEKS)
-            acc[c, 12] += teen and role
-            acc[c, 13] += teen and pop.knows_role[i] == 1
+            acc[c, 7] += teen & (week - pop.last_active[i] < ACTIVE_WEEKS)
+            acc[c, 8] += teen & (pop.volunteer[i] == 1)
+            acc[c, 9] += aware & (access_s[s, poor + 2 * stille[i]] == 1)
+            acc[c, 10] += aware
+            acc[c, 11] += teen & (role | (week - pop.last_contact[i] < ACTIVE_WEEKS))
+            acc[c, 12] += teen & role
+            acc[c, 13] += teen & (pop.knows_role[i] == 1)
         w = pop.weight_s[s]
         for g in range(N_GROUPS):
+            total[:] = 0
+            for c in range(_N_COMBOS):
+                if in_group[g, c]:
+                    for k in range(N_QUANTITIES):
+                        total[k] += acc[c, k]
             for k in range(N_QUANTITIES):
-                total = 0
-                for c in range(_N_COMBOS):
-                    if _in_group(c, g):
-                        total += acc[c, k]
-                out[s, g, k] = w * total
+                out[s, g, k] = w * total[k]
 
 
 @njit(cache=True, inline="always")
