@@ -738,7 +738,10 @@ def _ties(s, pop, ties, prm, wkey):
         row_j = tie_j[i]
         row_w = tie_w[i]
         ends = False
-        for a in range(k_max):
+        n_slots = k_max  # the row's first 8 slots are one vector of the draws' 64-bit lanes: most rows need no more
+        if d <= 8 and k_max >= 8:
+            n_slots = 8
+        for a in range(n_slots):
             j = row_j[a]
             w = row_w[a]
             first = min(i, j)
