@@ -58,7 +58,14 @@ MAX_SESSIONS = 100_000  # advice sessions or network meetings per Stadtteil and 
 @njit(cache=True, inline="always")
 def similarity(age_i, age_j, mig_i, mig_j, inc_i, inc_j, age_scale, bridging, income_factor):
     """Homophily: 1 for identical residents, lower with age gap, across migration background and income."""
-    sim = math.exp(-abs(float(age_i) - float(age_j)) / age_scale)
+    return _similarity_given_age(math.exp(-abs(float(age_i) - float(age_j)) / age_scale), mig_i, mig_j, inc_i,
+                                 inc_j, bridging, income_factor)
+
+
+@njit(cache=True, inline="always")
+def _similarity_given_age(age_factor, mig_i, mig_j, inc_i, inc_j, bridging, income_factor):
+    """:func:`similarity` from its age factor (computed, or looked up in ``EncounterPrm.age_similarity``)."""
+    sim = age_factor
     if mig_i != mig_j:
         sim *= bridging
     if inc_i != inc_j:
@@ -611,6 +618,12 @@ def _visits(s, pop, venues, inits, eff, prm, week, wkey):
     return attended
 
 
+@njit(cache=True, inline="always")
+def _has_company(v, v_count):
+    """Whether a resident at venue ``v`` (-1: none) meets others there (without a branch)."""
+    return (v >= 0) & (v_count[max(v, 0)] >= 2)
+
+
 @njit(cache=True)
 def _encounters(s, pop, ties, venues, inits, prm, wkey):
     st_off, venue, age, mig, inc = pop.st_off, pop.venue, pop.age, pop.mig, pop.inc
@@ -663,15 +676,13 @@ def _encounters(s, pop, ties, venues, inits, prm, wkey):
     order = pop.order
     m = lo
     for i in range(lo, hi):
-        v = venue[i]
-        company = (v >= 0) & (v_count[max(v, 0)] >= 2)
         order[m] = i
-        m += company | (uniform(wkey, i, 0) < prm.neighbour_rate)
+        m += _has_company(venue[i], v_count) | (uniform(wkey, i, 0) < prm.neighbour_rate)
     for k in range(lo, m):
         i = order[k]
         # encounters 0 .. encounters_per_visit - 1 at i's venue (if it shares it), the last in the street
         v = venue[i]
-        first = 0 if v >= 0 and v_count[v] >= 2 else encounters_per_visit
+        first = 0 if _has_company(v, v_count) else encounters_per_visit
         for e in range(first, encounters_per_visit + 1):
             if e < encounters_per_visit:
                 j = v_members[v_start[v] + int(uniform(wkey, i, 10 + 2 * e) * v_count[v])]
@@ -701,12 +712,8 @@ def _encounters(s, pop, ties, venues, inits, prm, wkey):
             b = deg[j]
             if a >= k_max or b >= k_max:
                 continue
-            # similarity(...) with its age factor looked up
-            sim = prm.age_similarity[abs(np.int64(age[i]) - np.int64(age[j]))]
-            if mig[i] != mig[j]:
-                sim *= bridge
-            if inc[i] != inc[j]:
-                sim *= prm.income_factor
+            sim = _similarity_given_age(prm.age_similarity[abs(np.int64(age[i]) - np.int64(age[j]))], mig[i],
+                                        mig[j], inc[i], inc[j], bridge, prm.income_factor)
             if u < p_form * sim:
                 tie_j[i, a] = j
                 tie_j[j, b] = i
@@ -727,9 +734,8 @@ def _ties(s, pop, ties, prm, wkey):
     hi = st_off[s + 1]
     contact_rate, decay, min_weight = prm.contact_rate, prm.decay, prm.min_weight
     # first every tie's new strength, in a loop without branches that the compiler vectorises; a tie that ends
-    # is marked -1 (strengths are positive). Both ends draw the same number for the pair, so both copies get
-    # the same update.
-    # The residents with a tie that ends are listed as they come (without a branch).
+    # is marked -1 (strengths are positive), and the residents with a tie that ends are listed as they come.
+    # Both ends draw the same number for the pair, so both copies get the same update.
     k_max = tie_j.shape[1]
     order = pop.order
     m = lo
@@ -829,6 +835,15 @@ def _loneliness(s, pop, ties, prm, week, wkey):
     _commit(s, st_off, lonely_new, lonely)
 
 
+@njit(cache=True, inline="always")
+def _own_signal(i, pop, prm, week):
+    """The participation signal without the ties: membership and a recent invitation (selected, no branches)."""
+    signal = 0.0
+    signal += prm.member_activation if pop.member_of[i] >= 0 else 0.0
+    signal += prm.invite_activation if week - pop.last_contact[i] < prm.invite_weeks else 0.0
+    return signal
+
+
 @njit(cache=True)
 def _participation(s, pop, ties, prm, week, wkey):
     """Readiness (Granovetter threshold on the share of active ties) and volunteering."""
@@ -842,11 +857,8 @@ def _participation(s, pop, ties, prm, week, wkey):
     m = lo
     for i in range(lo, hi):
         teen = pop.age[i] >= 14
-        signal = 0.0
-        signal += prm.member_activation if pop.member_of[i] >= 0 else 0.0
-        signal += prm.invite_activation if week - pop.last_contact[i] < prm.invite_weeks else 0.0
         aware = teen & (pop.aware[i] == 1)
-        ready_new[i] = aware & (signal >= pop.threshold[i])
+        ready_new[i] = aware & (_own_signal(i, pop, prm, week) >= pop.threshold[i])
         order[m] = i
         m += aware & (deg[i] > 0)
         u = uniform(wkey, i, 1)
@@ -857,11 +869,7 @@ def _participation(s, pop, ties, prm, week, wkey):
     # then the share of active ties of those who have ties
     for k in range(lo, m):
         i = order[k]
-        signal = 0.0
-        if pop.member_of[i] >= 0:
-            signal += prm.member_activation
-        if week - pop.last_contact[i] < prm.invite_weeks:
-            signal += prm.invite_activation
+        signal = _own_signal(i, pop, prm, week)
         d = deg[i]
         n_active = 0
         for a in range(d):
