@@ -3,6 +3,7 @@ evaluate on the example pilot data."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +13,10 @@ import pytest
 from quartiersim.calibration import (
     ABCSettings,
     Prior,
+    Simulator,
     calibrate,
     identifiability,
+    last_read,
     load_calibration,
     load_targets,
     statistics,
@@ -22,7 +25,7 @@ from quartiersim.calibration import (
 from quartiersim.cli import main
 from quartiersim.errors import InputError
 from quartiersim.experiments import Uncertainty, load_experiment
-from quartiersim.outputs import yearly
+from quartiersim.outputs import CITY, yearly
 from quartiersim.run import simulate
 from quartiersim.spec import load_scenario
 from quartiersim.sweeps import sweep
@@ -297,6 +300,34 @@ def test_statistics_from_the_targets_rows_equal_those_of_the_whole_table():
     for name, value in got.items():
         assert value == whole[name] or (np.isnan(value) and np.isnan(whole[name])), name
     assert table.attrs["seed"] == 1
+
+
+def test_the_simulator_stops_each_stadtteil_after_its_last_target_year_with_the_same_statistics():
+    """The calibration's simulator runs Weilimdorf (read for 2025 only) no further than 2025 and Neckarvorstadt to
+    2030: the targets' statistics are exactly those of the whole run, which simulates both to the end."""
+    cal = load_calibration(ROOT / "calibration" / "stuttgart.toml")
+    base = cal.base.with_overrides(scale=0.1, spinup_weeks=13)
+    assert last_read(cal.targets, cal.stadtteile, ["Neckarvorstadt", "Weilimdorf"], base.start) == {
+        "Neckarvorstadt": dt.date(2030, 12, 31), "Weilimdorf": dt.date(2025, 12, 31)}
+    parameters = {"lonely_onset_base": 6e-5, "outreach_contacts_per_hour": 2.0}
+    simulator = Simulator(base.as_data(), cal.targets, cal.stadtteile, {}, threads=1)
+    got = simulator(parameters, seed=4)
+    whole = statistics(simulate(base.with_overrides(**parameters), seed=4), cal.targets, cal.stadtteile)
+    assert list(got) == [t.name for t in cal.targets]
+    for name, value in got.items():
+        assert value == whole[name] or (np.isnan(value) and np.isnan(whole[name])), name
+    assert sum(np.isfinite(v) for v in got.values()) >= len(got) - 1
+
+
+def test_last_read_keeps_every_stadtteil_when_a_target_reads_the_city(tmp_path):
+    """A target on the city's rows needs every Stadtteil to the end; a Stadtteil no target reads is not needed."""
+    cal = load_calibration(ROOT / "calibration" / "stuttgart.toml")
+    names = ["Neckarvorstadt", "Weilimdorf", "Hallschlag"]
+    start = dt.date(2024, 1, 1)
+    assert last_read(cal.targets, cal.stadtteile, names, start)["Hallschlag"] == dt.date(2023, 12, 31)
+    (tmp_path / "targets.toml").write_text(TARGETS, encoding="utf-8")
+    city = load_targets(tmp_path / "targets.toml")
+    assert last_read(city, [(CITY, None)] * len(city), names, start) == {}
 
 BAD = [
     ("unknown prior parameter", "[priors]\nvisti_base = [0.1, 0.2]\n", "priors.visti_base", "did you mean"),

@@ -184,12 +184,13 @@ def test_kernels_match_reference_on_random_worlds(sizes, seed, name):
     _compare(name, World(sizes, seed=seed))
 
 
-def _week_args(w: World, week: int):
+def _week_args(w: World, week: int, live: np.ndarray | None = None):
     """Arguments of :func:`core.week_step` on world ``w``, with the same parameters as :func:`_args`."""
     keys = np.array([w.key(week=week, stream=len(name)) for name in PHASES], dtype=np.uint64)
     prm = [PRM[name] for name in PHASES]
     prm[-1] = prm[-1]._replace(founding_s=np.full(w.n_st, 0.02))
-    return (w.pop, w.ties, w.venues, w.inits, w.eff, w.demog, *prm, week, keys, np.zeros((w.n_st, 3), np.int64))
+    return (w.pop, w.ties, w.venues, w.inits, w.eff, w.demog, *prm, week, keys, np.zeros((w.n_st, 3), np.int64),
+            np.ones(w.n_st, np.uint8) if live is None else live)
 
 
 def _phase_by_phase(w: World, week: int):
@@ -224,3 +225,43 @@ def test_fused_week_equals_the_phase_kernels_in_order(threads):
     finally:
         numba.set_num_threads(previous)
     assert by_phase.deg.sum() > 0 and by_phase.visit_count.sum() > 0 and by_phase.init_active.sum() > 0
+
+
+#: state per initiative slot (the rest of STATE is per resident, or per place)
+_SLOT_STATE = ("init_active", "init_members", "init_weeks", "champion", "host", "advised")
+
+
+def test_a_stadtteil_no_longer_live_is_left_as_it_is_and_the_others_are_unchanged():
+    """``week_step`` with ``live[s] == 0`` leaves Stadtteil s as it was, with no flows, and every other Stadtteil
+    gets the numbers of the week with all Stadtteile live (Stadtteile are independent within a week)."""
+    sizes = [30, 0, 45, 12, 60]
+    whole, part = World(sizes, seed=5), World(sizes, seed=5)
+    stop = 2  # Stadtteil 2 is simulated for the first two weeks, then no longer
+    live = np.ones(len(sizes), np.uint8)
+    lo, hi = whole.st_off[stop], whole.st_off[stop + 1]
+    slots = slice(stop * whole.max_init, (stop + 1) * whole.max_init)
+    frozen = {}
+    for week in range(whole.week, whole.week + 6):
+        if week == whole.week + 2:
+            live[stop] = 0
+            frozen = {attr: copy.deepcopy(getattr(part, attr)) for attr in STATE if attr != "place_used"}
+        core.week_step(*_week_args(whole, week))
+        args = _week_args(part, week, live)
+        counts = args[-2]
+        core.week_step(*args)
+        if live[stop] == 0:
+            assert not counts[stop].any() and part.inits.n_found[stop] == 0 and part.inits.n_drop[stop] == 0
+            assert not part.founded[slots].any() and not part.dropped[slots].any()
+    others = np.ones(whole.n, dtype=bool)
+    others[lo:hi] = False
+    other_slots = np.ones(len(whole.init_active), dtype=bool)
+    other_slots[slots] = False
+    for attr in STATE:
+        if attr == "place_used":
+            continue
+        mask = other_slots if attr in _SLOT_STATE else others
+        np.testing.assert_array_equal(getattr(part, attr)[mask], getattr(whole, attr)[mask], err_msg=attr)
+        np.testing.assert_array_equal(getattr(part, attr)[~mask], frozen[attr][~mask], err_msg=attr)
+    # the frozen Stadtteil would have changed: the check above is not vacuous
+    assert any(not np.array_equal(getattr(whole, attr)[lo:hi], frozen[attr][lo:hi])
+               for attr in ("aware", "lonely", "tie_w", "venue", "last_active"))

@@ -223,3 +223,44 @@ def test_pilot_cohort_indicators_follow_the_initiatives_of_the_pilot_phase():
     lost = sum(city[("pilot_cohort_dropouts", pd.Timestamp(f"{y}-12-31"))] for y in (2028, 2029))
     assert lost == len(cohort - alive)
     assert city[("pilot_cohort_initiatives", pd.Timestamp("2029-12-31"))] == len(cohort & alive)
+
+
+def test_a_stadtteil_stopped_early_reports_nan_and_the_others_are_exactly_those_of_the_whole_run():
+    """``stop_after``: Weilimdorf simulated to mid-2025 only; Neckarvorstadt (with its pilot roles) gets every
+    number of the whole run, Weilimdorf's rows are the whole run's up to June 2025 and NaN after, as are the
+    city's."""
+    spec = dict(stadtteile=[211, 801], scale=0.1, end="2026-12-31", spinup_weeks=13)
+    whole = QuarterModel("neckarvorstadt", rng=3, **spec).run()
+    model = QuarterModel("neckarvorstadt", rng=3, **spec)
+    model.stop_after({801: dt.date(2025, 6, 10)})
+    part = model.run()
+    assert len(part) == len(whole)
+    for col in ("date", "stadtteil", "indicator", "group"):
+        assert (part[col] == whole[col]).all()
+    late = (part["date"] > pd.Timestamp("2025-06-30")).to_numpy()
+    kept = (part["stadtteil"] == "Neckarvorstadt").to_numpy() | ~late
+    np.testing.assert_array_equal(part["value"].to_numpy()[kept], whole["value"].to_numpy()[kept])
+    assert part["value"][~kept].isna().all() and whole["value"][~kept].notna().any()
+    assert set(part["stadtteil"][~kept]) == {"Weilimdorf", CITY}
+    assert np.isnan(model.latest["lonely_share"])
+
+
+def test_stop_after_refuses_what_it_cannot_do():
+    """An unknown Stadtteil, a run already stepping, a scenario with funding rounds and timing each phase."""
+    model = QuarterModel("neckarvorstadt", rng=1, stadtteile=[211, 801], scale=0.05, end="2024-03-31",
+                         spinup_weeks=0)
+    with pytest.raises(ValueError, match="not a simulated Stadtteil"):
+        model.stop_after({"Hallschlag": dt.date(2024, 1, 31)})
+    model.step()
+    model.step()
+    with pytest.raises(ValueError, match="before the first step"):
+        model.stop_after({211: dt.date(2024, 1, 31)})
+    timed = QuarterModel("neckarvorstadt", rng=1, stadtteile=[211, 801], scale=0.05, end="2024-03-31",
+                         spinup_weeks=0)
+    timed.stop_after({"Weilimdorf": dt.date(2024, 1, 31)})
+    timed.time_phases = True
+    with pytest.raises(ValueError, match="time_phases"):
+        timed.step()
+    funded = QuarterModel("rollout_equal", rng=1, scale=0.01, end="2028-06-30", spinup_weeks=0)
+    with pytest.raises(ValueError, match="funding rounds"):
+        funded.stop_after({int(funded.profile["number"].iloc[0]): dt.date(2024, 1, 31)})

@@ -87,7 +87,8 @@ from quartiersim.experiments import (
     parameter_range,
 )
 from quartiersim.files import LOCK_FILE, DirectoryLock, check_name, check_output, toml_plain, write_atomic
-from quartiersim.run import package_version, simulate
+from quartiersim.model import QuarterModel
+from quartiersim.run import package_version
 from quartiersim.spec import Scenario, read_toml, validate_model
 
 MANIFEST = "calibration.json"
@@ -375,8 +376,29 @@ class Simulator:
         values = {k: (int(round(v)) if self.integer.get(k) else float(v)) for k, v in dict(parameters).items()}
         data = copy.deepcopy(self.data)
         data["parameters"] = {**data["parameters"], **values}
-        table = simulate(Scenario(**data), seed=seed_for(values) if seed is None else seed)
-        return statistics(table, self.targets, self.stadtteile)
+        model = QuarterModel(Scenario(**data), rng=seed_for(values) if seed is None else seed)
+        if model.funding is None:  # otherwise the Stadtteile share the funding rounds' budget to the end
+            model.stop_after(last_read(self.targets, self.stadtteile, model.profile["stadtteil"].tolist(),
+                                       model.spec.start))
+        return statistics(model.run(), self.targets, self.stadtteile)
+
+
+def last_read(targets: list[TargetSpec], stadtteile: list[tuple[str, str | None]], simulated: list[str],
+              start: dt.date) -> dict[str, dt.date]:
+    """The last day each simulated Stadtteil's rows are read by the targets (for ``QuarterModel.stop_after``).
+
+    A Stadtteil no target reads is needed for no day of the period (the day before ``start``); if a target
+    reads the city's rows, every Stadtteil is needed to the end (an empty result).
+    """
+    last: dict[str, int] = {}
+    for t, (st, rel_st) in zip(targets, stadtteile, strict=True):
+        for outcome, name in ((t.statistic, st), (t.relative_to, rel_st or st)):
+            if outcome is not None:
+                last[name] = max(last.get(name, outcome.last_year), outcome.last_year)
+    if any(name not in simulated for name in last):  # the city (or an area made of several Stadtteile)
+        return {}
+    before = start - dt.timedelta(days=1)
+    return {name: dt.date(last[name], 12, 31) if name in last else before for name in simulated}
 
 
 @dataclass

@@ -310,6 +310,9 @@ class QuarterModel(mesa.Model):
                                                          "contacts", "attendances", "moved", "cohort_dropouts")}
         self.period_grants = self.period["grants"]  # quartiersim.funding books its grants here
         self.founding_s = np.zeros(n_st)
+        # the last week each Stadtteil is simulated (stop_after), and which ones the weekly kernel steps
+        self.last_week_s = np.full(n_st, np.iinfo(np.int64).max, dtype=np.int64)
+        self.live_s = np.ones(n_st, dtype=np.uint8)
         self.volunteer_start_no, self.volunteer_start_mig = self._volunteer_start_rates(initial=True)
         self._prm = self._phase_parameters(replace_dropouts=True)
 
@@ -429,6 +432,8 @@ class QuarterModel(mesa.Model):
         t1 = time.perf_counter()
         timer["roles"] = timer.get("roles", 0.0) + t1 - t0
         if self.time_phases:
+            if (self.last_week_s < self.n_weeks).any():
+                raise ValueError("time_phases runs every Stadtteil: it cannot be combined with stop_after")
             for name in self.PHASES[1:-1]:
                 getattr(self, f"_phase_{name}")()
                 t2 = time.perf_counter()
@@ -538,12 +543,13 @@ class QuarterModel(mesa.Model):
             self.funding.week(self.date)
 
     def _resident_week(self) -> None:
-        """Demography to initiatives for every Stadtteil, as one kernel (see :meth:`step`)."""
+        """Demography to initiatives for every Stadtteil still simulated, as one kernel (see :meth:`step`)."""
         for k, name in enumerate(self.PHASES[1:-1]):
             self._wkeys[k] = self._wkey(name)
         prm = self._prm
+        self.live_s[:] = self.week <= self.last_week_s
         core.week_step(self.pop, self.ties, self.venues, self.inits, self.effects, self.demog, *prm, self.week,
-                       self._wkeys, self.counts)
+                       self._wkeys, self.counts, self.live_s)
         self._week_books()
 
     def _phase_demography(self) -> None:
@@ -623,6 +629,7 @@ class QuarterModel(mesa.Model):
 
     def _collect(self, report: bool, label: dt.date | None = None) -> None:
         self._compute_stats()
+        stale = self.last_week_s < self.week  # Stadtteile no longer simulated (stop_after)
         by_st = (self.n_st, self.max_init)
         active = self.init_active.reshape(by_st).sum(axis=1).astype(np.float64)
         if report:
@@ -633,17 +640,51 @@ class QuarterModel(mesa.Model):
             per = self.period
             self.recorder.add(label, self.stats, active, per["dropouts"], per["role_hours"], per["cost"],
                               per["grants"], funded, hosted, per["contacts"], per["attendances"], per["moved"],
-                              cohort.astype(np.float64), per["cohort_dropouts"])
+                              cohort.astype(np.float64), per["cohort_dropouts"], stale=stale)
             self.pop.visit_count[:] = 0
             for acc in per.values():
                 acc[:] = 0.0
         self.latest = Recorder.city_values(self.stats, active)
+        if stale.any():  # the city's values need every Stadtteil
+            self.latest = dict.fromkeys(self.latest, float("nan"))
         self.latest_date = label if report else self.date
         self.datacollector.collect(self)
 
     # ------------------------------------------------------------------------------------------------------
     # running and results
     # ------------------------------------------------------------------------------------------------------
+
+    def stop_after(self, last: dict[int | str, dt.date]) -> None:
+        """Simulate some Stadtteile (numbers or names) only up to a date, to save the time of weeks nobody reads.
+
+        A Stadtteil is simulated to the end of the reporting period that holds its date; in every later report
+        its rows are NaN, and so are the city's (they need every Stadtteil). After the spin-up Stadtteile do not
+        interact (ties, venues and initiatives stay within one, the roles' hours are split by population, and
+        the volunteering start rates are fixed at the spin-up's end), so the Stadtteile still simulated get
+        exactly the numbers of a whole run. The one exception is the funding rounds, whose budget all
+        Stadtteile share: a scenario with ``[initiative_funding]`` cannot stop a Stadtteil early.
+
+        A calibration uses this for targets that read a Stadtteil only up to some year
+        (:class:`quartiersim.calibration.Simulator`). Call it before the first step; a date before the start
+        leaves a Stadtteil out from the start.
+        """
+        if self.funding is not None:
+            raise ValueError("the funding rounds share one budget across the Stadtteile: with "
+                             "[initiative_funding] no Stadtteil can stop before the end")
+        if self.week > 0:
+            raise ValueError("stop_after must be called before the first step")
+        numbers = [int(n) for n in self.profile["number"]]
+        names = self.profile["stadtteil"].tolist()
+        for key, date in last.items():
+            if isinstance(key, str) and key in names:
+                s = names.index(key)
+            elif not isinstance(key, str) and int(key) in numbers:
+                s = numbers.index(int(key))
+            else:
+                raise ValueError(f"stop_after: {key!r} is not a simulated Stadtteil (expected one of {names})")
+            end = self.recorder.period_end(date, self.spec.end)
+            # the last week that starts within that reporting period (weeks belong to the period of their start)
+            self.last_week_s[s] = min(self.last_week_s[s], (end - self.spec.start).days // 7)
 
     def run(self, progress=None) -> pd.DataFrame:
         """Step until the scenario's end date; ``progress(week, n_weeks)`` is called after each week."""

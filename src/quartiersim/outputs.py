@@ -166,10 +166,12 @@ class Recorder:
             label = dt.date(date.year, 12, 31)
         return min(label, end)
 
-    def add(self, date: dt.date, stats: np.ndarray, *per_stadtteil: np.ndarray) -> None:
+    def add(self, date: dt.date, stats: np.ndarray, *per_stadtteil: np.ndarray, stale: np.ndarray | None = None
+            ) -> None:
         """Record one period: ``stats[s, g, q]`` from the stats kernel and per-Stadtteil flows and stocks.
 
-        The per-Stadtteil arrays come in the order of :data:`STADTTEIL_INDICATORS`.
+        The per-Stadtteil arrays come in the order of :data:`STADTTEIL_INDICATORS`. Where ``stale[s]`` is true
+        (a Stadtteil no longer simulated), its rows and the city's are NaN.
         """
         if len(per_stadtteil) != len(STADTTEIL_INDICATORS):
             raise ValueError(f"{len(STADTTEIL_INDICATORS)} per-Stadtteil arrays expected")
@@ -181,6 +183,9 @@ class Recorder:
         st_vals = np.stack(per_stadtteil, axis=1)
         st_vals = np.concatenate([st_vals, st_vals.sum(axis=0, keepdims=True)], axis=0)
         block = np.concatenate([res.reshape(n_st + 1, -1), st_vals], axis=1)
+        if stale is not None and stale.any():
+            block[np.flatnonzero(stale)] = np.nan
+            block[-1] = np.nan
         self.dates.append(date)
         self.blocks.append(block)
 

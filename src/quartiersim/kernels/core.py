@@ -1256,9 +1256,21 @@ def initiative_step(pop, inits, venues, eff, prm, week, wkey):
 # ----------------------------------------------------------------------------------------------------------
 
 
+@njit(cache=True)
+def _idle(s, inits, counts):
+    """A Stadtteil no longer simulated: no flows this week (no one left, contacted, founded or dropped out)."""
+    for k in range(counts.shape[1]):
+        counts[s, k] = 0
+    inits.n_found[s] = 0
+    inits.n_drop[s] = 0
+    for g in range(s * inits.max_init, (s + 1) * inits.max_init):
+        inits.founded[g] = 0
+        inits.dropped[g] = 0
+
+
 @njit(cache=True, parallel=True)
 def week_step(pop, ties, venues, inits, eff, demog, p_tr, p_aw, p_vi, p_en, p_ti, p_lo, p_pa, p_in, week, wkeys,
-              counts):
+              counts, live):
     """All resident-level phases of one week, for each Stadtteil in turn (Stadtteile in parallel).
 
     Equivalent to calling, in order, ``demography_step``, ``awareness_step``, ``visit_step``,
@@ -1266,17 +1278,21 @@ def week_step(pop, ties, venues, inits, eff, demog, p_tr, p_aw, p_vi, p_en, p_ti
     ``p_tr`` ... ``p_in`` are their parameter bundles (the fields of :class:`~.state.WeekPrm`, passed one by one
     because numba's parallel loops take no nested tuples) and ``wkeys`` the eight phases' week keys in that
     order. ``counts[s]`` receives the Stadtteil's residents who left, outreach contacts and attendances at role
-    activities (in agents).
+    activities (in agents). A Stadtteil with ``live[s] == 0`` is left as it is (a run that no longer needs it,
+    :meth:`quartiersim.model.QuarterModel.stop_after`); the others get the same numbers either way.
     """
     for s in prange(pop.st_off.shape[0] - 1):
-        counts[s, 0] = _demography(s, pop, ties, venues, inits, demog, p_tr, p_lo, week, wkeys[0])
-        counts[s, 1] = _awareness(s, pop, ties, eff, p_aw, week, wkeys[1])
-        counts[s, 2] = _visits(s, pop, venues, inits, eff, p_vi, week, wkeys[2])
-        _encounters(s, pop, ties, venues, inits, p_en, wkeys[3])
-        _ties(s, pop, ties, p_ti, wkeys[4])
-        _loneliness(s, pop, ties, p_lo, week, wkeys[5])
-        _participation(s, pop, ties, p_pa, week, wkeys[6])
-        _initiatives(s, pop, inits, venues, eff, p_in, week, wkeys[7])
+        if live[s] == 0:
+            _idle(s, inits, counts)
+        else:
+            counts[s, 0] = _demography(s, pop, ties, venues, inits, demog, p_tr, p_lo, week, wkeys[0])
+            counts[s, 1] = _awareness(s, pop, ties, eff, p_aw, week, wkeys[1])
+            counts[s, 2] = _visits(s, pop, venues, inits, eff, p_vi, week, wkeys[2])
+            _encounters(s, pop, ties, venues, inits, p_en, wkeys[3])
+            _ties(s, pop, ties, p_ti, wkeys[4])
+            _loneliness(s, pop, ties, p_lo, week, wkeys[5])
+            _participation(s, pop, ties, p_pa, week, wkeys[6])
+            _initiatives(s, pop, inits, venues, eff, p_in, week, wkeys[7])
 
 
 # ----------------------------------------------------------------------------------------------------------
