@@ -7,23 +7,27 @@ changes, spin-up included, each run with a new parameter set drawn from the prio
 pyabc asks for them. ``--runs`` of them run one after another in this process (one numba thread, as in a
 worker), after one run that loads the compiled kernels, each through the calibration's own
 :class:`~quartiersim.calibration.Simulator` (scenario from data, the run, the targets' statistics), as a
-worker makes them. A few more runs split a simulation's time into building the model (spin-up included) and
-stepping it. Then a fresh Python process (a new worker, the kernels in numba's cache) imports quartiersim and
-makes one tiny run: its wall time is the warm start.
+worker makes them. The simulator stops each Stadtteil after the last year the targets read
+(``QuarterModel.stop_after``); the same parameter sets and seeds also run whole, every Stadtteil to the end
+(as the simulator did before), alternating with them, and the statistics of both must be identical. A few more
+runs split a simulation's time into building the model (spin-up included) and stepping it. Then a fresh Python
+process (a new worker, the kernels in numba's cache) imports quartiersim and makes one tiny run: its wall
+time is the warm start.
 
-Prints simulations per hour with the median seconds per simulation, the split, and the warm start; with
-``--baseline`` (simulations per hour measured before a change) also the ratio.
+Prints simulations per hour, both ways, with the median seconds per simulation and their ratio, the split, and
+the warm start; with ``--baseline`` (simulations per hour measured before a change) also the ratio to it.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
-import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+from statistics import median as statistics_median
 
 import numpy as np
 
@@ -52,8 +56,9 @@ def main() -> None:
     import numba
 
     numba.set_num_threads(1)
-    from quartiersim.calibration import Simulator, load_calibration
+    from quartiersim.calibration import Simulator, last_read, load_calibration, statistics
     from quartiersim.model import QuarterModel
+    from quartiersim.run import simulate
 
     cal = load_calibration(args.calibration)
     simulator = Simulator(cal.base.as_data(), cal.targets, cal.stadtteile,
@@ -68,39 +73,62 @@ def main() -> None:
             out[prior.name] = float(low * (high / low) ** u if prior.scale == "log" else low + u * (high - low))
         return out
 
-    def simulation(seed: int) -> float:
+    def whole(parameters: dict[str, float], seed: int) -> dict[str, float]:
+        """The simulation with every Stadtteil to the end, as the simulator made it before it stopped any."""
+        values = {k: (int(round(v)) if prior.range.integer else float(v))
+                  for prior, (k, v) in zip(cal.priors, parameters.items(), strict=True)}
+        return statistics(simulate(cal.base.with_overrides(**values), seed=seed), cal.targets, cal.stadtteile)
+
+    def timed(f, *args) -> tuple[float, dict[str, float]]:
         t0 = time.perf_counter()
-        simulator(draw(), seed=seed)
-        return time.perf_counter() - t0
+        out = f(*args)
+        return time.perf_counter() - t0, out
+
+    horizon = {}
 
     def split(seed: int) -> tuple[float, float]:
         t0 = time.perf_counter()
         model = QuarterModel(cal.base.with_overrides(**draw()), rng=seed)
         t1 = time.perf_counter()
+        horizon.update(last_read(cal.targets, cal.stadtteile, model.profile["stadtteil"].tolist(),
+                                 model.spec.start))
+        model.stop_after(horizon)
         model.run()
         return t1 - t0, time.perf_counter() - t1
 
-    simulation(10_000)  # load the compiled kernels
-    t0 = time.perf_counter()
-    times = [simulation(seed) for seed in range(args.runs)]
-    total = time.perf_counter() - t0
-    per_hour = 3600 * args.runs / total
+    simulator(draw(), seed=10_000)  # load the compiled kernels
+    now, before, same = [], [], True
+    for seed in range(args.runs):  # alternately, so that a drift of the machine's speed hits both alike
+        parameters = draw()
+        t_now, got = timed(simulator, parameters, seed)
+        t_before, expected = timed(whole, parameters, seed)
+        now.append(t_now)
+        before.append(t_before)
+        same &= all(got[k] == expected[k] or (math.isnan(got[k]) and math.isnan(expected[k])) for k in got)
+    per_hour = 3600 * args.runs / sum(now)
+    per_hour_before = 3600 * args.runs / sum(before)
     splits = [split(seed) for seed in range(args.runs, args.runs + min(args.runs, 5))]
-    build = statistics.median(t[0] for t in splits)
-    run = statistics.median(t[1] for t in splits)
-    warm = statistics.median(warm_start() for _ in range(3))
+    build = statistics_median(t[0] for t in splits)
+    run = statistics_median(t[1] for t in splits)
+    warm = statistics_median(warm_start() for _ in range(3))
     spec = cal.base
     print(f"calibration simulation: {spec.name}, {len(spec.stadtteile) if spec.stadtteile != 'all' else 152} "
           f"Stadtteile at scale {spec.scale}, {spec.start} to {spec.end}, spin-up {spec.spinup_weeks} weeks")
-    print(f"  {args.runs} runs in one process: {per_hour:,.0f} simulations per hour "
-          f"(median {statistics.median(times):.2f} s a simulation, statistics included)")
+    print(f"  {args.runs} runs in one process, each Stadtteil to the last year the targets read: {per_hour:,.0f} "
+          f"simulations per hour (median {statistics_median(now):.2f} s a simulation, statistics included)")
+    print(f"  the same {args.runs} runs whole, every Stadtteil to {spec.end}: {per_hour_before:,.0f} simulations "
+          f"per hour (median {statistics_median(before):.2f} s); ratio {per_hour / per_hour_before:.2f}; "
+          f"statistics identical: {'yes' if same else 'NO'}")
+    if horizon:
+        print("  last year read: " + ", ".join(f"{k} {v.year}" for k, v in horizon.items()))
     print(f"  a run's model: median {build:.2f} s building (spin-up included) + {run:.2f} s stepping "
           f"({len(splits)} runs)")
     print(f"  warm start of a new worker (import and a tiny run, kernels cached): {warm:.2f} s (target < 1.5 s)")
     if args.baseline:
         print(f"  ratio to the baseline of {args.baseline:,.0f} simulations per hour: {per_hour / args.baseline:.2f} "
               "(target >= 3)")
-
+    if not same:
+        sys.exit("the statistics of the runs that stop Stadtteile early differ from those of the whole runs")
 
 if __name__ == "__main__":
     main()

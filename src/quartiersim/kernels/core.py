@@ -1324,6 +1324,7 @@ def group_stats(pop, ties, access_s, week, out):
     """
     st_off, age, mig, inc, health, stille = pop.st_off, pop.age, pop.mig, pop.inc, pop.health, pop.stille
     deg, tie_j = ties.deg, ties.j
+    k_max = tie_j.shape[1]
     n_st = st_off.shape[0] - 1
     acc = np.zeros((_N_COMBOS, N_QUANTITIES), dtype=np.int64)
     total = np.zeros(N_QUANTITIES, dtype=np.int64)
@@ -1334,9 +1335,15 @@ def group_stats(pop, ties, access_s, week, out):
     for s in range(n_st):
         acc[:, :] = 0
         for i in range(st_off[s], st_off[s + 1]):
+            # the first 8 slots (most rows) or the whole row, free slots (-1) masked: the loop does not end at
+            # the degree, a coin toss to the processor
+            n_slots = k_max
+            if deg[i] <= 8 and k_max >= 8:
+                n_slots = 8
             bridging = 0
-            for a in range(deg[i]):
-                bridging += mig[tie_j[i, a]] != mig[i]
+            for a in range(n_slots):
+                j = tie_j[i, a]
+                bridging += (mig[max(j, 0)] != mig[i]) & (j >= 0)
             poor = health[i] >= 3
             c = mig[i] | (inc[i] << 1) | (stille[i] << 2) | ((age[i] >= 65) << 3) | (np.int64(health[i]) << 4)
             adult = age[i] >= 18
