@@ -369,6 +369,15 @@ class Simulator:
 
     def __call__(self, parameters: dict[str, float], seed: int | None = None) -> dict[str, float]:
         """One simulation (pyabc's model); its seed is drawn from the values unless given."""
+        return statistics(self.model(parameters, seed).run(), self.targets, self.stadtteile)
+
+    def model(self, parameters: dict[str, float], seed: int | None = None) -> QuarterModel:
+        """The model of one simulation, built and spun up, not yet run.
+
+        It reports once a year (the statistics are yearly: stocks at a year's end, flows summed over it, so one
+        report a year gives the values of twelve) and stops each Stadtteil after the last year the targets read
+        (:func:`last_read`, ``QuarterModel.stop_after``); the statistics are those of the whole run.
+        """
         if self.threads is not None:
             import numba
 
@@ -376,11 +385,12 @@ class Simulator:
         values = {k: (int(round(v)) if self.integer.get(k) else float(v)) for k, v in dict(parameters).items()}
         data = copy.deepcopy(self.data)
         data["parameters"] = {**data["parameters"], **values}
+        data["report"] = "yearly"
         model = QuarterModel(Scenario(**data), rng=seed_for(values) if seed is None else seed)
         if model.funding is None:  # otherwise the Stadtteile share the funding rounds' budget to the end
             model.stop_after(last_read(self.targets, self.stadtteile, model.profile["stadtteil"].tolist(),
                                        model.spec.start))
-        return statistics(model.run(), self.targets, self.stadtteile)
+        return model
 
 
 def last_read(targets: list[TargetSpec], stadtteile: list[tuple[str, str | None]], simulated: list[str],
