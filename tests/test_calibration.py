@@ -310,7 +310,9 @@ def test_the_simulator_stops_each_stadtteil_after_its_last_target_year_with_the_
     assert last_read(cal.targets, cal.stadtteile, ["Neckarvorstadt", "Weilimdorf"], base.start) == {
         "Neckarvorstadt": dt.date(2030, 12, 31), "Weilimdorf": dt.date(2025, 12, 31)}
     parameters = {"lonely_onset_base": 6e-5, "outreach_contacts_per_hour": 2.0}
-    simulator = Simulator(base.as_data(), cal.targets, cal.stadtteile, {}, threads=1)
+    simulator = Simulator(base.as_data(), cal.targets, cal.stadtteile, {})
+    model = simulator.model(parameters, seed=4)
+    assert model.spec.report == "yearly" and model.last_week_s.min() == (dt.date(2025, 12, 29) - base.start).days // 7
     got = simulator(parameters, seed=4)
     whole = statistics(simulate(base.with_overrides(**parameters), seed=4), cal.targets, cal.stadtteile)
     assert list(got) == [t.name for t in cal.targets]

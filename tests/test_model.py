@@ -14,7 +14,7 @@ import quartiersim
 from quartiersim.agents import Initiative, MeetingPlace, MunicipalRole
 from quartiersim.errors import InputError
 from quartiersim.model import QuarterModel
-from quartiersim.outputs import CITY, GROUPS, INDICATORS
+from quartiersim.outputs import CITY, GROUPS, INDICATORS, yearly
 from quartiersim.spec import Scenario
 
 SMALL = dict(stadtteile=[211, 101, 102], scale=0.5, start="2024-01-01", end="2025-06-30", spinup_weeks=8)
@@ -226,9 +226,9 @@ def test_pilot_cohort_indicators_follow_the_initiatives_of_the_pilot_phase():
 
 
 def test_a_stadtteil_stopped_early_reports_nan_and_the_others_are_exactly_those_of_the_whole_run():
-    """``stop_after``: Weilimdorf simulated to mid-2025 only; Neckarvorstadt (with its pilot roles) gets every
-    number of the whole run, Weilimdorf's rows are the whole run's up to June 2025 and NaN after, as are the
-    city's."""
+    """``stop_after``: Weilimdorf stopped in mid-2025 is simulated to the end of 2025; Neckarvorstadt (with its pilot
+    roles) gets every number of the whole run, Weilimdorf's rows are the whole run's to the end of 2025 and NaN
+    after, as are the city's, so its yearly values for 2025 are whole."""
     spec = dict(stadtteile=[211, 801], scale=0.1, end="2026-12-31", spinup_weeks=13)
     whole = QuarterModel("neckarvorstadt", rng=3, **spec).run()
     model = QuarterModel("neckarvorstadt", rng=3, **spec)
@@ -237,12 +237,22 @@ def test_a_stadtteil_stopped_early_reports_nan_and_the_others_are_exactly_those_
     assert len(part) == len(whole)
     for col in ("date", "stadtteil", "indicator", "group"):
         assert (part[col] == whole[col]).all()
-    late = (part["date"] > pd.Timestamp("2025-06-30")).to_numpy()
+    late = (part["date"] > pd.Timestamp("2025-12-31")).to_numpy()
     kept = (part["stadtteil"] == "Neckarvorstadt").to_numpy() | ~late
     np.testing.assert_array_equal(part["value"].to_numpy()[kept], whole["value"].to_numpy()[kept])
     assert part["value"][~kept].isna().all() and whole["value"][~kept].notna().any()
     assert set(part["stadtteil"][~kept]) == {"Weilimdorf", CITY}
     assert np.isnan(model.latest["lonely_share"])
+    by_year = yearly(part).set_index(["stadtteil", "indicator", "group", "year"])["value"]
+    whole_by_year = yearly(whole).set_index(["stadtteil", "indicator", "group", "year"])["value"]
+    for st in ("Weilimdorf", CITY):
+        assert by_year.loc[st, :, :, 2025].equals(whole_by_year.loc[st, :, :, 2025])
+        assert by_year.loc[st, :, :, 2026].isna().all()
+    # a date before the start leaves the Stadtteil out from the start
+    early = QuarterModel("neckarvorstadt", rng=3, **spec)
+    early.stop_after({"Weilimdorf": dt.date(2023, 12, 31)})
+    table = early.run()
+    assert table["value"][(table["stadtteil"] == "Weilimdorf").to_numpy()].isna().all()
 
 
 def test_stop_after_refuses_what_it_cannot_do():
@@ -255,7 +265,7 @@ def test_stop_after_refuses_what_it_cannot_do():
     model.step()
     with pytest.raises(ValueError, match="before the first step"):
         model.stop_after({211: dt.date(2024, 1, 31)})
-    timed = QuarterModel("neckarvorstadt", rng=1, stadtteile=[211, 801], scale=0.05, end="2024-03-31",
+    timed = QuarterModel("neckarvorstadt", rng=1, stadtteile=[211, 801], scale=0.05, end="2025-03-31",
                          spinup_weeks=0)
     timed.stop_after({"Weilimdorf": dt.date(2024, 1, 31)})
     timed.time_phases = True

@@ -88,6 +88,7 @@ from quartiersim.experiments import (
 )
 from quartiersim.files import LOCK_FILE, DirectoryLock, check_name, check_output, toml_plain, write_atomic
 from quartiersim.model import QuarterModel
+from quartiersim.outputs import COUNT_FLOWS, FLOWS
 from quartiersim.run import package_version
 from quartiersim.spec import Scenario, read_toml, validate_model
 
@@ -374,8 +375,9 @@ class Simulator:
     def model(self, parameters: dict[str, float], seed: int | None = None) -> QuarterModel:
         """The model of one simulation, built and spun up, not yet run.
 
-        It reports once a year (the statistics are yearly: stocks at a year's end, flows summed over it, so one
-        report a year gives the values of twelve) and stops each Stadtteil after the last year the targets read
+        It reports once a year unless a target reads a flow summed in floating point (the statistics are yearly:
+        stocks at a year's end, flows summed over it, so for stocks and counted initiatives one report a year
+        gives the values of twelve) and stops each Stadtteil after the last year the targets read
         (:func:`last_read`, ``QuarterModel.stop_after``); the statistics are those of the whole run.
         """
         if self.threads is not None:
@@ -385,7 +387,9 @@ class Simulator:
         values = {k: (int(round(v)) if self.integer.get(k) else float(v)) for k, v in dict(parameters).items()}
         data = copy.deepcopy(self.data)
         data["parameters"] = {**data["parameters"], **values}
-        data["report"] = "yearly"
+        if not any(o.indicator in FLOWS and o.indicator not in COUNT_FLOWS
+                   for t in self.targets for o in (t.statistic, t.relative_to) if o is not None):
+            data["report"] = "yearly"
         model = QuarterModel(Scenario(**data), rng=seed_for(values) if seed is None else seed)
         if model.funding is None:  # otherwise the Stadtteile share the funding rounds' budget to the end
             model.stop_after(last_read(self.targets, self.stadtteile, model.profile["stadtteil"].tolist(),

@@ -426,14 +426,14 @@ class QuarterModel(mesa.Model):
         if self.week >= self.n_weeks:
             self.running = False
             return
+        if self.time_phases and (self.last_week_s < self.n_weeks - 1).any():
+            raise ValueError("time_phases runs every Stadtteil: it cannot be combined with stop_after")
         timer = self.phase_seconds
         t0 = time.perf_counter()
         self._phase_roles()
         t1 = time.perf_counter()
         timer["roles"] = timer.get("roles", 0.0) + t1 - t0
         if self.time_phases:
-            if (self.last_week_s < self.n_weeks).any():
-                raise ValueError("time_phases runs every Stadtteil: it cannot be combined with stop_after")
             for name in self.PHASES[1:-1]:
                 getattr(self, f"_phase_{name}")()
                 t2 = time.perf_counter()
@@ -657,8 +657,9 @@ class QuarterModel(mesa.Model):
     def stop_after(self, last: dict[int | str, dt.date]) -> None:
         """Simulate some Stadtteile (numbers or names) only up to a date, to save the time of weeks nobody reads.
 
-        A Stadtteil is simulated to the end of the reporting period that holds its date; in every later report
-        its rows are NaN, and so are the city's (they need every Stadtteil). After the spin-up Stadtteile do not
+        A Stadtteil is simulated to the end of the calendar year that holds its date (and of the reporting
+        period that holds that year's end), so that every year with values is whole; in every later report its
+        rows are NaN, and so are the city's (they need every Stadtteil). After the spin-up Stadtteile do not
         interact (ties, venues and initiatives stay within one, the roles' hours are split by population, and
         the volunteering start rates are fixed at the spin-up's end), so the Stadtteile still simulated get
         exactly the numbers of a whole run. The one exception is the funding rounds, whose budget all
@@ -682,9 +683,12 @@ class QuarterModel(mesa.Model):
                 s = numbers.index(int(key))
             else:
                 raise ValueError(f"stop_after: {key!r} is not a simulated Stadtteil (expected one of {names})")
-            end = self.recorder.period_end(date, self.spec.end)
-            # the last week that starts within that reporting period (weeks belong to the period of their start)
-            self.last_week_s[s] = min(self.last_week_s[s], (end - self.spec.start).days // 7)
+            if date < self.spec.start:
+                last_week = -1
+            else:  # the last week that starts within that period (a week belongs to the period of its start)
+                end = self.recorder.period_end(dt.date(date.year, 12, 31), self.spec.end)
+                last_week = (end - self.spec.start).days // 7
+            self.last_week_s[s] = min(self.last_week_s[s], last_week)
 
     def run(self, progress=None) -> pd.DataFrame:
         """Step until the scenario's end date; ``progress(week, n_weeks)`` is called after each week."""

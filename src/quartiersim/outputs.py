@@ -68,6 +68,8 @@ INDICATORS: tuple[str, ...] = tuple(x[0] for x in RESIDENT_INDICATORS) + tuple(x
 #: indicators summed over a period (the others are stocks: the value at the period's end)
 FLOWS: tuple[str, ...] = ("meeting_place_visits", "initiative_dropouts", "role_hours", "cost_eur", "grants_eur",
                           "outreach_contacts", "role_event_attendances", "residents_moved", "pilot_cohort_dropouts")
+#: flows that count whole initiatives: sums of integers, the same whatever the reporting periods
+COUNT_FLOWS: tuple[str, ...] = ("initiative_dropouts", "pilot_cohort_dropouts")
 #: which direction is better for the city's goals (+1 more, -1 fewer); indicators not named have none
 BETTER: dict[str, int] = {
     "lonely_share": -1, "lonely_adults": -1, "ties_per_resident": 1, "bridging_tie_share": 1,

@@ -39,7 +39,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from llvmlite import ir
+from llvmlite import binding, ir
 from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
@@ -58,6 +58,10 @@ MAX_SESSIONS = 100_000  # advice sessions or network meetings per Stadtteil and 
 # ----------------------------------------------------------------------------------------------------------
 
 
+#: the prefetch intrinsic's name for a byte pointer: LLVM 17 and later have opaque pointers only
+_PREFETCH = "llvm.prefetch.p0" if binding.llvm_version_info[0] >= 17 else "llvm.prefetch.p0i8"
+
+
 @intrinsic
 def _prefetch(typingctx, arr, idx):
     """Ask the processor to bring the cache line of ``arr[idx]`` into its outer caches, without waiting for it.
@@ -73,7 +77,7 @@ def _prefetch(typingctx, arr, idx):
         ptr = builder.bitcast(ptr, ir.IntType(8).as_pointer())
         i32 = ir.IntType(32)
         fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [ptr.type, i32, i32, i32]),
-                                            "llvm.prefetch.p0")
+                                            _PREFETCH)
         builder.call(fn, [ptr, ir.Constant(i32, 0), ir.Constant(i32, 1), ir.Constant(i32, 1)])  # read, outer, data
         return context.get_dummy_value()
 
