@@ -765,7 +765,11 @@ def test_scheduler_killed_mid_sweep_then_exact_resume_on_a_new_scheduler(tmp_pat
         _wait_for(lambda: sweeping.poll() is not None or len(list((out / "runs").glob("*.parquet"))) >= 2, "runs")
         assert sweeping.poll() is None, sweeping.communicate()
         procs[0].kill()  # the scheduler dies
-        stdout, stderr = sweeping.communicate()
+        try:
+            stdout, stderr = sweeping.communicate(timeout=180)
+        except subprocess.TimeoutExpired:
+            sweeping.kill()
+            pytest.fail("the sweep did not stop within 3 minutes of its scheduler's death")
     finally:
         _stop(procs)
     assert sweeping.returncode == 1, stdout + stderr
@@ -781,6 +785,35 @@ def test_scheduler_killed_mid_sweep_then_exact_resume_on_a_new_scheduler(tmp_pat
         _stop(procs)
     assert all((out / "runs" / n).stat().st_mtime_ns == t for n, t in kept.items())  # kept runs not run again
     _assert_same_sweep(out, fault_reference)
+
+
+def test_jobs_in_flight_end_as_cancelled_when_the_scheduler_stops_answering(monkeypatch):
+    """``run_jobs`` does not wait for ever on jobs whose Dask scheduler went away: when none has finished for a
+    while and nothing answers at the scheduler's address for Dask's connect timeout, they end as cancelled (Dask's
+    client does this itself when it gives up reconnecting, but not always)."""
+    import concurrent.futures as cf
+    import threading
+
+    import dask.config
+
+    from quartiersim import executors
+
+    with socket.socket() as sock:  # an address where nothing listens
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setattr(executors, "WATCH_SECONDS", 0.2)
+    release = threading.Event()
+    errors, results = [], []
+    with cf.ThreadPoolExecutor(2) as pool, dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        pool.scheduler_address = f"tcp://127.0.0.1:{port}"
+        t0 = time.monotonic()
+        executors.run_jobs(pool, lambda job: release.wait(60) and job, [1, 2, 3], lambda j, r: results.append(j),
+                           lambda j, e: errors.append((j, e)), window=2)
+        waited = time.monotonic() - t0
+        release.set()
+    assert not results and [j for j, _ in errors] == [1, 2]
+    assert all(isinstance(e, cf.CancelledError) and "stopped answering" in str(e) for _, e in errors)
+    assert 1.0 <= waited < 30, waited
 
 
 # --- a full disk -------------------------------------------------------------------------------------------------

@@ -311,11 +311,17 @@ def run_jobs[J, R](executor: cf.Executor, fn: Callable[[J], R], jobs: Iterable[J
         window: most jobs in flight at once (None: submit all at once). Keeps the in-process executor lazy
             and bounds the memory of queued jobs.
 
-    Jobs still queued when this returns early (an exception, Ctrl-C) are cancelled.
+    Jobs still queued when this returns early (an exception, Ctrl-C) are cancelled. On an executor with a
+    ``scheduler_address`` (a Dask scheduler, :func:`scheduler_executor`) the scheduler is asked whether it still
+    answers whenever no job has finished for :data:`WATCH_SECONDS`; once it has not answered for Dask's connect
+    timeout, the jobs in flight end as cancelled (``on_error`` with a ``CancelledError``). Dask's client cancels
+    them itself when it gives up reconnecting, but not always: a sweep was seen waiting for ever.
 
     """
     queue = iter(jobs)
     pending: dict[cf.Future, J] = {}
+    address = getattr(executor, "scheduler_address", None)
+    silent_since: float | None = None  # when the scheduler was first found not answering
 
     def fill() -> None:
         while window is None or len(pending) < window:
@@ -327,7 +333,20 @@ def run_jobs[J, R](executor: cf.Executor, fn: Callable[[J], R], jobs: Iterable[J
     try:
         fill()
         while pending:
-            done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+            done, _ = cf.wait(pending, timeout=WATCH_SECONDS if address else None, return_when=cf.FIRST_COMPLETED)
+            if not done and address is not None:
+                if scheduler_answers(address, timeout=min(5.0, WATCH_SECONDS)):
+                    silent_since = None
+                    continue
+                now = time.monotonic()
+                silent_since = now if silent_since is None else silent_since
+                if now - silent_since < connect_timeout():
+                    continue
+                for future, job in list(pending.items()):
+                    future.cancel()
+                    on_error(job, cf.CancelledError(f"the Dask scheduler at {address} stopped answering"))
+                pending.clear()
+                return
             for future in done:
                 job = pending.pop(future)
                 # a future cancelled by the executor (a Dask scheduler that went away) is an error of the job
@@ -343,3 +362,5 @@ def run_jobs[J, R](executor: cf.Executor, fn: Callable[[J], R], jobs: Iterable[J
 
 
 _END: Any = object()
+#: seconds without a finished job after which run_jobs asks a Dask scheduler whether it still answers
+WATCH_SECONDS = 10.0
