@@ -58,7 +58,6 @@ def main() -> None:
 
     numba.set_num_threads(1)
     from quartiersim.calibration import Simulator, last_read, load_calibration, statistics
-    from quartiersim.model import QuarterModel
     from quartiersim.run import simulate
 
     cal = load_calibration(args.calibration)
@@ -85,10 +84,13 @@ def main() -> None:
         out = f(*args)
         return time.perf_counter() - t0, out
 
+    names: list[str] = []
+
     def split(seed: int) -> tuple[float, float]:
         t0 = time.perf_counter()
         model = simulator.model(draw(), seed)
         t1 = time.perf_counter()
+        names[:] = model.profile["stadtteil"].tolist()
         model.run()
         return t1 - t0, time.perf_counter() - t1
 
@@ -117,7 +119,6 @@ def main() -> None:
           f"{per_hour_before:,.0f} simulations "
           f"per hour (median {statistics_median(before):.2f} s); ratio {per_hour / per_hour_before:.2f}; "
           f"statistics identical: {'yes' if same else 'NO'}")
-    names = QuarterModel(cal.base, rng=0, spinup_weeks=0, end=cal.base.start).profile["stadtteil"].tolist()
     horizon = last_read(cal.targets, cal.stadtteile, names, spec.start)
     if horizon:
         print("  last year read: " + ", ".join(f"{k} {v.year}" for k, v in horizon.items()))
