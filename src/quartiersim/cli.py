@@ -563,7 +563,7 @@ def cmd_discover(args: argparse.Namespace, console: Console) -> int:
 
 
 def _quiet_dask() -> None:
-    """Silence the Dask client's log (its reconnection attempts, with tracebacks).
+    """Silence the Dask client's log (its reconnection attempts and lost results, with tracebacks).
 
     A scheduler that went away is said once, by the sweep. Dask sets its loggers' levels when it is imported, so
     this comes after the import.
@@ -574,6 +574,9 @@ def _quiet_dask() -> None:
 
     for name in ["distributed", *(n for n in logging.root.manager.loggerDict if n.startswith("distributed."))]:
         logging.getLogger(name).setLevel(logging.CRITICAL)
+    # a result still being fetched when the scheduler dies fails in the client's event loop, which tornado logs
+    # with its traceback ("Exception in callback ... _cascade_future")
+    logging.getLogger("tornado.application").setLevel(logging.CRITICAL)
 
 
 def cmd_summarise(args: argparse.Namespace, console: Console) -> int:
