@@ -336,11 +336,7 @@ def statistics(table: pd.DataFrame, targets: list[TargetSpec], stadtteile: list[
 def _rows_read(table: pd.DataFrame, targets: list[TargetSpec], stadtteile: list[tuple[str, str | None]]
                ) -> pd.DataFrame:
     """The rows of a tidy table the targets' statistics read (their Stadtteil, indicator and group), no attrs."""
-    wanted = set()
-    for t, (st, rel_st) in zip(targets, stadtteile, strict=True):
-        wanted.add((st, t.statistic.indicator, t.statistic.group))
-        if t.relative_to is not None:
-            wanted.add((rel_st or st, t.relative_to.indicator, t.relative_to.group))
+    wanted = {(name, o.indicator, o.group) for o, name in _outcomes_read(targets, stadtteile)}
     # compared as arrays: every pandas Series made from the table would copy its attrs (the run's scenario) deeply
     cols = [table[c].array if isinstance(table[c].dtype, pd.CategoricalDtype) else table[c].to_numpy()
             for c in ("stadtteil", "indicator", "group")]
@@ -350,6 +346,15 @@ def _rows_read(table: pd.DataFrame, targets: list[TargetSpec], stadtteile: list[
     rows = table[keep]
     rows.attrs = {}  # pandas would copy a run's scenario (attrs) deeply at every step that follows
     return rows
+
+
+def _outcomes_read(targets: list[TargetSpec], stadtteile: list[tuple[str, str | None]]
+                   ) -> Iterator[tuple[OutcomeSpec, str]]:
+    """Each outcome the targets read (statistic, and the one it is relative to) with its Stadtteil or area."""
+    for t, (st, rel_st) in zip(targets, stadtteile, strict=True):
+        yield t.statistic, st
+        if t.relative_to is not None:
+            yield t.relative_to, rel_st or st
 
 
 def seed_for(parameters: dict[str, float]) -> int:
@@ -388,7 +393,7 @@ class Simulator:
         data = copy.deepcopy(self.data)
         data["parameters"] = {**data["parameters"], **values}
         if not any(o.indicator in FLOWS and o.indicator not in COUNT_FLOWS
-                   for t in self.targets for o in (t.statistic, t.relative_to) if o is not None):
+                   for o, _ in _outcomes_read(self.targets, self.stadtteile)):
             data["report"] = "yearly"
         model = QuarterModel(Scenario(**data), rng=seed_for(values) if seed is None else seed)
         if model.funding is None:  # otherwise the Stadtteile share the funding rounds' budget to the end
@@ -405,10 +410,8 @@ def last_read(targets: list[TargetSpec], stadtteile: list[tuple[str, str | None]
     reads the city's rows, every Stadtteil is needed to the end (an empty result).
     """
     last: dict[str, int] = {}
-    for t, (st, rel_st) in zip(targets, stadtteile, strict=True):
-        for outcome, name in ((t.statistic, st), (t.relative_to, rel_st or st)):
-            if outcome is not None:
-                last[name] = max(last.get(name, outcome.last_year), outcome.last_year)
+    for outcome, name in _outcomes_read(targets, stadtteile):
+        last[name] = max(last.get(name, outcome.last_year), outcome.last_year)
     if any(name not in simulated for name in last):  # the city (or an area made of several Stadtteile)
         return {}
     before = start - dt.timedelta(days=1)

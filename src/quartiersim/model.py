@@ -674,15 +674,12 @@ class QuarterModel(mesa.Model):
                              "[initiative_funding] no Stadtteil can stop before the end")
         if self.week > 0:
             raise ValueError("stop_after must be called before the first step")
-        numbers = [int(n) for n in self.profile["number"]]
-        names = self.profile["stadtteil"].tolist()
         for key, date in last.items():
-            if isinstance(key, str) and key in names:
-                s = names.index(key)
-            elif not isinstance(key, str) and int(key) in numbers:
-                s = numbers.index(int(key))
-            else:
-                raise ValueError(f"stop_after: {key!r} is not a simulated Stadtteil (expected one of {names})")
+            try:  # the profile's rows are the simulated Stadtteile in model order
+                s = int(select_stadtteile(self.profile, [key], source="stop_after")[0])
+            except InputError:
+                raise ValueError(f"stop_after: {key!r} is not a simulated Stadtteil (expected one of "
+                                 f"{self.profile['stadtteil'].tolist()})") from None
             if date < self.spec.start:
                 last_week = -1
             else:  # the last week that starts within that period (a week belongs to the period of its start)

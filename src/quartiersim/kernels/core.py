@@ -996,6 +996,16 @@ def dropout_hazards(pop, inits, prm, week, out):
             out[g] = _hazard(g, w, inits, prm, week - inits.advised[g] < prm.support_weeks)
 
 
+@njit(cache=True, inline="always")
+def _no_initiative_flows(s, inits):
+    """Clear Stadtteil s's foundings and drop-outs of the week (its counts and its slots' flags)."""
+    inits.n_found[s] = 0
+    inits.n_drop[s] = 0
+    for g in range(s * inits.max_init, (s + 1) * inits.max_init):
+        inits.founded[g] = 0
+        inits.dropped[g] = 0
+
+
 @njit(cache=True)
 def _initiatives(s, pop, inits, venues, eff, prm, week, wkey):
     """Hosts, advice sessions, network meetings, champions, drop-outs, members joining and foundings."""
@@ -1010,11 +1020,7 @@ def _initiatives(s, pop, inits, venues, eff, prm, week, wkey):
     n = hi - lo
     g0 = s * max_init
     cs = n_res + s  # counter of the Stadtteil's own draws
-    inits.n_found[s] = 0
-    inits.n_drop[s] = 0
-    for k in range(max_init):
-        founded[g0 + k] = 0
-        dropped[g0 + k] = 0
+    _no_initiative_flows(s, inits)
     if n == 0:
         return
     w = pop.weight_s[s]
@@ -1313,11 +1319,7 @@ def _idle(s, inits, counts):
     """A Stadtteil no longer simulated: no flows this week (no one left, contacted, founded or dropped out)."""
     for k in range(counts.shape[1]):
         counts[s, k] = 0
-    inits.n_found[s] = 0
-    inits.n_drop[s] = 0
-    for g in range(s * inits.max_init, (s + 1) * inits.max_init):
-        inits.founded[g] = 0
-        inits.dropped[g] = 0
+    _no_initiative_flows(s, inits)
 
 
 @njit(cache=True, parallel=True)
