@@ -36,6 +36,35 @@ def test_outcome_reads_stocks_at_the_year_end_and_sums_flows(table):
         quartiersim.outcome(yearly(table), "lonely_adults", 2025, stadtteil="Neckarvorstadt")
 
 
+def test_several_outcomes_at_once_are_pandas_aggregates_of_the_yearly_rows(table):
+    from quartiersim.experiments import OutcomeSpec, outcome_values_of
+
+    year_rows = yearly(table)
+    wanted = [(OutcomeSpec(indicator="lonely_share", year=2025), CITY),
+              (OutcomeSpec(indicator="lonely_share", group="migration", years=[2024, 2025], aggregate="mean"),
+               "Neckarvorstadt")]
+    wanted += [(OutcomeSpec(indicator="cost_eur", years=[2024, 2025], aggregate=how), st)
+               for how in ("sum", "mean", "min", "max", "change") for st in (CITY, "Neckarvorstadt")]
+    wanted.append((OutcomeSpec(indicator="cost_eur", years=[2024, 2026], aggregate="sum"), CITY))  # no 2026
+    got = outcome_values_of(table, wanted)
+    for (spec, st), value in zip(wanted, got, strict=True):
+        rows = year_rows[(year_rows["stadtteil"] == st) & (year_rows["indicator"] == spec.indicator)
+                         & (year_rows["group"] == spec.group)].set_index("year")["value"].sort_index()
+        if spec.aggregate == "value":
+            expected = rows[spec.year]
+        elif spec.aggregate == "change":
+            expected = rows[spec.last_year] - rows[spec.first_year]
+        elif spec.last_year > rows.index.max():
+            expected = math.nan
+        else:
+            expected = getattr(rows.loc[spec.first_year:spec.last_year], spec.aggregate)()
+        assert value == expected or (math.isnan(value) and math.isnan(expected)), spec
+        if spec.last_year <= 2025:  # outcome() refuses years the table does not have
+            assert value == quartiersim.outcome(table, spec.indicator, spec.year or tuple(spec.years), stadtteil=st,
+                                                group=spec.group, how=spec.aggregate)
+    assert math.isnan(got[-1]) and not any(math.isnan(v) for v in got[:-1])
+
+
 @pytest.mark.parametrize(("kwargs", "field"), [
     ({"indicator": "lonely"}, "indicator"),
     ({"indicator": "lonely_share", "year": 2030}, "year"),

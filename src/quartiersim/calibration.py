@@ -83,7 +83,7 @@ from quartiersim.experiments import (
     Uncertainty,
     base_scenario,
     check_outcomes,
-    outcome_value,
+    outcome_values_of,
     parameter_range,
 )
 from quartiersim.files import LOCK_FILE, DirectoryLock, check_name, check_output, toml_plain, write_atomic
@@ -320,11 +320,12 @@ def statistics(table: pd.DataFrame, targets: list[TargetSpec], stadtteile: list[
     from quartiersim.outputs import yearly
 
     table = yearly(_rows_read(table, targets, stadtteile)) if "year" not in table.columns else table
+    values = iter(outcome_values_of(table, list(_outcomes_read(targets, stadtteile))))
     out = {}
-    for t, (st, rel_st) in zip(targets, stadtteile, strict=True):
-        value = outcome_value(table, t.statistic, st)
+    for t in targets:  # in the order _outcomes_read gives them: each statistic, then what it is relative to
+        value = next(values)
         if t.relative_to is not None:
-            other = outcome_value(table, t.relative_to, rel_st or st)
+            other = next(values)
             if t.relative_as == "difference":
                 value = value - other
             else:

@@ -61,6 +61,7 @@ import copy
 import itertools
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -278,8 +279,8 @@ class Experiment:
 
     def outcome_values(self, table: pd.DataFrame) -> dict[str, float]:
         """The outcomes of one run from its yearly table (:func:`quartiersim.outputs.yearly`) or tidy table."""
-        return {o.label: outcome_value(table, o, st) for o, st in zip(self.outcomes, self.outcome_stadtteile,
-                                                                        strict=True)}
+        values = outcome_values_of(table, list(zip(self.outcomes, self.outcome_stadtteile, strict=True)))
+        return {o.label: v for o, v in zip(self.outcomes, values, strict=True)}
 
 
 def outcome_value(table: pd.DataFrame, outcome: OutcomeSpec, stadtteil: str) -> float:
@@ -287,21 +288,42 @@ def outcome_value(table: pd.DataFrame, outcome: OutcomeSpec, stadtteil: str) -> 
 
     A table by reporting period (with ``date``, as ``simulate`` returns it) is made yearly first.
     """
-    if "year" not in table.columns:
+    return outcome_values_of(table, [(outcome, stadtteil)])[0]
 
+
+def outcome_values_of(table: pd.DataFrame, wanted: Sequence[tuple[OutcomeSpec, str]]) -> list[float]:
+    """Several outcomes of one run at once, each ``(outcome, Stadtteil name)`` as :func:`outcome_value` gives it.
+
+    The table is made yearly once (if it is by reporting period) and searched once for each distinct
+    Stadtteil, indicator and group; the aggregates are numpy's over the years, as pandas computes them.
+    """
+    if "year" not in table.columns:
         table = yearly(table)
-    rows = table[(table["stadtteil"] == stadtteil) & (table["indicator"] == outcome.indicator)
-                 & (table["group"] == outcome.group)]
-    by_year = rows.set_index("year")["value"].astype(float).sort_index()
+    keys = [table[c].to_numpy() for c in ("stadtteil", "indicator", "group")]
+    years = table["year"].to_numpy()
+    values = table["value"].to_numpy(dtype=float)
+    series: dict[tuple[str, str, str], dict[int, float]] = {}
+    out = []
+    for outcome, stadtteil in wanted:
+        key = (stadtteil, outcome.indicator, outcome.group)
+        if key not in series:
+            rows = np.logical_and.reduce([np.asarray(col == x, dtype=bool) for col, x in zip(keys, key, strict=True)])
+            series[key] = dict(zip(years[rows].tolist(), values[rows].tolist(), strict=True))
+        out.append(_aggregate(series[key], outcome))
+    return out
+
+
+def _aggregate(by_year: dict[int, float], outcome: OutcomeSpec) -> float:
+    """An outcome's value from its row's values by year; NaN where a year it reads has none."""
     if outcome.aggregate == "value":
-        return float(by_year.get(outcome.year, math.nan))
+        return float(by_year.get(outcome.year, math.nan))  # type: ignore[arg-type]
     first, last = outcome.first_year, outcome.last_year
     if outcome.aggregate == "change":
         return float(by_year.get(last, math.nan) - by_year.get(first, math.nan))
-    span = by_year.loc[first:last]
-    if len(span) < last - first + 1 or span.isna().any():
+    span = np.array([by_year.get(year, math.nan) for year in range(first, last + 1)])
+    if np.isnan(span).any():
         return math.nan
-    return float(getattr(span, outcome.aggregate)())
+    return float(getattr(np, outcome.aggregate)(span))
 
 
 def outcome(table: pd.DataFrame, indicator: str, year: int | tuple[int, int] | None = None,

@@ -287,9 +287,10 @@ class QuarterModel(mesa.Model):
         # the pilot phase: initiatives founded by then are the cohort followed after funding ends
         self.init_founded_week = np.full(n_slots, self.week, dtype=np.int64)
         self.pilot_end_week = (self.spec.pilot_end - self.spec.start).days // 7
-        numbers = self.profile["number"].to_numpy()
+        self.st_numbers = self.profile["number"].to_numpy()  # each simulated Stadtteil's number, for its agents
         for g in np.flatnonzero(i.active):
-            self.initiatives[int(g)] = Initiative(self, int(g), int(numbers[g // self.max_init]), self.spec.start)
+            self.initiatives[int(g)] = Initiative(self, int(g), int(self.st_numbers[g // self.max_init]),
+                                                  self.spec.start)
 
     def _alloc_buffers(self) -> None:
         """Everything the weekly step writes into, allocated once, and the phases' parameters."""
@@ -600,7 +601,7 @@ class QuarterModel(mesa.Model):
                 if agent is not None:
                     agent.remove()
         if n_found.any():
-            numbers = self.profile["number"].to_numpy()
+            numbers = self.st_numbers
             for g in np.flatnonzero(self.init_founded):
                 self.initiatives[int(g)] = Initiative(self, int(g), int(numbers[g // self.max_init]), self.date)
                 self.init_founded_week[g] = self.week

@@ -57,7 +57,7 @@ from scipy import stats
 from quartiersim.compare import BYTES_PER_ROW, RejectedRunWarning, check_workers, yearly
 from quartiersim.errors import CommandError, InputError
 from quartiersim.executors import InProcessExecutor, dask_executor, local_executor, run_jobs, scheduler_answers
-from quartiersim.experiments import Experiment, OutcomeSpec, load_experiment, outcome_value
+from quartiersim.experiments import Experiment, OutcomeSpec, load_experiment, outcome_values_of
 from quartiersim.files import (
     LOCK_FILE,
     REJECTED,
@@ -546,7 +546,8 @@ def collect_outcomes(path: str | Path, skipped: list[tuple[str, str]] | None = N
                     skipped.append((str(file), why))
                 continue
             row: dict[str, Any] = {"point": int(point), "seed": seed}
-            row.update({o.label: outcome_value(table, o, st) for o, st in zip(store.outcomes, names, strict=True)})
+            values = outcome_values_of(table, list(zip(store.outcomes, names, strict=True)))
+            row.update({o.label: v for o, v in zip(store.outcomes, values, strict=True)})
             row["seconds"] = read_run_info(file).get("seconds")
             rows.append(row)
     labels = [o.label for o in store.outcomes]
