@@ -1,6 +1,6 @@
 """Small runs, as a calibration makes them: simulations per hour in one worker, and a fresh worker's warm start.
 
-    python benchmarks/small_runs.py [--runs 50] [--baseline SIMS_PER_HOUR]
+    python benchmarks/small_runs.py [--runs 50] [--baseline SIMS_PER_HOUR] [--today REV [--today-runs 20]]
 
 The simulation is the calibration's (``calibration/stuttgart.toml``): its base scenario with its ``[set]``
 changes, spin-up included, each run with a new parameter set drawn from the priors and its own seed, the way
@@ -17,15 +17,26 @@ time is the warm start.
 
 Prints simulations per hour, both ways, with the median seconds per simulation and their ratio, the split, and
 the warm start; with ``--baseline`` (simulations per hour measured before a change) also the ratio to it.
+
+``--today REV`` measures "today" in the same run: the small run the performance issue named (the whole city at
+scale 0.03, 2024 to 2025 after the scenario's spin-up, the ``default`` scenario, the eight city-wide targets and
+six priors of the calibration of that time) made by the code of commit ``REV`` (its ``src/`` and ``scenarios/``
+taken from git into a temporary folder; it compiles its kernels there once) and by this code, in turns of runs in
+fresh worker processes with the same parameter sets and seeds, and prints both rates and their ratio.
+``e2343cf`` is the code as it was when the issue was filed.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
+import json
 import math
 import os
 import subprocess
 import sys
+import tarfile
+import tempfile
 import time
 from pathlib import Path
 from statistics import median as statistics_median
@@ -47,13 +58,118 @@ def warm_start() -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
+#: the calibration of the issue's time (whole city at scale 0.03 over 2024-2025), in a form both codes read
+_TODAY_CALIBRATION = """name = "issue_small_run"
+scenario = "default"
+targets = "targets.toml"
+[set]
+scale = 0.03
+end = 2025-12-31
+[priors]
+lonely_onset_base = {low = 1e-5, high = 1.6e-4, scale = "log"}
+lonely_rr_very_poor = [20, 300]
+lonely_rr_migration = [1.0, 4.0]
+lonely_rr_low_income = [1.0, 4.0]
+volunteer_quit_rate = [0.001, 0.012]
+volunteer_participation_rr = [0.5, 6.0]
+"""
+#: its eight targets as (name, value, sd, group of lonely_share or volunteer_share, group it is relative to)
+_TODAY_TARGETS = (("lonely_share", 0.035, 0.005, "lonely_share", "all", None),
+                  ("lonely_share_very_good_health", 0.005, 0.003, "lonely_share", "health_very_good", None),
+                  ("lonely_share_very_poor_health", 0.30, 0.06, "lonely_share", "health_very_poor", None),
+                  ("lonely_ratio_migration", 1.5, 0.4, "lonely_share", "migration", "no_migration"),
+                  ("lonely_ratio_low_income", 1.6, 0.4, "lonely_share", "low_income", "all"),
+                  ("lonely_ratio_age_65plus", 1.0, 0.3, "lonely_share", "age_65plus", "all"),
+                  ("volunteer_share", 0.397, 0.02, "volunteer_share", "all", None),
+                  ("volunteer_ratio_migration", 0.61, 0.08, "volunteer_share", "migration", "no_migration"))
+#: one worker's runs of that calibration, for either code: prints each run's seconds as JSON
+_TODAY_WORKER = """
+import json, sys, time
+from pathlib import Path
+import numba
+numba.set_num_threads(1)
+import numpy as np
+from quartiersim.calibration import Simulator, TargetSpec, load_calibration
+folder, runs, first = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+kind = 'kind = "assumption"\\n' if "kind" in TargetSpec.model_fields else ""  # a field of later versions
+lines = []
+for name, value, sd, indicator, group, relative in json.loads(sys.argv[4]):
+    lines += ["[[targets]]", f'name = "{name}"', kind.strip(), f"value = {value}", f"sd = {sd}",
+              f'statistic = {{indicator = "{indicator}", group = "{group}", year = 2025}}', 'source = "timing"']
+    if relative:
+        lines.append(f'relative_to = {{indicator = "{indicator}", group = "{relative}", year = 2025}}')
+(folder / "targets.toml").write_text("\\n".join(x for x in lines if x) + "\\n")
+cal = load_calibration(folder / "calibration.toml")
+data = cal.base.as_data() if hasattr(cal.base, "as_data") else cal.base.model_dump()
+sim = Simulator(data, cal.targets, cal.stadtteile, {p.name: p.range.integer for p in cal.priors}, threads=1)
+def draw(seed):
+    rng = np.random.default_rng(seed)
+    out = {}
+    for p in cal.priors:
+        low, high, u = p.range.low, p.range.high, rng.random()
+        out[p.name] = float(low * (high / low) ** u if p.scale == "log" else low + u * (high - low))
+    return out
+sim(draw(10_000))  # load the compiled kernels
+seconds = []
+for k in range(first, first + runs):
+    t = time.perf_counter()
+    sim(draw(k))
+    seconds.append(time.perf_counter() - t)
+print(json.dumps(seconds))
+"""
+
+
+def today(rev: str, runs: int) -> None:
+    """Time the issue's small run on the code of commit ``rev`` and on this code, in turns; print both rates."""
+    try:
+        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", f"{rev}^{{commit}}"], check=True,
+                                capture_output=True, text=True).stdout.strip()
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", commit, "src", "scenarios"],
+                                 check=True, capture_output=True).stdout
+    except (OSError, subprocess.CalledProcessError) as exc:
+        print(f"--today: commit '{rev}' is not in this clone's history ({exc}); expected a commit of the "
+              "repository, e.g. e2343cf", file=sys.stderr)
+        sys.exit(2)
+    with tempfile.TemporaryDirectory(prefix="quartiersim-today-") as tmp:
+        old = Path(tmp) / "old"
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(old, filter="data")
+        seconds: dict[str, list[float]] = {"today": [], "now": []}
+        codes = {"today": old / "src", "now": ROOT / "src"}
+        turns = 2
+        for turn in range(turns):  # in turns, so that a drift of the machine's speed hits both alike
+            for label, src in codes.items():
+                folder = Path(tmp) / f"{label}{turn}"
+                folder.mkdir()
+                (folder / "calibration.toml").write_text(_TODAY_CALIBRATION)
+                env = dict(os.environ, NUMBA_NUM_THREADS="1", PYTHONPATH=str(src))
+                share = runs // turns + (turn < runs % turns)
+                out = subprocess.run([sys.executable, "-c", _TODAY_WORKER, str(folder), str(share), str(turn * runs),
+                                      json.dumps(_TODAY_TARGETS)], env=env, capture_output=True, text=True, cwd=tmp)
+                if out.returncode != 0:
+                    sys.exit(f"--today: the {label} code's worker failed:\n{out.stderr}")
+                seconds[label] += json.loads(out.stdout.strip().splitlines()[-1])
+    rate = {k: 3600 * len(v) / sum(v) for k, v in seconds.items()}
+    print(f"the issue's small run (whole city at scale 0.03, 2024-2025, its spin-up, 8 city targets), "
+          f"{runs} runs each in one worker:")
+    print(f"  today's code ({commit[:7]}): {rate['today']:,.0f} simulations per hour "
+          f"(median {statistics_median(seconds['today']):.2f} s)")
+    print(f"  this code: {rate['now']:,.0f} simulations per hour (median {statistics_median(seconds['now']):.2f} s); "
+          f"ratio {rate['now'] / rate['today']:.2f} (target >= 3)")
+
+
 def main() -> None:
     """Time the calibration's simulations and a worker's warm start."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--calibration", default=str(ROOT / "calibration" / "stuttgart.toml"))
     parser.add_argument("--baseline", type=float, default=None, help="simulations per hour before a change")
+    parser.add_argument("--today", metavar="REV", default=None,
+                        help="also time the issue's small run on the code of this commit (e.g. e2343cf)")
+    parser.add_argument("--today-runs", type=int, default=20)
     args = parser.parse_args()
+    if args.today:
+        today(args.today, args.today_runs)
     import numba
 
     numba.set_num_threads(1)
