@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from quartiersim.kernels import core, reference
-from quartiersim.kernels.random import mix64, mix64_py, uniform, uniform_py, week_key, week_key_py
+from quartiersim.kernels.random import mix64, mix64_py, uniform, uniform_py, week_key, week_key_py, week_keys
 from quartiersim.kernels.state import (
     AwarenessPrm,
     EncounterPrm,
@@ -167,6 +167,13 @@ def test_counter_random_numbers_match_python(key, week, counter, draw):
     assert u == uniform_py(int(wk), counter, draw)
     assert 0.0 <= u < 1.0
     assert int(mix64(np.uint64(key))) == mix64_py(key)
+
+
+@given(st.lists(st.integers(0, 2**64 - 1), min_size=1, max_size=9), st.integers(-10**6, 10**6))
+def test_week_keys_of_several_streams_at_once_are_each_streams_week_key(keys, week):
+    out = np.zeros(len(keys), dtype=np.uint64)
+    week_keys(np.array(keys, dtype=np.uint64), np.int64(week), out)
+    assert [int(k) for k in out] == [week_key_py(k, week) for k in keys]
 
 
 def test_counter_random_numbers_are_uniform():

@@ -43,7 +43,7 @@ from quartiersim.data import (
 from quartiersim.errors import InputError
 from quartiersim.funding import FundingRounds
 from quartiersim.kernels import core
-from quartiersim.kernels.random import week_key
+from quartiersim.kernels.random import week_key, week_keys
 from quartiersim.kernels.state import (
     AwarenessPrm,
     Effects,
@@ -296,6 +296,7 @@ class QuarterModel(mesa.Model):
         """Everything the weekly step writes into, allocated once, and the phases' parameters."""
         n_st = self.n_st
         self._wkeys = np.zeros(len(self.PHASES) - 2, dtype=np.uint64)
+        self._phase_keys = np.array([self._keys[name] for name in self.PHASES[1:-1]], dtype=np.uint64)
         self.counts = np.zeros((n_st, 3), dtype=np.int64)  # left, contacted, at role activities (agents)
         self.task_hours = np.zeros((n_st, len(TASKS)))
         self.week_role_hours = np.zeros(n_st)
@@ -545,8 +546,7 @@ class QuarterModel(mesa.Model):
 
     def _resident_week(self) -> None:
         """Demography to initiatives for every Stadtteil still simulated, as one kernel (see :meth:`step`)."""
-        for k, name in enumerate(self.PHASES[1:-1]):
-            self._wkeys[k] = self._wkey(name)
+        week_keys(self._phase_keys, np.int64(self.week), self._wkeys)
         prm = self._prm
         self.live_s[:] = self.week <= self.last_week_s
         core.week_step(self.pop, self.ties, self.venues, self.inits, self.effects, self.demog, *prm, self.week,

@@ -31,6 +31,13 @@ def week_key(stream_key, week):
     return mix64(uint64(stream_key) ^ mix64(uint64(week) * uint64(_GOLDEN) + uint64(1)))
 
 
+@njit(cache=True)
+def week_keys(stream_keys, week, out):
+    """The week keys of several streams at once: ``out[k]`` is ``week_key(stream_keys[k], week)``."""
+    for k in range(stream_keys.shape[0]):
+        out[k] = week_key(stream_keys[k], week)
+
+
 @njit(cache=True, inline="always")
 def uniform(wkey, counter, draw):
     """A uniform number in [0, 1) for (week key, counter, draw); counters are resident or Stadtteil ids."""
