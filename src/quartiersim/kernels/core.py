@@ -37,6 +37,7 @@ proportion to hours until everybody in a Stadtteil has been reached.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 from llvmlite import binding, ir
@@ -44,6 +45,7 @@ from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from .cache import drop_if_changed
 from .random import uniform
 from .state import NEVER
 
@@ -1451,3 +1453,8 @@ def _in_group(c, g):
     if g == 7:
         return level == 0
     return level == 4
+
+
+# numba ties a cached kernel to this file alone: drop the cached kernels when the draws (random.py) or the
+# constants (state.py) they compile in have changed, so that they are compiled anew (see .cache)
+drop_if_changed(week_step, "core", [Path(__file__).with_name("random.py"), Path(__file__).with_name("state.py")])
