@@ -83,8 +83,10 @@ from quartiersim.experiments import (
     Uncertainty,
     base_scenario,
     check_outcomes,
+    key_columns,
     outcome_values_of,
     parameter_range,
+    rows_of,
 )
 from quartiersim.files import LOCK_FILE, DirectoryLock, check_name, check_output, toml_plain, write_atomic
 from quartiersim.model import QuarterModel
@@ -338,12 +340,10 @@ def _rows_read(table: pd.DataFrame, targets: list[TargetSpec], stadtteile: list[
                ) -> pd.DataFrame:
     """The rows of a tidy table the targets' statistics read (their Stadtteil, indicator and group), no attrs."""
     wanted = {(name, o.indicator, o.group) for o, name in _outcomes_read(targets, stadtteile)}
-    # compared as arrays: every pandas Series made from the table would copy its attrs (the run's scenario) deeply
-    cols = [table[c].array if isinstance(table[c].dtype, pd.CategoricalDtype) else table[c].to_numpy()
-            for c in ("stadtteil", "indicator", "group")]
+    cols = key_columns(table)
     keep = np.zeros(len(table), dtype=bool)
     for key in wanted:
-        keep |= np.logical_and.reduce([np.asarray(col == x, dtype=bool) for col, x in zip(cols, key, strict=True)])
+        keep |= rows_of(cols, key)
     rows = table[keep]
     rows.attrs = {}  # pandas would copy a run's scenario (attrs) deeply at every step that follows
     return rows

@@ -299,7 +299,7 @@ def outcome_values_of(table: pd.DataFrame, wanted: Sequence[tuple[OutcomeSpec, s
     """
     if "year" not in table.columns:
         table = yearly(table)
-    keys = [table[c].to_numpy() for c in ("stadtteil", "indicator", "group")]
+    keys = key_columns(table)
     years = table["year"].to_numpy()
     values = table["value"].to_numpy(dtype=float)
     series: dict[tuple[str, str, str], dict[int, float]] = {}
@@ -307,10 +307,25 @@ def outcome_values_of(table: pd.DataFrame, wanted: Sequence[tuple[OutcomeSpec, s
     for outcome, stadtteil in wanted:
         key = (stadtteil, outcome.indicator, outcome.group)
         if key not in series:
-            rows = np.logical_and.reduce([np.asarray(col == x, dtype=bool) for col, x in zip(keys, key, strict=True)])
+            rows = rows_of(keys, key)
             series[key] = dict(zip(years[rows].tolist(), values[rows].tolist(), strict=True))
         out.append(_aggregate(series[key], outcome))
     return out
+
+
+def key_columns(table: pd.DataFrame) -> list[Any]:
+    """A results table's stadtteil, indicator and group columns as arrays, for :func:`rows_of`.
+
+    Compared as arrays (categorical ones as their categories' codes): every pandas Series made from a run's table
+    would copy its attrs (the run's scenario) deeply.
+    """
+    return [table[c].array if isinstance(table[c].dtype, pd.CategoricalDtype) else table[c].to_numpy()
+            for c in ("stadtteil", "indicator", "group")]
+
+
+def rows_of(keys: list[Any], key: tuple[str, str, str]) -> np.ndarray:
+    """Which rows hold ``key`` (Stadtteil, indicator, group), from the columns :func:`key_columns` gives."""
+    return np.logical_and.reduce([np.asarray(col == x, dtype=bool) for col, x in zip(keys, key, strict=True)])
 
 
 def _aggregate(by_year: dict[int, float], outcome: OutcomeSpec) -> float:

@@ -436,8 +436,9 @@ class QuarterModel(mesa.Model):
         t1 = time.perf_counter()
         timer["roles"] = timer.get("roles", 0.0) + t1 - t0
         if self.time_phases:
-            for name in self.PHASES[1:-1]:
-                getattr(self, f"_phase_{name}")()
+            week_keys(self._phase_keys, np.int64(self.week), self._wkeys)
+            for name, wkey in zip(self.PHASES[1:-1], self._wkeys, strict=True):
+                getattr(self, f"_phase_{name}")(wkey)
                 t2 = time.perf_counter()
                 timer[name] = timer.get(name, 0.0) + t2 - t1
                 t1 = t2
@@ -462,9 +463,6 @@ class QuarterModel(mesa.Model):
             self.running = False
             return
         super()._wrapped_step()
-
-    def _wkey(self, stream: str) -> np.uint64:
-        return np.uint64(week_key(np.uint64(self._keys[stream]), np.int64(self.week)))
 
     def _phase_parameters(self, replace_dropouts: bool) -> WeekPrm:
         """Each resident-level phase's parameters (:class:`~quartiersim.kernels.state.WeekPrm`)."""
@@ -553,36 +551,33 @@ class QuarterModel(mesa.Model):
                        self._wkeys, self.counts, self.live_s)
         self._week_books()
 
-    def _phase_demography(self) -> None:
+    def _phase_demography(self, wkey: np.uint64) -> None:
         self.counts[:, 0] = core.demography_step(self.pop, self.ties, self.venues, self.inits, self.demog,
-                                                 self._prm.demography, self._prm.loneliness, self.week,
-                                                 self._wkey("demography"))
+                                                 self._prm.demography, self._prm.loneliness, self.week, wkey)
 
-    def _phase_awareness(self) -> None:
+    def _phase_awareness(self, wkey: np.uint64) -> None:
         self.counts[:, 1] = core.awareness_step(self.pop, self.ties, self.effects, self._prm.awareness, self.week,
-                                                self._wkey("awareness"))
+                                                wkey)
 
-    def _phase_visits(self) -> None:
+    def _phase_visits(self, wkey: np.uint64) -> None:
         self.counts[:, 2] = core.visit_step(self.pop, self.venues, self.inits, self.effects, self._prm.visits,
-                                            self.week, self._wkey("visits"))
+                                            self.week, wkey)
 
-    def _phase_encounters(self) -> None:
-        core.encounter_step(self.pop, self.ties, self.venues, self.inits, self._prm.encounters,
-                            self._wkey("encounters"))
+    def _phase_encounters(self, wkey: np.uint64) -> None:
+        core.encounter_step(self.pop, self.ties, self.venues, self.inits, self._prm.encounters, wkey)
 
-    def _phase_ties(self) -> None:
-        core.tie_step(self.pop, self.ties, self._prm.ties, self._wkey("ties"))
+    def _phase_ties(self, wkey: np.uint64) -> None:
+        core.tie_step(self.pop, self.ties, self._prm.ties, wkey)
 
-    def _phase_loneliness(self) -> None:
-        core.loneliness_step(self.pop, self.ties, self._prm.loneliness, self.week, self._wkey("loneliness"))
+    def _phase_loneliness(self, wkey: np.uint64) -> None:
+        core.loneliness_step(self.pop, self.ties, self._prm.loneliness, self.week, wkey)
 
-    def _phase_participation(self) -> None:
-        core.participation_step(self.pop, self.ties, self._prm.participation, self.week,
-                                self._wkey("participation"))
+    def _phase_participation(self, wkey: np.uint64) -> None:
+        core.participation_step(self.pop, self.ties, self._prm.participation, self.week, wkey)
 
-    def _phase_initiatives(self) -> None:
+    def _phase_initiatives(self, wkey: np.uint64) -> None:
         core.initiative_step(self.pop, self.inits, self.venues, self.effects, self._prm.initiatives, self.week,
-                             self._wkey("initiatives"))
+                             wkey)
 
     def _week_books(self) -> None:
         """Count the week's flows, and keep the Initiative agents in step with the slots."""
