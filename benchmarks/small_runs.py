@@ -40,6 +40,7 @@ import tempfile
 import time
 from pathlib import Path
 from statistics import median as statistics_median
+from typing import Any
 
 import numpy as np
 
@@ -102,21 +103,28 @@ for name, value, sd, indicator, group, relative in json.loads(sys.argv[4]):
 cal = load_calibration(folder / "calibration.toml")
 data = cal.base.as_data() if hasattr(cal.base, "as_data") else cal.base.model_dump()
 sim = Simulator(data, cal.targets, cal.stadtteile, {p.name: p.range.integer for p in cal.priors}, threads=1)
-def draw(seed):
-    rng = np.random.default_rng(seed)
-    out = {}
-    for p in cal.priors:
-        low, high, u = p.range.low, p.range.high, rng.random()
-        out[p.name] = float(low * (high / low) ** u if p.scale == "log" else low + u * (high - low))
-    return out
-sim(draw(10_000))  # load the compiled kernels
+sys.path.insert(0, sys.argv[5])
+from small_runs import draw_parameters
+sim(draw_parameters(cal.priors, np.random.default_rng(10_000)))  # load the compiled kernels
 seconds = []
 for k in range(first, first + runs):
     t = time.perf_counter()
-    sim(draw(k))
+    sim(draw_parameters(cal.priors, np.random.default_rng(k)))
     seconds.append(time.perf_counter() - t)
 print(json.dumps(seconds))
 """
+
+
+def draw_parameters(priors: list[Any], rng: np.random.Generator) -> dict[str, float]:
+    """One parameter set from the priors (uniform, or log-uniform), the way a calibration's first generation draws.
+
+    Used by this code and, in ``--today``, by a past code's worker (its priors have the same fields).
+    """
+    out = {}
+    for prior in priors:
+        low, high, u = prior.range.low, prior.range.high, rng.random()
+        out[prior.name] = float(low * (high / low) ** u if prior.scale == "log" else low + u * (high - low))
+    return out
 
 
 def today(rev: str, runs: int) -> None:
@@ -145,7 +153,8 @@ def today(rev: str, runs: int) -> None:
                 env = dict(os.environ, NUMBA_NUM_THREADS="1", PYTHONPATH=str(src))
                 share = runs // turns + (turn < runs % turns)
                 out = subprocess.run([sys.executable, "-c", _TODAY_WORKER, str(folder), str(share), str(turn * runs),
-                                      json.dumps(_TODAY_TARGETS)], env=env, capture_output=True, text=True, cwd=tmp)
+                                      json.dumps(_TODAY_TARGETS), str(Path(__file__).parent)], env=env,
+                                     capture_output=True, text=True, cwd=tmp)
                 if out.returncode != 0:
                     sys.exit(f"--today: the {label} code's worker failed:\n{out.stderr}")
                 seconds[label] += json.loads(out.stdout.strip().splitlines()[-1])
@@ -168,6 +177,8 @@ def main() -> None:
                         help="also time the issue's small run on the code of this commit (e.g. e2343cf)")
     parser.add_argument("--today-runs", type=int, default=20)
     args = parser.parse_args()
+    if args.today_runs < 2:
+        parser.error(f"--today-runs: expected at least 2 (a run in each turn of both codes), got {args.today_runs}")
     if args.today:
         today(args.today, args.today_runs)
     import numba
@@ -182,12 +193,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
 
     def draw() -> dict[str, float]:
-        out = {}
-        for prior in cal.priors:
-            low, high = prior.range.low, prior.range.high
-            u = rng.random()
-            out[prior.name] = float(low * (high / low) ** u if prior.scale == "log" else low + u * (high - low))
-        return out
+        return draw_parameters(cal.priors, rng)
 
     def whole(parameters: dict[str, float], seed: int) -> dict[str, float]:
         """The simulation with every Stadtteil to the end, as the simulator made it before it stopped any."""
