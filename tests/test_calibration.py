@@ -198,6 +198,20 @@ def test_convergence_needs_the_ess_and_a_small_fall_of_epsilon_or_few_accepted(e
         assert ("accepted" in reason) == (last_sims > 300)
 
 
+@pytest.mark.parametrize("budget", ["max_generations", "max_simulations"])
+def test_a_last_allowed_generation_that_meets_the_criterion_has_converged(budget):
+    """The budget and the criterion can both hold after a generation (a fresh run of the shipped calibration
+    met the criterion in its ninth generation of nine): it stopped because it converged."""
+    limits = {"max_generations": 4, "max_simulations": 100_000} if budget == "max_generations" else \
+        {"max_generations": 20, "max_simulations": 2_800}
+    settings = ABCSettings(population_size=100, min_generations=4, min_ess_share=0.4, max_epsilon_change=0.10,
+                           min_acceptance_rate=0.05, **limits)
+    met = stop_reason(_History([2.0, 1.5, 1.3, 1.1], [100, 60, 50, 45], last_sims=2500), settings)
+    assert met is not None and met.startswith("converged") and "accepted" in met, met
+    unmet = stop_reason(_History([2.0, 1.5, 1.3, 1.1], [100, 60, 50, 45], last_sims=1900), settings)
+    assert unmet is not None and unmet.startswith(budget), unmet
+
+
 def test_stopping_settings_leave_a_calibration_the_same(tmp_path):
     """The stopping rule and the number of predictive draws can change between runs of one history; the
     population size and the seed cannot."""

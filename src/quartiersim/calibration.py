@@ -718,14 +718,24 @@ def generation_table(history: Any) -> pd.DataFrame:
 
 
 def stop_reason(history: Any, settings: ABCSettings) -> str | None:
-    """Why the calibration should stop now (None: run another generation); see :class:`ABCSettings`."""
+    """Why the calibration should stop now (None: run another generation); see :class:`ABCSettings`.
+
+    Convergence is looked at first: a last allowed generation (``max_generations``, ``max_simulations``) that
+    meets the criterion has converged, and is recorded so.
+    """
     done = history.max_t + 1 if history.max_t is not None and history.max_t >= 0 else 0
+    reason = _converged(history, settings, done) if done > 0 else None
+    if reason is not None:
+        return reason
     if done >= settings.max_generations:
         return f"max_generations ({settings.max_generations}) reached"
     if (history.total_nr_simulations or 0) >= settings.max_simulations:
         return f"max_simulations ({settings.max_simulations}) used up"
-    if done == 0:
-        return None
+    return None
+
+
+def _converged(history: Any, settings: ABCSettings, done: int) -> str | None:
+    """The convergence criterion of :class:`ABCSettings` after ``done`` generations (None: not converged)."""
     gens = generation_table(history)
     eps = gens["epsilon"].to_numpy(dtype=float)
     if eps[-1] <= settings.min_epsilon:
