@@ -11,7 +11,7 @@ worker makes them. The simulator reports once a year and stops each Stadtteil af
 read (``QuarterModel.stop_after``); the same parameter sets and seeds also run whole, monthly and every
 Stadtteil to the end (as the simulator did before), alternating with them, and the statistics of both must be
 identical. A few more
-runs split a simulation's time into building the model (spin-up included) and stepping it. Then a fresh Python
+runs split a simulation's time into setting the model up, its spin-up and stepping it. Then a fresh Python
 process (a new worker, the kernels in numba's cache) imports quartiersim and makes one tiny run: its wall
 time is the warm start.
 
@@ -22,7 +22,9 @@ the warm start; with ``--baseline`` (simulations per hour measured before a chan
 scale 0.03, 2024 to 2025 after the scenario's spin-up, the ``default`` scenario, the eight city-wide targets and
 six priors of the calibration of that time) made by the code of commit ``REV`` (its ``src/`` and ``scenarios/``
 taken from git into a temporary folder; it compiles its kernels there once) and by this code, in turns of runs in
-fresh worker processes with the same parameter sets and seeds, and prints both rates and their ratio.
+fresh worker processes with the same parameter sets and seeds, and prints both rates and their ratio, with this
+code's simulation split into set-up, spin-up and the period (to set against the time 3 times today's rate
+allows).
 ``e2343cf`` is the code as it was when the issue was filed.
 """
 
@@ -106,12 +108,20 @@ sim = Simulator(data, cal.targets, cal.stadtteile, {p.name: p.range.integer for 
 sys.path.insert(0, sys.argv[5])
 from small_runs import draw_parameters
 sim(draw_parameters(cal.priors, np.random.default_rng(10_000)))  # load the compiled kernels
-seconds = []
+seconds, parts = [], []
 for k in range(first, first + runs):
     t = time.perf_counter()
     sim(draw_parameters(cal.priors, np.random.default_rng(k)))
     seconds.append(time.perf_counter() - t)
-print(json.dumps(seconds))
+if sys.argv[6] == "split":  # this code: where a simulation's seconds go (set-up, spin-up, the period)
+    from quartiersim.calibration import statistics
+    for k in range(first, first + min(runs, 3)):
+        t = time.perf_counter()
+        model = sim.model(draw_parameters(cal.priors, np.random.default_rng(k)), k)
+        built = time.perf_counter()
+        statistics(model.run(), sim.targets, sim.stadtteile)
+        parts.append([model.setup_seconds, model.spinup_seconds, time.perf_counter() - built, built - t])
+print(json.dumps({"seconds": seconds, "parts": parts}))
 """
 
 
@@ -143,6 +153,7 @@ def today(rev: str, runs: int) -> None:
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
             tar.extractall(old, filter="data")
         seconds: dict[str, list[float]] = {"today": [], "now": []}
+        parts: list[list[float]] = []
         codes = {"today": old / "src", "now": ROOT / "src"}
         turns = 2
         for turn in range(turns):  # in turns, so that a drift of the machine's speed hits both alike
@@ -153,11 +164,15 @@ def today(rev: str, runs: int) -> None:
                 env = dict(os.environ, NUMBA_NUM_THREADS="1", PYTHONPATH=str(src))
                 share = runs // turns + (turn < runs % turns)
                 out = subprocess.run([sys.executable, "-c", _TODAY_WORKER, str(folder), str(share), str(turn * runs),
-                                      json.dumps(_TODAY_TARGETS), str(Path(__file__).parent)], env=env,
+                                      json.dumps(_TODAY_TARGETS), str(Path(__file__).parent),
+                                      "split" if label == "now" else "-"], env=env,
                                      capture_output=True, text=True, cwd=tmp)
                 if out.returncode != 0:
                     sys.exit(f"--today: the {label} code's worker failed:\n{out.stderr}")
-                seconds[label] += json.loads(out.stdout.strip().splitlines()[-1])
+                result = json.loads(out.stdout.strip().splitlines()[-1])
+                seconds[label] += result["seconds"]
+                if label == "now":
+                    parts += result["parts"]
     rate = {k: 3600 * len(v) / sum(v) for k, v in seconds.items()}
     print(f"the issue's small run (whole city at scale 0.03, 2024-2025, its spin-up, 8 city targets), "
           f"{runs} runs each in one worker:")
@@ -165,6 +180,12 @@ def today(rev: str, runs: int) -> None:
           f"(median {statistics_median(seconds['today']):.2f} s)")
     print(f"  this code: {rate['now']:,.0f} simulations per hour (median {statistics_median(seconds['now']):.2f} s); "
           f"ratio {rate['now'] / rate['today']:.2f} (target >= 3)")
+    if parts:
+        setup, spinup, period, _ = (statistics_median(p[k] for p in parts) for k in range(4))
+        print(f"  this code's simulation, median of {len(parts)}: {setup:.2f} s set-up, {spinup:.2f} s spin-up, "
+              f"{period:.2f} s the period 2024-2025 with its statistics")
+        print(f"  3 times today's rate is {3 * rate['today']:,.0f} an hour, {3600 / (3 * rate['today']):.2f} s a "
+              f"simulation; the period alone takes {period:.2f} s of this code's")
 
 
 def main() -> None:
@@ -208,13 +229,12 @@ def main() -> None:
 
     names: list[str] = []
 
-    def split(seed: int) -> tuple[float, float]:
-        t0 = time.perf_counter()
+    def split(seed: int) -> tuple[float, float, float]:
         model = simulator.model(draw(), seed)
         t1 = time.perf_counter()
         names[:] = model.profile["stadtteil"].tolist()
         model.run()
-        return t1 - t0, time.perf_counter() - t1
+        return model.setup_seconds, model.spinup_seconds, time.perf_counter() - t1
 
     simulator(draw(), seed=10_000)  # load the compiled kernels
     now, before, same = [], [], True
@@ -228,8 +248,7 @@ def main() -> None:
     per_hour = 3600 * args.runs / sum(now)
     per_hour_before = 3600 * args.runs / sum(before)
     splits = [split(seed) for seed in range(args.runs, args.runs + min(args.runs, 5))]
-    build = statistics_median(t[0] for t in splits)
-    run = statistics_median(t[1] for t in splits)
+    setup, spinup, run = (statistics_median(t[k] for t in splits) for k in range(3))
     warm = statistics_median(warm_start() for _ in range(3))
     spec = cal.base
     print(f"calibration simulation: {spec.name}, {len(spec.stadtteile) if spec.stadtteile != 'all' else 152} "
@@ -244,7 +263,7 @@ def main() -> None:
     horizon = last_read(cal.targets, cal.stadtteile, names, spec.start)
     if horizon:
         print("  last year read: " + ", ".join(f"{k} {v.year}" for k, v in horizon.items()))
-    print(f"  a run's model: median {build:.2f} s building (spin-up included) + {run:.2f} s stepping "
+    print(f"  a run's model: median {setup:.2f} s set-up + {spinup:.2f} s spin-up + {run:.2f} s stepping "
           f"({len(splits)} runs)")
     print(f"  warm start of a new worker (import and a tiny run, kernels cached): {warm:.2f} s (target < 1.5 s)")
     if args.baseline:
