@@ -321,8 +321,9 @@ def load_indicators(
     out = stadtteile[["number", "stadtteil", "bezirk"]].copy()
     for spec in INDICATORS:
         given = [values.get(n, {}).get(spec.name) for n in out["number"]]
+        fallback = float(city.loc[spec.name, "value"])  # looked up once, not once a Stadtteil
         out[f"{spec.name}_fallback"] = [g is None for g in given]
-        out[spec.name] = [float(city.loc[spec.name, "value"]) if g is None else g for g in given]
+        out[spec.name] = [fallback if g is None else g for g in given]
     out["indicator_source"] = [sources.get(n, "") or "city-wide fallback values" for n in out["number"]]
     return out.reset_index(drop=True)
 
