@@ -10,10 +10,9 @@ worker), after one run that loads the compiled kernels, each through the calibra
 worker makes them. The simulator reports once a year and stops each Stadtteil after the last year the targets
 read (``QuarterModel.stop_after``); the same parameter sets and seeds also run whole, monthly and every
 Stadtteil to the end (as the simulator did before), alternating with them, and the statistics of both must be
-identical. A few more
-runs split a simulation's time into setting the model up, its spin-up and stepping it. Then a fresh Python
-process (a new worker, the kernels in numba's cache) imports quartiersim and makes one tiny run: its wall
-time is the warm start.
+identical. A few more runs split a simulation's time into setting the model up, its spin-up and stepping it
+(with the statistics). Then a fresh Python process (a new worker, the kernels in numba's cache) imports
+quartiersim and makes one tiny run: its wall time is the warm start.
 
 Prints simulations per hour, both ways, with the median seconds per simulation and their ratio, the split, and
 the warm start; with ``--baseline`` (simulations per hour measured before a change) also the ratio to it.
@@ -114,13 +113,9 @@ for k in range(first, first + runs):
     sim(draw_parameters(cal.priors, np.random.default_rng(k)))
     seconds.append(time.perf_counter() - t)
 if sys.argv[6] == "split":  # this code: where a simulation's seconds go (set-up, spin-up, the period)
-    from quartiersim.calibration import statistics
+    from small_runs import time_parts
     for k in range(first, first + min(runs, 3)):
-        t = time.perf_counter()
-        model = sim.model(draw_parameters(cal.priors, np.random.default_rng(k)), k)
-        built = time.perf_counter()
-        statistics(model.run(), sim.targets, sim.stadtteile)
-        parts.append([model.setup_seconds, model.spinup_seconds, time.perf_counter() - built, built - t])
+        parts.append(time_parts(sim, draw_parameters(cal.priors, np.random.default_rng(k)), k)[1])
 print(json.dumps({"seconds": seconds, "parts": parts}))
 """
 
@@ -135,6 +130,16 @@ def draw_parameters(priors: list[Any], rng: np.random.Generator) -> dict[str, fl
         low, high, u = prior.range.low, prior.range.high, rng.random()
         out[prior.name] = float(low * (high / low) ** u if prior.scale == "log" else low + u * (high - low))
     return out
+
+
+def time_parts(simulator: Any, parameters: dict[str, float], seed: int) -> tuple[Any, tuple[float, float, float]]:
+    """One simulation's model, and its seconds: set-up, spin-up, and stepping it with the targets' statistics."""
+    from quartiersim.calibration import statistics
+
+    model = simulator.model(parameters, seed)
+    built = time.perf_counter()
+    statistics(model.run(), simulator.targets, simulator.stadtteile)
+    return model, (model.setup_seconds, model.spinup_seconds, time.perf_counter() - built)
 
 
 def today(rev: str, runs: int) -> None:
@@ -153,7 +158,7 @@ def today(rev: str, runs: int) -> None:
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
             tar.extractall(old, filter="data")
         seconds: dict[str, list[float]] = {"today": [], "now": []}
-        parts: list[list[float]] = []
+        parts: list[tuple[float, float, float]] = []
         codes = {"today": old / "src", "now": ROOT / "src"}
         turns = 2
         for turn in range(turns):  # in turns, so that a drift of the machine's speed hits both alike
@@ -181,7 +186,7 @@ def today(rev: str, runs: int) -> None:
     print(f"  this code: {rate['now']:,.0f} simulations per hour (median {statistics_median(seconds['now']):.2f} s); "
           f"ratio {rate['now'] / rate['today']:.2f} (target >= 3)")
     if parts:
-        setup, spinup, period, _ = (statistics_median(p[k] for p in parts) for k in range(4))
+        setup, spinup, period = (statistics_median(p[k] for p in parts) for k in range(3))
         print(f"  this code's simulation, median of {len(parts)}: {setup:.2f} s set-up, {spinup:.2f} s spin-up, "
               f"{period:.2f} s the period 2024-2025 with its statistics")
         print(f"  3 times today's rate is {3 * rate['today']:,.0f} an hour, {3600 / (3 * rate['today']):.2f} s a "
@@ -230,11 +235,9 @@ def main() -> None:
     names: list[str] = []
 
     def split(seed: int) -> tuple[float, float, float]:
-        model = simulator.model(draw(), seed)
-        t1 = time.perf_counter()
+        model, seconds = time_parts(simulator, draw(), seed)
         names[:] = model.profile["stadtteil"].tolist()
-        model.run()
-        return model.setup_seconds, model.spinup_seconds, time.perf_counter() - t1
+        return seconds
 
     simulator(draw(), seed=10_000)  # load the compiled kernels
     now, before, same = [], [], True
@@ -263,8 +266,8 @@ def main() -> None:
     horizon = last_read(cal.targets, cal.stadtteile, names, spec.start)
     if horizon:
         print("  last year read: " + ", ".join(f"{k} {v.year}" for k, v in horizon.items()))
-    print(f"  a run's model: median {setup:.2f} s set-up + {spinup:.2f} s spin-up + {run:.2f} s stepping "
-          f"({len(splits)} runs)")
+    print(f"  a run's model: median {setup:.2f} s set-up + {spinup:.2f} s spin-up + {run:.2f} s stepping with the "
+          f"statistics ({len(splits)} runs)")
     print(f"  warm start of a new worker (import and a tiny run, kernels cached): {warm:.2f} s (target < 1.5 s)")
     if args.baseline:
         print(f"  ratio to the baseline of {args.baseline:,.0f} simulations per hour: {per_hour / args.baseline:.2f} "
