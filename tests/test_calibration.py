@@ -12,6 +12,7 @@ import pytest
 
 from quartiersim.calibration import (
     ABCSettings,
+    Distance,
     Prior,
     Simulator,
     calibrate,
@@ -19,6 +20,7 @@ from quartiersim.calibration import (
     last_read,
     load_calibration,
     load_targets,
+    stages,
     statistics,
     stop_reason,
 )
@@ -333,6 +335,76 @@ def test_the_simulator_stops_each_stadtteil_after_its_last_target_year_with_the_
     for name, value in got.items():
         assert value == whole[name] or (np.isnan(value) and np.isnan(whole[name])), name
     assert sum(np.isfinite(v) for v in got.values()) >= len(got) - 1
+
+
+def _same(a: dict[str, float], b: dict[str, float]) -> bool:
+    return list(a) == list(b) and all(a[k] == b[k] or (np.isnan(a[k]) and np.isnan(b[k])) for k in a)
+
+
+def test_a_simulation_checked_year_by_year_gives_the_same_statistics_and_stops_when_told():
+    """Early rejection's half in the simulator: after 2025 (Weilimdorf's loneliness targets final) and 2027 (the
+    pilot's targets) it shows the statistics so far, which are those of the whole run, and the run's statistics
+    are the same as without the checks; told to stop, it stops with None."""
+    cal = load_calibration(ROOT / "calibration" / "stuttgart.toml")
+    base = cal.base.with_overrides(scale=0.1, spinup_weeks=13)
+    simulator = Simulator(base.as_data(), cal.targets, cal.stadtteile, {})
+    parameters = {"lonely_onset_base": 6e-5, "outreach_contacts_per_hour": 2.0}
+    assert [(year, len(targets)) for year, targets, _ in stages(cal.targets, cal.stadtteile)] == [(2025, 5), (2027, 8)]
+    shown: list[dict[str, float]] = []
+    checked = simulator(parameters, seed=4, reject=lambda partial: shown.append(partial) or False)
+    whole = simulator(parameters, seed=4)
+    assert _same(checked, whole)
+    assert [len(partial) for partial in shown] == [5, 8]
+    for partial in shown:
+        assert _same(partial, {k: whole[k] for k in partial})
+    assert simulator(parameters, seed=4, reject=lambda partial: True) is None
+
+
+def test_the_distance_never_falls_below_its_bound_from_some_targets():
+    """The bound early rejection stops a simulation at: from any subset of the targets' statistics it is at most
+    the distance of all of them (up to rounding far below the margin it is used with), infinite when a known
+    statistic is missing."""
+    rng = np.random.default_rng(5)
+    for _ in range(2000):
+        k = int(rng.integers(1, 12))
+        sd = {f"t{i}": float(10.0 ** rng.uniform(-4, 2)) for i in range(k)}
+        observed = {name: float(rng.normal()) for name in sd}
+        simulated = {name: observed[name] + float(rng.normal() * 10.0 ** rng.uniform(-6, 3)) for name in sd}
+        distance = Distance(sd)
+        full = distance(simulated, observed)
+        some = {name: v for name, v in simulated.items() if rng.random() < 0.6}
+        assert distance.lower_bound(some, observed) <= full * (1 + 1e-12)
+        assert distance.lower_bound(simulated, observed) == pytest.approx(full, rel=1e-12)
+    assert Distance({"a": 1.0, "b": 1.0}).lower_bound({"a": float("nan")}, {"a": 0.0, "b": 0.0}) == np.inf
+
+
+EARLY_TARGETS = TARGETS.replace('statistic = {indicator = "lonely_share", year = 2025}',
+                                'statistic = {indicator = "lonely_share", year = 2024}')
+
+
+def test_early_rejection_leaves_a_calibration_exactly_as_it_was(tmp_path):
+    """With one worker a calibration is reproducible: the same calibration with and without early rejection
+    accepts the same particles with the same weights and thresholds, while early rejection stopped some of its
+    simulations after 2024 (the loneliness target final, the volunteering one not yet)."""
+    assert EARLY_TARGETS != TARGETS
+    (tmp_path / "targets.toml").write_text(EARLY_TARGETS, encoding="utf-8")
+    text = CALIBRATION.format(generations=3, size=12)
+    results = {}
+    for flag in ("true", "false"):
+        cal_file = tmp_path / f"early_{flag}.toml"
+        cal_file.write_text(text.replace("seed = 3", f"seed = 3\nearly_rejection = {flag}"), encoding="utf-8")
+        out = tmp_path / f"out_{flag}"
+        results[flag] = calibrate(cal_file, out)
+        log = (out / "calibration.log").read_text(encoding="utf-8")
+        counts = [line for line in log.splitlines() if line.startswith("Early rejection:")]
+        stopped = int(counts[-1].split(":")[1].split()[0]) if counts else 0
+        assert (stopped > 0) == (flag == "true"), counts
+    on, off = results["true"], results["false"]
+    pd.testing.assert_frame_equal(on.generations, off.generations)
+    pd.testing.assert_frame_equal(on.posterior, off.posterior)
+    for t in range(3):
+        pd.testing.assert_frame_equal(_generation_particles(tmp_path / "out_true", t),
+                                      _generation_particles(tmp_path / "out_false", t))
 
 
 def test_last_read_keeps_every_stadtteil_when_a_target_reads_the_city(tmp_path):

@@ -38,12 +38,16 @@ the declared one, or log-uniform with ``scale = "log"``) and the ABC-SMC setting
     min_epsilon = 1.0                        # stop when the distance threshold reaches this
     max_simulations = 4000
     seed = 0
+    early_rejection = true                   # stop a simulation once its finished targets rule it out
 
 Each simulation runs the scenario with one parameter set and a seed drawn for it, and the distance to the
 targets is the root mean square of ``(simulated - value) / sd`` over the targets (a simulation that cannot give
-a statistic is rejected). ABC-SMC (Toni et al. 2009; Beaumont et al. 2009; pyabc: Schälte et al. 2022) keeps a
-weighted population of accepted parameter sets and lowers the threshold generation by generation: the result
-is a weighted posterior sample, not a best point.
+a statistic is rejected). A simulation whose finished targets (those of the years already simulated) put it
+beyond the generation's threshold is stopped there, because it would be rejected anyway
+(:mod:`quartiersim.abc_model`; ``early_rejection = false`` runs every simulation to its end). ABC-SMC (Toni et
+al. 2009; Beaumont et al. 2009; pyabc: Schälte et al. 2022) keeps a weighted population of accepted parameter
+sets and lowers the threshold generation by generation: the result is a weighted posterior sample, not a best
+point.
 
 The output directory holds ``calibration.db`` (pyabc's history: every generation; an interrupted calibration
 resumes from the last finished generation), ``posterior.csv`` (the last generation: parameters and weights),
@@ -152,12 +156,14 @@ class ABCSettings(_Strict):
     max_epsilon_change: float = Field(default=0.05, ge=0, le=1)
     min_acceptance_rate: float = Field(default=0.05, ge=0, le=1)
     predictive_draws: int = Field(default=40, ge=0, le=10_000)
+    early_rejection: bool = True
 
 
-#: The settings that say when to stop and what to report, not what a generation samples: a calibration resumed
-#: with other values of these continues the same history.
+#: The settings that say when to stop, what to report and how fast to simulate, not what a generation samples: a
+#: calibration resumed with other values of these continues the same history (early rejection gives up only on
+#: simulations that would be rejected anyway, :class:`quartiersim.abc_model.EarlyRejection`).
 STOPPING = frozenset({"max_generations", "max_simulations", "min_epsilon", "min_generations", "min_ess_share",
-                      "max_epsilon_change", "min_acceptance_rate", "predictive_draws"})
+                      "max_epsilon_change", "min_acceptance_rate", "predictive_draws", "early_rejection"})
 
 
 class CalibrationFile(_Strict):
@@ -374,9 +380,23 @@ class Simulator:
     integer: dict[str, bool]
     threads: int | None = None
 
-    def __call__(self, parameters: dict[str, float], seed: int | None = None) -> dict[str, float]:
-        """One simulation (pyabc's model); its seed is drawn from the values unless given."""
-        return statistics(self.model(parameters, seed).run(), self.targets, self.stadtteile)
+    def __call__(self, parameters: dict[str, float], seed: int | None = None,
+                 reject: Callable[[dict[str, float]], bool] | None = None) -> dict[str, float] | None:
+        """One simulation (pyabc's model); its seed is drawn from the values unless given.
+
+        With ``reject``, the run stops after each year in which some targets' statistics become final
+        (:func:`stages`) and calls ``reject`` with those statistics; if it says yes, the simulation ends there and
+        gives None. The statistics of a run that goes on are the same either way.
+        """
+        model = self.model(parameters, seed)
+        if reject is not None:
+            for year, targets, stadtteile in stages(self.targets, self.stadtteile):
+                end = dt.date(year, 12, 31)
+                while model.running and model.date <= end:
+                    model.step()
+                if reject(statistics(model.results(), targets, stadtteile)):
+                    return None
+        return statistics(model.run(), self.targets, self.stadtteile)
 
     def model(self, parameters: dict[str, float], seed: int | None = None) -> QuarterModel:
         """The model of one simulation, built and spun up, not yet run.
@@ -403,6 +423,21 @@ class Simulator:
         return model
 
 
+def stages(targets: list[TargetSpec], stadtteile: list[tuple[str, str | None]]
+           ) -> list[tuple[int, list[TargetSpec], list[tuple[str, str | None]]]]:
+    """The years before the last after which some targets' statistics are final, each with those targets.
+
+    A target is final once the last year it reads (its statistic's, and that of the one it is relative to) has
+    been reported: later weeks do not change the rows of earlier years.
+    """
+    last = [max(o.last_year for o, _ in _outcomes_read([t], [st])) for t, st in zip(targets, stadtteile, strict=True)]
+    out = []
+    for year in sorted(set(last))[:-1]:
+        keep = [k for k, y in enumerate(last) if y <= year]
+        out.append((year, [targets[k] for k in keep], [stadtteile[k] for k in keep]))
+    return out
+
+
 def last_read(targets: list[TargetSpec], stadtteile: list[tuple[str, str | None]], simulated: list[str],
               start: dt.date) -> dict[str, dt.date]:
     """The last day each simulated Stadtteil's rows are read by the targets (for ``QuarterModel.stop_after``).
@@ -426,9 +461,10 @@ class OnNormalScale:
     simulator: Simulator
     priors: list[Prior]
 
-    def __call__(self, parameters: dict[str, float]) -> dict[str, float]:
-        """One simulation with the parameters' values at the sampled ``z``."""
-        return self.simulator(natural(dict(parameters), self.priors))
+    def __call__(self, parameters: dict[str, float],
+                 reject: Callable[[dict[str, float]], bool] | None = None) -> dict[str, float] | None:
+        """One simulation with the parameters' values at the sampled ``z`` (``reject``: see :class:`Simulator`)."""
+        return self.simulator(natural(dict(parameters), self.priors), reject=reject)
 
 
 def natural(z: dict[str, float], priors: list[Prior]) -> dict[str, float]:
@@ -456,6 +492,18 @@ class Distance:
         if any(not math.isfinite(v) for v in z):
             return math.inf
         return math.sqrt(sum(v * v for v in z) / len(z))
+
+    def lower_bound(self, simulated: dict[str, float], observed: dict[str, float]) -> float:
+        """What the distance of a simulation will be at least, from the statistics it has given so far.
+
+        The targets still missing add squares, which are never negative, to the same mean: the distance can only
+        grow from here. (Rounding can make the two differ in the last digits: :class:`EarlyRejection` leaves a
+        margin far above that.)
+        """
+        z = [(simulated[k] - observed[k]) / s for k, s in self.sd.items() if k in simulated]
+        if any(not math.isfinite(v) for v in z):
+            return math.inf
+        return math.sqrt(math.fsum(v * v for v in z) / len(self.sd))
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -515,19 +563,6 @@ class _Progress(logging.Handler):
             return
         if self.callback:
             self.callback(self.generation, self.epsilon, self.simulations)
-
-
-class _Counted:
-    """The simulator in this process, counting its calls for the progress report (workers = 1)."""
-
-    def __init__(self, simulator: Any, progress: _Progress):
-        self.simulator, self.progress, self.calls = simulator, progress, 0
-
-    def __call__(self, parameters: dict[str, float]) -> dict[str, float]:
-        result = self.simulator(parameters)
-        self.calls += 1
-        self.progress.simulated(self.calls)
-        return result
 
 
 class _FinishedTasks:
@@ -648,8 +683,10 @@ def _calibrate(cal: Calibration, out: Path, resume: bool, workers: int, schedule
         with dask_client(workers, scheduler) if parallel else _nothing() as client:
             sampler = (pyabc.sampler.DaskDistributedSampler(dask_client=client, batch_size=1) if parallel
                        else pyabc.sampler.SingleCoreSampler())
-            scaled = OnNormalScale(simulator, cal.priors)
-            model = scaled if parallel else _Counted(scaled, handler)
+            from quartiersim.abc_model import EarlyRejection
+
+            model = EarlyRejection(OnNormalScale(simulator, cal.priors), distance, cal.settings.early_rejection,
+                                   counted=None if parallel else handler.simulated)
             db = f"sqlite:///{(out / DATABASE).resolve()}"
 
             def smc() -> Any:
@@ -690,6 +727,9 @@ def _calibrate(cal: Calibration, out: Path, resume: bool, workers: int, schedule
                     history = abc.run(minimum_epsilon=cal.settings.min_epsilon, max_nr_populations=1,
                                       max_total_nr_simulations=budget)
                 ran = (history.max_t + 1) - done
+            if not parallel and model.simulations:  # the workers' own counts stay in the workers
+                loggers[0].info(f"Early rejection: {model.stopped} of {model.simulations} simulations of this call "
+                                "stopped before their last year")
             predictive = None
             if cal.settings.predictive_draws > 0:
                 predictive = posterior_predictive(cal, history, simulator, client if parallel else None)
