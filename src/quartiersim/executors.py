@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import json
+import logging
 import multiprocessing
 import os
 import signal
@@ -222,8 +223,11 @@ def dask_client(workers: int = 2, address: str | None = None) -> Iterator[Any]:
         finally:
             _close(client)
         return
+    # the workers' warnings stay out of the console: pyabc cancels the simulations still running when a generation
+    # has its particles, and a worker warns of each ("CancelledError") although nothing went wrong
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=":0") as cluster, Client(cluster, set_as_default=False) as client:
+                      dashboard_address=":0", silence_logs=logging.ERROR) as cluster, \
+            Client(cluster, set_as_default=False) as client:
         yield client
 
 
