@@ -1,6 +1,6 @@
 """Small runs, as a calibration makes them: simulations per hour in one worker, and a fresh worker's warm start.
 
-    python benchmarks/small_runs.py [--runs 50] [--baseline SIMS_PER_HOUR] [--today REV [--today-runs 20]]
+    python benchmarks/small_runs.py [--runs 50] [--baseline SIMS_PER_HOUR] [--today REV [--today-runs 20]] [--early N]
 
 The simulation is the calibration's (``calibration/stuttgart.toml``): its base scenario with its ``[set]``
 changes, spin-up included, each run with a new parameter set drawn from the priors and its own seed, the way
@@ -25,6 +25,9 @@ fresh worker processes with the same parameter sets and seeds, and prints both r
 code's simulation split into set-up, spin-up and the period (to set against the time 3 times today's rate
 allows).
 ``e2343cf`` is the code as it was when the issue was filed.
+
+``--early N`` times early rejection (``quartiersim.abc_model``) late in the shipped calibration: N proposals drawn
+as its sampler would for a next generation, at its last threshold, each simulated whole and with early rejection.
 """
 
 from __future__ import annotations
@@ -193,6 +196,61 @@ def today(rev: str, runs: int) -> None:
               f"simulation; the period alone takes {period:.2f} s of this code's")
 
 
+def early_rejection(runs: int) -> None:
+    """Late in the shipped calibration: simulations per hour with early rejection and without.
+
+    Proposals are drawn as the calibration's sampler draws them for a next generation (a particle of the shipped
+    posterior by weight, perturbed on the sampler's scale by pyabc's normal kernel of each parameter, fitted to the
+    posterior) and judged at the shipped last generation's threshold. Each is simulated whole and with early
+    rejection, in alternating order; a simulation stopped early must be beyond the threshold when run whole.
+    """
+    import pandas as pd
+    import pyabc
+
+    from quartiersim.abc_model import MARGIN
+    from quartiersim.calibration import Distance, OnNormalScale, Simulator, load_calibration
+
+    cal = load_calibration(ROOT / "calibration" / "stuttgart.toml")
+    shipped = ROOT / "calibration" / "stuttgart"
+    posterior = pd.read_csv(shipped / "posterior.csv")
+    eps = float(pd.read_csv(shipped / "generations.csv")["epsilon"].iloc[-1])
+    z = pd.DataFrame({p.name: [p.normal(float(v)) for v in posterior[p.name]] for p in cal.priors})
+    transition = pyabc.AggregatedTransition(mapping={p.name: pyabc.MultivariateNormalTransition()
+                                                     for p in cal.priors})
+    transition.fit(z, (posterior["weight"] / posterior["weight"].sum()).to_numpy())
+    np.random.seed(0)  # pyabc's kernels draw from numpy's global generator
+    simulator = OnNormalScale(Simulator(cal.base.as_data(), cal.targets, cal.stadtteile,
+                                        {p.name: p.range.integer for p in cal.priors}, threads=1), cal.priors)
+    distance, observed = Distance({t.name: t.sd for t in cal.targets}), cal.observed
+    limit = eps * (1 + MARGIN)
+    simulator(dict(transition.rvs()))  # load the compiled kernels
+    whole_s = early_s = 0.0
+    stopped = accepted = 0
+    consistent = True
+    for k in range(runs):
+        proposal = dict(transition.rvs())
+        for turn in ((0, 1) if k % 2 else (1, 0)):
+            t0 = time.perf_counter()
+            if turn == 0:
+                stats = simulator(proposal)
+                whole_s += time.perf_counter() - t0
+                d = distance(stats, observed)
+            else:
+                cut = simulator(proposal, reject=lambda partial: distance.lower_bound(partial, observed) > limit)
+                early_s += time.perf_counter() - t0
+        accepted += d <= eps
+        if cut is None:
+            stopped += 1
+            consistent &= d > eps
+    print(f"early rejection, late in the shipped calibration: {runs} proposals from its posterior at its last "
+          f"threshold ({eps:.3f}), {accepted} accepted, {stopped} stopped early (each beyond the threshold when run "
+          f"whole: {'yes' if consistent else 'NO'})")
+    print(f"  whole: {3600 * runs / whole_s:,.0f} simulations per hour ({whole_s / runs:.2f} s); with early "
+          f"rejection: {3600 * runs / early_s:,.0f} ({early_s / runs:.2f} s); ratio {whole_s / early_s:.2f}")
+    if not consistent:
+        sys.exit("early rejection stopped a simulation that its whole run accepts")
+
+
 def main() -> None:
     """Time the calibration's simulations and a worker's warm start."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -202,6 +260,8 @@ def main() -> None:
     parser.add_argument("--today", metavar="REV", default=None,
                         help="also time the issue's small run on the code of this commit (e.g. e2343cf)")
     parser.add_argument("--today-runs", type=int, default=20)
+    parser.add_argument("--early", type=int, default=0, metavar="N",
+                        help="also time N proposals late in the shipped calibration with and without early rejection")
     args = parser.parse_args()
     if args.today_runs < 2:
         parser.error(f"--today-runs: expected at least 2 (a run in each turn of both codes), got {args.today_runs}")
@@ -274,6 +334,8 @@ def main() -> None:
               "(target >= 3)")
     if not same:
         sys.exit("the statistics of the runs that stop Stadtteile early differ from those of the whole runs")
+    if args.early:
+        early_rejection(args.early)
 
 if __name__ == "__main__":
     main()
