@@ -207,7 +207,7 @@ def early_rejection(runs: int) -> None:
     import pandas as pd
     import pyabc
 
-    from quartiersim.abc_model import MARGIN
+    from quartiersim.abc_model import EarlyRejection
     from quartiersim.calibration import Distance, OnNormalScale, Simulator, load_calibration
 
     cal = load_calibration(ROOT / "calibration" / "stuttgart.toml")
@@ -222,7 +222,7 @@ def early_rejection(runs: int) -> None:
     simulator = OnNormalScale(Simulator(cal.base.as_data(), cal.targets, cal.stadtteile,
                                         {p.name: p.range.integer for p in cal.priors}, threads=1), cal.priors)
     distance, observed = Distance({t.name: t.sd for t in cal.targets}), cal.observed
-    limit = eps * (1 + MARGIN)
+    model = EarlyRejection(simulator, distance)
     simulator(dict(transition.rvs()))  # load the compiled kernels
     whole_s = early_s = 0.0
     stopped = accepted = 0
@@ -236,7 +236,7 @@ def early_rejection(runs: int) -> None:
                 whole_s += time.perf_counter() - t0
                 d = distance(stats, observed)
             else:
-                cut = simulator(proposal, reject=lambda partial: distance.lower_bound(partial, observed) > limit)
+                cut = simulator(proposal, reject=lambda partial: model.beyond(partial, observed, eps))
                 early_s += time.perf_counter() - t0
         accepted += d <= eps
         if cut is None:

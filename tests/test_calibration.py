@@ -378,6 +378,67 @@ def test_the_distance_never_falls_below_its_bound_from_some_targets():
     assert Distance({"a": 1.0, "b": 1.0}).lower_bound({"a": float("nan")}, {"a": 0.0, "b": 0.0}) == np.inf
 
 
+MIXED_TARGETS = """
+[[targets]]
+name = "hours_2024"
+kind = "assumption"
+value = 500.0
+sd = 100.0
+statistic = {indicator = "role_hours", stadtteil = 211, year = 2024}
+source = "a flow read in a year before the others (monthly reports)"
+
+[[targets]]
+name = "participation_2024_to_2025"
+kind = "assumption"
+value = 1.0
+sd = 0.1
+statistic = {indicator = "participation_share", stadtteil = 211, year = 2024}
+relative_to = {indicator = "participation_share", stadtteil = 211, year = 2025}
+source = "a ratio whose second statistic is read a year later"
+
+[[targets]]
+name = "lonely_mean"
+kind = "assumption"
+value = 0.04
+sd = 0.01
+statistic = {indicator = "lonely_share", stadtteil = 211, years = [2024, 2025], aggregate = "mean"}
+source = "a mean over two years"
+
+[[targets]]
+name = "lonely_2026"
+kind = "assumption"
+value = 0.04
+sd = 0.01
+statistic = {indicator = "lonely_share", stadtteil = 801, year = 2026}
+source = "the last year, in another Stadtteil"
+"""
+
+
+def test_statistics_checked_year_by_year_with_monthly_reports_are_those_of_the_whole_run(tmp_path):
+    """Early rejection's stages with monthly reports (a flow summed in floating point keeps them monthly), a ratio
+    whose parts end in different years, a mean over years and a Stadtteil stopped before the other: each
+    stage's statistics are final, and the run's are the same as without the checks."""
+    (tmp_path / "targets.toml").write_text(MIXED_TARGETS, encoding="utf-8")
+    (tmp_path / "mixed.toml").write_text(
+        'name = "mixed"\nscenario = "neckarvorstadt"\ntargets = "targets.toml"\n[set]\nstadtteile = [211, 801]\n'
+        'scale = 0.1\nend = 2026-12-31\nspinup_weeks = 13\n[priors]\nlonely_onset_base = [1e-5, 1.6e-4]\n',
+        encoding="utf-8")
+    cal = load_calibration(tmp_path / "mixed.toml")
+    assert [(year, [t.name for t in targets]) for year, targets, _ in stages(cal.targets, cal.stadtteile)] == [
+        (2024, ["hours_2024"]), (2025, ["hours_2024", "participation_2024_to_2025", "lonely_mean"])]
+    simulator = Simulator(cal.base.as_data(), cal.targets, cal.stadtteile, {})
+    model = simulator.model({"lonely_onset_base": 6e-5}, seed=2)
+    assert model.spec.report == "monthly" and model.last_week_s.min() < model.last_week_s.max()
+    shown: list[dict[str, float]] = []
+    checked = simulator({"lonely_onset_base": 6e-5}, seed=2, reject=lambda partial: shown.append(partial) or False)
+    whole = simulator({"lonely_onset_base": 6e-5}, seed=2)
+    assert _same(checked, whole) and all(np.isfinite(v) for v in whole.values())
+    assert [list(partial) for partial in shown] == [["hours_2024"],
+                                                   ["hours_2024", "participation_2024_to_2025", "lonely_mean"]]
+    for partial in shown:
+        assert _same(partial, {k: whole[k] for k in partial})
+
+
 EARLY_TARGETS = TARGETS.replace('statistic = {indicator = "lonely_share", year = 2025}',
                                 'statistic = {indicator = "lonely_share", year = 2024}')
 
@@ -556,10 +617,23 @@ def test_finished_dask_tasks_are_counted_on_the_scheduler():
                 assert _finished_tasks(client) == 1
         assert not [w for w in caught if "already contains a plugin" in str(w.message)]
 
+        def shown(message: str) -> bool:  # by the workers' log of task states
+            import logging
+
+            log = logging.getLogger("distributed.worker.state_machine")
+            return log.filter(logging.LogRecord(log.name, logging.WARNING, "", 0, message, None, None)) is not False
+
+        # a task cancelled while it ran (pyabc cancels those of a finished generation) is no warning in our
+        # workers' output; other warnings are
+        cancelled = "Async instruction for <Task cancelled name='x'> ended with CancelledError"
+        assert set(client.run(shown, cancelled).values()) == {False}
+        assert set(client.run(shown, "another warning").values()) == {True}
+
 
 def test_calibration_on_a_local_dask_cluster(tmp_path):
-    """The same calibration with two worker processes (pyabc's Dask sampler on a local cluster)."""
-    write_targets(tmp_path)
+    """The same calibration with two worker processes (pyabc's Dask sampler on a local cluster), with a target
+    final after 2024, so that simulations stopped early come back from the workers too."""
+    (tmp_path / "targets.toml").write_text(EARLY_TARGETS, encoding="utf-8")
     cal_file = tmp_path / "parallel.toml"
     cal_file.write_text(CALIBRATION.format(generations=1, size=10), encoding="utf-8")
     seen = []

@@ -49,13 +49,21 @@ class EarlyRejection(pyabc.Model):
         """A whole simulation: the targets' statistics (pyabc's first sample, which sets the first threshold)."""
         return self._done(self.simulator(dict(pars)))
 
+    def beyond(self, partial: dict[str, float], observed: dict[str, float], eps: float) -> bool:
+        """Whether the statistics so far put a simulation beyond the threshold ``eps``, whatever comes."""
+        return self.distance.lower_bound(partial, observed) > eps * (1.0 + MARGIN)
+
+    def _judged_by_the_bound(self, distance_calculator: Any, acceptor: Any) -> bool:
+        """Whether pyabc judges with this model's distance and accepts at ``d <= eps``: what the bound assumes."""
+        return (getattr(distance_calculator, "fun", None) is self.distance
+                and type(acceptor) is pyabc.UniformAcceptor and not acceptor.use_complete_history)
+
     def accept(self, t: int, pars: Any, sum_stat_calculator: Any, distance_calculator: Any, eps_calculator: Any,
                acceptor: Any, x_0: dict) -> ModelResult:
         """Simulate, stopping early where the bound exceeds the threshold; otherwise judge as pyabc does."""
         eps = float(eps_calculator(t))
-        if self.enabled and math.isfinite(eps):
-            limit = eps * (1.0 + MARGIN)
-            stats = self.simulator(dict(pars), reject=lambda partial: self.distance.lower_bound(partial, x_0) > limit)
+        if self.enabled and math.isfinite(eps) and self._judged_by_the_bound(distance_calculator, acceptor):
+            stats = self.simulator(dict(pars), reject=lambda partial: self.beyond(partial, x_0, eps))
             if stats is None:
                 self.stopped += 1
                 self._done(None)

@@ -503,7 +503,10 @@ class Distance:
         z = [(simulated[k] - observed[k]) / s for k, s in self.sd.items() if k in simulated]
         if any(not math.isfinite(v) for v in z):
             return math.inf
-        return math.sqrt(math.fsum(v * v for v in z) / len(self.sd))
+        try:
+            return math.sqrt(math.fsum(v * v for v in z) / len(self.sd))
+        except OverflowError:  # squares beyond the largest float: the distance itself is infinite
+            return math.inf
 
 
 # ------------------------------------------------------------------------------------------------------------
