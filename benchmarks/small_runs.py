@@ -205,23 +205,20 @@ def early_rejection(runs: int) -> None:
     rejection, in alternating order; a simulation stopped early must be beyond the threshold when run whole.
     """
     import pandas as pd
-    import pyabc
 
     from quartiersim.abc_model import EarlyRejection
-    from quartiersim.calibration import Distance, OnNormalScale, Simulator, load_calibration
+    from quartiersim.calibration import OnNormalScale, load_calibration, perturbation
 
     cal = load_calibration(ROOT / "calibration" / "stuttgart.toml")
     shipped = ROOT / "calibration" / "stuttgart"
     posterior = pd.read_csv(shipped / "posterior.csv")
     eps = float(pd.read_csv(shipped / "generations.csv")["epsilon"].iloc[-1])
     z = pd.DataFrame({p.name: [p.normal(float(v)) for v in posterior[p.name]] for p in cal.priors})
-    transition = pyabc.AggregatedTransition(mapping={p.name: pyabc.MultivariateNormalTransition()
-                                                     for p in cal.priors})
+    transition = perturbation(cal.priors)
     transition.fit(z, (posterior["weight"] / posterior["weight"].sum()).to_numpy())
     np.random.seed(0)  # pyabc's kernels draw from numpy's global generator
-    simulator = OnNormalScale(Simulator(cal.base.as_data(), cal.targets, cal.stadtteile,
-                                        {p.name: p.range.integer for p in cal.priors}, threads=1), cal.priors)
-    distance, observed = Distance({t.name: t.sd for t in cal.targets}), cal.observed
+    simulator = OnNormalScale(cal.simulator(threads=1), cal.priors)
+    distance, observed = cal.distance(), cal.observed
     model = EarlyRejection(simulator, distance)
     simulator(dict(transition.rvs()))  # load the compiled kernels
     whole_s = early_s = 0.0
@@ -270,12 +267,11 @@ def main() -> None:
     import numba
 
     numba.set_num_threads(1)
-    from quartiersim.calibration import Simulator, last_read, load_calibration, statistics
+    from quartiersim.calibration import last_read, load_calibration, statistics
     from quartiersim.run import simulate
 
     cal = load_calibration(args.calibration)
-    simulator = Simulator(cal.base.as_data(), cal.targets, cal.stadtteile,
-                          {p.name: p.range.integer for p in cal.priors}, threads=1)
+    simulator = cal.simulator(threads=1)
     rng = np.random.default_rng(0)
 
     def draw() -> dict[str, float]:

@@ -341,6 +341,19 @@ def _same(a: dict[str, float], b: dict[str, float]) -> bool:
     return list(a) == list(b) and all(a[k] == b[k] or (np.isnan(a[k]) and np.isnan(b[k])) for k in a)
 
 
+def _checked_stages(simulator: Simulator, parameters: dict[str, float], seed: int
+                    ) -> tuple[list[dict[str, float]], dict[str, float]]:
+    """The statistics a run shows at each stage, and its whole run's: the run with the checks gives the same
+    statistics as without them, and each stage's are those of the whole run."""
+    shown: list[dict[str, float]] = []
+    checked = simulator(parameters, seed=seed, reject=lambda partial: shown.append(partial) or False)
+    whole = simulator(parameters, seed=seed)
+    assert _same(checked, whole)
+    for partial in shown:
+        assert _same(partial, {k: whole[k] for k in partial})
+    return shown, whole
+
+
 def test_a_simulation_checked_year_by_year_gives_the_same_statistics_and_stops_when_told():
     """Early rejection's half in the simulator: after 2025 (Weilimdorf's loneliness targets final) and 2027 (the
     pilot's targets) it shows the statistics so far, which are those of the whole run, and the run's statistics
@@ -350,13 +363,8 @@ def test_a_simulation_checked_year_by_year_gives_the_same_statistics_and_stops_w
     simulator = Simulator(base.as_data(), cal.targets, cal.stadtteile, {})
     parameters = {"lonely_onset_base": 6e-5, "outreach_contacts_per_hour": 2.0}
     assert [(year, len(targets)) for year, targets, _ in stages(cal.targets, cal.stadtteile)] == [(2025, 5), (2027, 8)]
-    shown: list[dict[str, float]] = []
-    checked = simulator(parameters, seed=4, reject=lambda partial: shown.append(partial) or False)
-    whole = simulator(parameters, seed=4)
-    assert _same(checked, whole)
+    shown, _ = _checked_stages(simulator, parameters, seed=4)
     assert [len(partial) for partial in shown] == [5, 8]
-    for partial in shown:
-        assert _same(partial, {k: whole[k] for k in partial})
     assert simulator(parameters, seed=4, reject=lambda partial: True) is None
 
 
@@ -429,14 +437,10 @@ def test_statistics_checked_year_by_year_with_monthly_reports_are_those_of_the_w
     simulator = Simulator(cal.base.as_data(), cal.targets, cal.stadtteile, {})
     model = simulator.model({"lonely_onset_base": 6e-5}, seed=2)
     assert model.spec.report == "monthly" and model.last_week_s.min() < model.last_week_s.max()
-    shown: list[dict[str, float]] = []
-    checked = simulator({"lonely_onset_base": 6e-5}, seed=2, reject=lambda partial: shown.append(partial) or False)
-    whole = simulator({"lonely_onset_base": 6e-5}, seed=2)
-    assert _same(checked, whole) and all(np.isfinite(v) for v in whole.values())
+    shown, whole = _checked_stages(simulator, {"lonely_onset_base": 6e-5}, seed=2)
+    assert all(np.isfinite(v) for v in whole.values())
     assert [list(partial) for partial in shown] == [["hours_2024"],
                                                    ["hours_2024", "participation_2024_to_2025", "lonely_mean"]]
-    for partial in shown:
-        assert _same(partial, {k: whole[k] for k in partial})
 
 
 EARLY_TARGETS = TARGETS.replace('statistic = {indicator = "lonely_share", year = 2025}',

@@ -244,6 +244,15 @@ class Calibration:
         """The target values by name."""
         return {t.name: t.value for t in self.targets}
 
+    def simulator(self, threads: int | None = None) -> Simulator:
+        """The simulator of this calibration: its base scenario, targets and the priors' integer parameters."""
+        return Simulator(self.base.as_data(), self.targets, self.stadtteile,
+                         {p.name: p.range.integer for p in self.priors}, threads=threads)
+
+    def distance(self) -> Distance:
+        """The distance of a simulation from this calibration's targets."""
+        return Distance({t.name: t.sd for t in self.targets})
+
     def fingerprint(self) -> str:
         """What a resumed calibration must share with the one that started the directory."""
         base = self.base.resolved()
@@ -467,6 +476,13 @@ class OnNormalScale:
         return self.simulator(natural(dict(parameters), self.priors), reject=reject)
 
 
+def perturbation(priors: list[Prior]) -> Any:
+    """The sampler's perturbation kernel: a normal of its own for each parameter, on the sampler's scale."""
+    import pyabc
+
+    return pyabc.AggregatedTransition(mapping={p.name: pyabc.MultivariateNormalTransition() for p in priors})
+
+
 def natural(z: dict[str, float], priors: list[Prior]) -> dict[str, float]:
     """Parameter values from the sampler's scale."""
     return {p.name: p.value(float(z[p.name])) for p in priors}
@@ -488,10 +504,8 @@ class Distance:
 
     def __call__(self, simulated: dict[str, float], observed: dict[str, float]) -> float:
         """The distance of a simulation from the targets."""
-        z = [(simulated[k] - observed[k]) / s for k, s in self.sd.items()]
-        if any(not math.isfinite(v) for v in z):
-            return math.inf
-        return math.sqrt(sum(v * v for v in z) / len(z))
+        z = self._z(simulated, observed, self.sd)
+        return math.inf if z is None else math.sqrt(sum(v * v for v in z) / len(z))
 
     def lower_bound(self, simulated: dict[str, float], observed: dict[str, float]) -> float:
         """What the distance of a simulation will be at least, from the statistics it has given so far.
@@ -500,13 +514,18 @@ class Distance:
         grow from here. (Rounding can make the two differ in the last digits: :class:`EarlyRejection` leaves a
         margin far above that.)
         """
-        z = [(simulated[k] - observed[k]) / s for k, s in self.sd.items() if k in simulated]
-        if any(not math.isfinite(v) for v in z):
+        z = self._z(simulated, observed, [k for k in self.sd if k in simulated])
+        if z is None:
             return math.inf
         try:
             return math.sqrt(math.fsum(v * v for v in z) / len(self.sd))
         except OverflowError:  # squares beyond the largest float: the distance itself is infinite
             return math.inf
+
+    def _z(self, simulated: dict[str, float], observed: dict[str, float], names: Any) -> list[float] | None:
+        """The z-scores of the targets ``names``, in the order of ``sd``; None if one is not finite."""
+        z = [(simulated[k] - observed[k]) / self.sd[k] for k in names]
+        return None if any(not math.isfinite(v) for v in z) else z
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -664,9 +683,8 @@ def _calibrate(cal: Calibration, out: Path, resume: bool, workers: int, schedule
     # every parameter on the sampler's scale (SAMPLER_SCALE): N(0, 1) there is the uniform or log-uniform prior
     prior = pyabc.Distribution(**{p.name: pyabc.RV("norm", 0.0, 1.0) for p in cal.priors})
     parallel = workers > 1 or scheduler is not None
-    simulator = Simulator(cal.base.as_data(), cal.targets, cal.stadtteile,
-                          {p.name: p.range.integer for p in cal.priors}, threads=1 if parallel else None)
-    distance = Distance({t.name: t.sd for t in cal.targets})
+    simulator = cal.simulator(threads=1 if parallel else None)
+    distance = cal.distance()
     handler = _Progress(progress)
     loggers = [logging.getLogger(n) for n in ("ABC", "ABC.History", "ABC.Sampler", "ABC.Epsilon")]
     saved = [(lg, lg.level, list(lg.handlers), lg.propagate) for lg in loggers]
@@ -693,10 +711,8 @@ def _calibrate(cal: Calibration, out: Path, resume: bool, workers: int, schedule
             db = f"sqlite:///{(out / DATABASE).resolve()}"
 
             def smc() -> Any:
-                kernels = pyabc.AggregatedTransition(
-                    mapping={p.name: pyabc.MultivariateNormalTransition() for p in cal.priors})
                 return pyabc.ABCSMC(model, prior, distance, population_size=cal.settings.population_size,
-                                    sampler=sampler, transitions=kernels)
+                                    sampler=sampler, transitions=perturbation(cal.priors))
 
             def loaded() -> tuple[Any, Any]:
                 # A fresh ABCSMC per generation, loading the stored history: an ABCSMC object run again keeps
