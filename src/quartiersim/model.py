@@ -303,6 +303,7 @@ class QuarterModel(mesa.Model):
         self.week_cost = np.zeros(n_st)
         self.rehost_s = np.zeros(n_st)
         self.programme_s = np.zeros(n_st)  # 1 once a role has worked in the Stadtteil
+        self._outputs_left = False  # whether the effects may hold a week's outputs (not all zero)
         self.effects = Effects(*(np.zeros(n_st) for _ in Effects._fields[:-2]), rehost=self.rehost_s,
                                programme=self.programme_s)
         self.stats = np.zeros((n_st, core.N_GROUPS, core.N_QUANTITIES))
@@ -529,13 +530,16 @@ class QuarterModel(mesa.Model):
         for role in self.roles:
             role.work(self.date)
         h = self.task_hours
-        e = self.effects
-        per_agent = np.where(self.pop.weight_s > 0, 1.0 / np.maximum(self.pop.weight_s, 1e-12), 0.0)
-        e.contacts[:] = h[:, _T["outreach"]] * p.outreach_contacts_per_hour * per_agent
-        e.attendance[:] = h[:, _T["events"]] / p.event_hours_per_event * p.event_attendance * per_agent
-        e.health_reach[:] = h[:, _T["health_network"]] * p.health_reach_per_hour * per_agent
-        e.advice_sessions[:] = h[:, _T["advice"]] / p.advice_hours_per_session
-        e.network_meetings[:] = h[:, _T["networking"]] / p.network_hours_per_meeting
+        worked = bool(h.any())
+        if worked or self._outputs_left:  # without hours the outputs are zeros: written once, not every week
+            e = self.effects
+            per_agent = np.where(self.pop.weight_s > 0, 1.0 / np.maximum(self.pop.weight_s, 1e-12), 0.0)
+            e.contacts[:] = h[:, _T["outreach"]] * p.outreach_contacts_per_hour * per_agent
+            e.attendance[:] = h[:, _T["events"]] / p.event_hours_per_event * p.event_attendance * per_agent
+            e.health_reach[:] = h[:, _T["health_network"]] * p.health_reach_per_hour * per_agent
+            e.advice_sessions[:] = h[:, _T["advice"]] / p.advice_hours_per_session
+            e.network_meetings[:] = h[:, _T["networking"]] / p.network_hours_per_meeting
+            self._outputs_left = worked
         self.programme_s[self.week_role_hours > 0] = 1.0
         self.period["role_hours"] += self.week_role_hours
         self.period["cost"] += self.week_cost
@@ -587,18 +591,21 @@ class QuarterModel(mesa.Model):
         self.period["moved"] += self.counts[:, 0] * w
         self.period["contacts"] += self.counts[:, 1] * w
         self.period["attendances"] += self.counts[:, 2] * w
+        # a few slots a week, visited one by one; the flags (0 or 1) are read as booleans, which numpy searches
+        # several times faster than bytes
         if n_drop.any():
-            self.init_rr[self.init_dropped == 1] = 1.0  # a grant ends with its initiative
-            cohort = (self.init_dropped == 1) & (self.init_founded_week <= self.pilot_end_week)
-            self.period["cohort_dropouts"] += cohort.reshape(self.n_st, self.max_init).sum(axis=1)
-            for g in np.flatnonzero(self.init_dropped):
-                agent = self.initiatives.pop(int(g), None)
+            cohort_dropouts = self.period["cohort_dropouts"]
+            for g in np.flatnonzero(self.init_dropped.view(np.bool_)).tolist():
+                self.init_rr[g] = 1.0  # a grant ends with its initiative
+                if self.init_founded_week[g] <= self.pilot_end_week:
+                    cohort_dropouts[g // self.max_init] += 1.0
+                agent = self.initiatives.pop(g, None)
                 if agent is not None:
                     agent.remove()
         if n_found.any():
             numbers = self.st_numbers
-            for g in np.flatnonzero(self.init_founded):
-                self.initiatives[int(g)] = Initiative(self, int(g), int(numbers[g // self.max_init]), self.date)
+            for g in np.flatnonzero(self.init_founded.view(np.bool_)).tolist():
+                self.initiatives[g] = Initiative(self, g, int(numbers[g // self.max_init]), self.date)
                 self.init_founded_week[g] = self.week
 
     def _phase_report(self) -> None:
