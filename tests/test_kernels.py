@@ -191,13 +191,14 @@ def test_kernels_match_reference_on_random_worlds(sizes, seed, name):
     _compare(name, World(sizes, seed=seed))
 
 
-def _week_args(w: World, week: int, live: np.ndarray | None = None):
-    """Arguments of :func:`core.week_step` on world ``w``, with the same parameters as :func:`_args`."""
+def _week_args(w: World, week: int, live: np.ndarray | None = None, block: int = core.BLOCK_RESIDENTS):
+    """Arguments of :func:`core.week_step` on world ``w``, with the same parameters as :func:`_args`, and blocks
+    of at most ``block`` residents."""
     keys = np.array([w.key(week=week, stream=len(name)) for name in PHASES], dtype=np.uint64)
     prm = [PRM[name] for name in PHASES]
     prm[-1] = prm[-1]._replace(founding_s=np.full(w.n_st, 0.02))
     return (w.pop, w.ties, w.venues, w.inits, w.eff, w.demog, *prm, week, keys, np.zeros((w.n_st, 3), np.int64),
-            np.ones(w.n_st, np.uint8) if live is None else live)
+            np.ones(w.n_st, np.uint8) if live is None else live, core.stadtteil_blocks(w.st_off, block))
 
 
 def _phase_by_phase(w: World, week: int):
@@ -213,9 +214,23 @@ STATE = ("age", "mig", "inc", "health", "stille", "threshold", "aware", "lonely"
          "place_used")
 
 
-@pytest.mark.parametrize("threads", [1, 2])
-def test_fused_week_equals_the_phase_kernels_in_order(threads):
-    """``week_step`` (each Stadtteil through the whole week, Stadtteile on threads) equals the phases in turn."""
+def test_stadtteil_blocks_cover_the_stadtteile_in_order_within_the_size():
+    st_off = np.cumsum([0, 30, 0, 1, 45, 12, 60, 7])
+    assert core.stadtteil_blocks(st_off, 10**9).tolist() == [0, 7]
+    assert core.stadtteil_blocks(st_off, 1).tolist() == [0, 1, 3, 4, 5, 6, 7]  # 0 and 1 resident together
+    assert core.stadtteil_blocks(st_off, 50).tolist() == [0, 3, 4, 5, 6, 7]  # 31, 45, 12, 60, 7
+    for size in (1, 13, 46, 75, 155, 10**9):
+        b = core.stadtteil_blocks(st_off, size)
+        assert b[0] == 0 and b[-1] == 7 and (np.diff(b) > 0).all()
+        residents = np.diff(st_off[b])
+        assert ((residents <= size) | (np.diff(b) == 1)).all()  # within the size, or a single Stadtteil
+
+
+@pytest.mark.parametrize(("threads", "block"), [(1, core.BLOCK_RESIDENTS), (2, core.BLOCK_RESIDENTS), (1, 1),
+                                                (2, 1), (1, 50), (2, 50)])
+def test_fused_week_equals_the_phase_kernels_in_order(threads, block):
+    """``week_step`` (each block of Stadtteile through the whole week, blocks on threads) equals the phases in
+    turn, whatever the blocks: all Stadtteile in one, each alone, or a few together."""
     import numba
 
     sizes = [30, 0, 1, 45, 12, 60, 7]
@@ -225,7 +240,7 @@ def test_fused_week_equals_the_phase_kernels_in_order(threads):
     try:
         for week in range(by_phase.week, by_phase.week + 5):
             _phase_by_phase(by_phase, week)
-            core.week_step(*_week_args(fused, week))
+            core.week_step(*_week_args(fused, week, block=block))
             for attr in STATE:
                 np.testing.assert_array_equal(getattr(fused, attr), getattr(by_phase, attr),
                                               err_msg=f"week {week}: {attr}")
@@ -254,7 +269,7 @@ def test_a_stadtteil_no_longer_live_is_left_as_it_is_and_the_others_are_unchange
             frozen = {attr: copy.deepcopy(getattr(part, attr)) for attr in STATE if attr != "place_used"}
         core.week_step(*_week_args(whole, week))
         args = _week_args(part, week, live)
-        counts = args[-2]
+        counts = args[-3]
         counts[:] = 7  # whatever the week before left
         core.week_step(*args)
         if live[stop] == 0:

@@ -316,6 +316,7 @@ class QuarterModel(mesa.Model):
         # the last week each Stadtteil is simulated (stop_after), and which ones the weekly kernel steps
         self.last_week_s = np.full(n_st, np.iinfo(np.int64).max, dtype=np.int64)
         self.live_s = np.ones(n_st, dtype=np.uint8)
+        self._blocks = core.stadtteil_blocks(self.pop.st_off)  # the week kernel's blocks of Stadtteile
         self.volunteer_start_no, self.volunteer_start_mig = self._volunteer_start_rates(initial=True)
         self._prm = self._phase_parameters(replace_dropouts=True)
 
@@ -421,8 +422,8 @@ class QuarterModel(mesa.Model):
     def step(self) -> None:
         """Advance one week: run every phase in :data:`PHASES` order.
 
-        By default the resident-level phases (demography to initiatives) run as one kernel that takes each
-        Stadtteil through the whole week in turn (:func:`quartiersim.kernels.core.week_step`), and
+        By default the resident-level phases (demography to initiatives) run as one kernel that takes each block
+        of Stadtteile through the whole week in turn (:func:`quartiersim.kernels.core.week_step`), and
         ``phase_seconds`` times ``roles``, ``residents`` and ``report``. With ``time_phases = True`` each phase
         runs as its own kernel over all Stadtteile and is timed on its own; the results are identical.
         """
@@ -552,7 +553,7 @@ class QuarterModel(mesa.Model):
         prm = self._prm
         self.live_s[:] = self.week <= self.last_week_s
         core.week_step(self.pop, self.ties, self.venues, self.inits, self.effects, self.demog, *prm, self.week,
-                       self._wkeys, self.counts, self.live_s)
+                       self._wkeys, self.counts, self.live_s, self._blocks)
         self._week_books()
 
     def _phase_demography(self, wkey: np.uint64) -> None:
