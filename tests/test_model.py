@@ -274,3 +274,21 @@ def test_stop_after_refuses_what_it_cannot_do():
     funded = QuarterModel("rollout_equal", rng=1, scale=0.01, end="2028-06-30", spinup_weeks=0)
     with pytest.raises(ValueError, match="funding rounds"):
         funded.stop_after({int(funded.profile["number"].iloc[0]): dt.date(2024, 1, 31)})
+
+
+def test_demography_tables_are_made_once_per_profile_and_each_model_gets_its_own_copy():
+    from quartiersim import population
+
+    profile = QuarterModel(None, rng=0, stadtteile=[211, 801], scale=0.02, end="2024-02-01", spinup_weeks=0).profile
+    population._demography_tables.cache_clear()
+    first = population.demography_tables(profile)
+    second = population.demography_tables(profile)
+    assert population._demography_tables.cache_info().hits == 1
+    for a, b in zip(first, second, strict=True):
+        np.testing.assert_array_equal(a, b)
+        assert not np.shares_memory(a, b)
+    np.testing.assert_array_equal(first.mig_share, profile["migration_share"].to_numpy(dtype=float))
+    first.exit_prob[:] = 0.0  # a model's tables are its own
+    np.testing.assert_array_equal(population.demography_tables(profile).exit_prob, second.exit_prob)
+    older = population.demography_tables(profile.assign(age_65plus_share=profile["age_65plus_share"] * 1.2))
+    assert not np.array_equal(older.stock, second.stock)

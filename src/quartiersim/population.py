@@ -109,9 +109,26 @@ def exit_and_entry(stock: np.ndarray, rate: float) -> tuple[np.ndarray, np.ndarr
     return q, entry / entry.sum()
 
 
+#: the profile's columns the demography tables are made from
+_TABLE_COLUMNS = ("age_under_18_share", "age_65plus_share", "residence_under_5y_share", "health_limitation_share",
+                  "migration_share", "low_income_share", "buergergeld_u25_share")
+
+
 def demography_tables(profile: pd.DataFrame) -> Demog:
-    """The per-Stadtteil tables of ageing, moving and newcomers, from the profile's indicator columns."""
-    n_st = len(profile)
+    """The per-Stadtteil tables of ageing, moving and newcomers, from the profile's indicator columns.
+
+    The tables depend on those columns only, so a process that builds many models of the same Stadtteile (a
+    calibration's worker) computes them once; each model gets its own copies.
+    """
+    columns = np.column_stack([profile[name].to_numpy(dtype=np.float64) for name in _TABLE_COLUMNS])
+    tables = _demography_tables(columns.tobytes(), len(profile))
+    return Demog(*(np.array(a, copy=True) for a in tables))
+
+
+@functools.lru_cache(maxsize=8)
+def _demography_tables(columns_bytes: bytes, n_st: int) -> Demog:
+    columns = np.frombuffer(columns_bytes, dtype=np.float64).reshape(n_st, len(_TABLE_COLUMNS))
+    profile = pd.DataFrame(columns, columns=list(_TABLE_COLUMNS))
     exit_prob = np.zeros((n_st, MAX_AGE + 1))
     exit_year = np.zeros((n_st, MAX_AGE + 1))
     entry_cdf = np.zeros((n_st, MAX_AGE + 1))
