@@ -1313,7 +1313,7 @@ def initiative_step(pop, inits, venues, eff, prm, week, wkey):
 
 
 # ----------------------------------------------------------------------------------------------------------
-# the whole week, Stadtteil by Stadtteil
+# the whole week, block of Stadtteile by block
 # ----------------------------------------------------------------------------------------------------------
 
 
