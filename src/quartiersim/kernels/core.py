@@ -1326,7 +1326,7 @@ def _idle(s, inits, counts):
 
 
 #: the most residents a block of Stadtteile holds in :func:`week_step` (a larger Stadtteil makes a block alone)
-BLOCK_RESIDENTS = 16384
+BLOCK_RESIDENTS = 8192  # about 1.5 MB of state: a core's level-2 cache here holds 2 MB
 
 
 def stadtteil_blocks(st_off: np.ndarray, max_residents: int = BLOCK_RESIDENTS) -> np.ndarray:
