@@ -201,10 +201,17 @@ def _week_args(w: World, week: int, live: np.ndarray | None = None, block: int =
             np.ones(w.n_st, np.uint8) if live is None else live, core.stadtteil_blocks(w.st_off, block))
 
 
-def _phase_by_phase(w: World, week: int):
-    """One week of the phase kernels in the model's order."""
+def _phase_by_phase(w: World, week: int) -> np.ndarray:
+    """One week of the phase kernels in the model's order; the counts of the three that return them per Stadtteil
+    (residents who left, contacted, at role activities)."""
+    counts = np.zeros((w.n_st, 3), np.int64)
     for name in PHASES:
-        getattr(core, name)(*_args(w, name, week))
+        out = getattr(core, name)(*_args(w, name, week))
+        k = ("demography_step", "awareness_step", "visit_step").index(name) if name in (
+            "demography_step", "awareness_step", "visit_step") else None
+        if k is not None:
+            counts[:, k] = out
+    return counts
 
 
 STATE = ("age", "mig", "inc", "health", "stille", "threshold", "aware", "lonely", "ready", "volunteer", "member_of",
@@ -239,11 +246,15 @@ def test_fused_week_equals_the_phase_kernels_in_order(threads, block):
     numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     try:
         for week in range(by_phase.week, by_phase.week + 5):
-            _phase_by_phase(by_phase, week)
-            core.week_step(*_week_args(fused, week, block=block))
-            for attr in STATE:
+            expected = _phase_by_phase(by_phase, week)
+            args = _week_args(fused, week, block=block)
+            core.week_step(*args)
+            np.testing.assert_array_equal(args[-3], expected, err_msg=f"week {week}: counts")
+            for attr in (*STATE, "founded", "dropped"):
                 np.testing.assert_array_equal(getattr(fused, attr), getattr(by_phase, attr),
                                               err_msg=f"week {week}: {attr}")
+            np.testing.assert_array_equal(fused.inits.n_found, by_phase.inits.n_found)
+            np.testing.assert_array_equal(fused.inits.n_drop, by_phase.inits.n_drop)
     finally:
         numba.set_num_threads(previous)
     assert by_phase.deg.sum() > 0 and by_phase.visit_count.sum() > 0 and by_phase.init_active.sum() > 0

@@ -193,10 +193,13 @@ def test_fused_week_gives_the_same_run_as_timed_phases(threads, monkeypatch):
     previous = numba.get_num_threads()
     numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     try:
-        got = QuarterModel("neckarvorstadt", rng=5, **dict(SMALL, stadtteile=[211, 212, 101])).run()
+        fused = QuarterModel("neckarvorstadt", rng=5, **dict(SMALL, stadtteile=[211, 212, 101]))
+        got = fused.run()
     finally:
         numba.set_num_threads(previous)
     pd.testing.assert_frame_equal(got, expected)
+    # on two threads the Stadtteile make at least four blocks a thread (numba gives each thread as many blocks)
+    assert len(fused._blocks) - 1 == (1 if threads == 1 else 3)
 
 
 def test_a_role_on_a_stadtteil_outside_the_run_is_an_error():

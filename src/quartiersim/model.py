@@ -316,7 +316,12 @@ class QuarterModel(mesa.Model):
         # the last week each Stadtteil is simulated (stop_after), and which ones the weekly kernel steps
         self.last_week_s = np.full(n_st, np.iinfo(np.int64).max, dtype=np.int64)
         self.live_s = np.ones(n_st, dtype=np.uint8)
-        self._blocks = core.stadtteil_blocks(self.pop.st_off)  # the week kernel's blocks of Stadtteile
+        # the week kernel's blocks of Stadtteile; on several threads at least four blocks a thread, as numba gives
+        # each thread an equal number of blocks, whatever their size
+        per_block = core.BLOCK_RESIDENTS
+        if self.threads > 1:
+            per_block = max(1, min(per_block, len(self.residents) // (4 * self.threads)))
+        self._blocks = core.stadtteil_blocks(self.pop.st_off, per_block)
         self.volunteer_start_no, self.volunteer_start_mig = self._volunteer_start_rates(initial=True)
         self._prm = self._phase_parameters(replace_dropouts=True)
 

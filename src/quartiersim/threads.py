@@ -8,9 +8,9 @@ numba starts its threads, the wait policy is set to passive unless the user set 
 ``GOMP_SPINCOUNT`` (it holds for the rest of the process and its children; a process whose numba threads are
 already running keeps its policy). And runs inside worker processes (EMA Workbench's
 ``MultiprocessingEvaluator``, Mesa's ``batch_run`` with several processes, ``quartiersim sweep --workers``) or
-beside busy cores use one thread, and no run uses more threads than it has Stadtteile (the kernel spreads the
-Stadtteile over the threads) or than one per 5,000 agents (smaller shares of work cost more to hand out than
-they give). ``benchmarks/ema_threads.py`` measures EMA loops with it.
+beside busy cores use one thread, and no run uses more threads than it has Stadtteile (the kernel spreads
+blocks of Stadtteile over the threads, at least four blocks a thread) or than one per 5,000 agents (smaller
+shares of work cost more to hand out than they give). ``benchmarks/ema_threads.py`` measures EMA loops with it.
 
 :func:`choose_threads` decides, :func:`idle_cores` measures, :func:`kernel_threads` applies the choice around
 one kernel call and restores the caller's setting. ``QUARTIERSIM_THREADS=N`` fixes the number (at most numba's

@@ -1375,25 +1375,25 @@ def week_step(pop, ties, venues, inits, eff, demog, p_tr, p_aw, p_vi, p_en, p_ti
             else:
                 counts[s, 0] = _demography(s, pop, ties, venues, inits, demog, p_tr, p_lo, week, wkeys[0])
         for s in range(s0, s1):
-            if live[s] == 1:
+            if live[s] != 0:
                 counts[s, 1] = _awareness(s, pop, ties, eff, p_aw, week, wkeys[1])
         for s in range(s0, s1):
-            if live[s] == 1:
+            if live[s] != 0:
                 counts[s, 2] = _visits(s, pop, venues, inits, eff, p_vi, week, wkeys[2])
         for s in range(s0, s1):
-            if live[s] == 1:
+            if live[s] != 0:
                 _encounters(s, pop, ties, venues, inits, p_en, wkeys[3])
         for s in range(s0, s1):
-            if live[s] == 1:
+            if live[s] != 0:
                 _ties(s, pop, ties, p_ti, wkeys[4])
         for s in range(s0, s1):
-            if live[s] == 1:
+            if live[s] != 0:
                 _loneliness(s, pop, ties, p_lo, week, wkeys[5])
         for s in range(s0, s1):
-            if live[s] == 1:
+            if live[s] != 0:
                 _participation(s, pop, ties, p_pa, week, wkeys[6])
         for s in range(s0, s1):
-            if live[s] == 1:
+            if live[s] != 0:
                 _initiatives(s, pop, inits, venues, eff, p_in, week, wkeys[7])
 
 
