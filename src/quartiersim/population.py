@@ -128,7 +128,6 @@ def demography_tables(profile: pd.DataFrame) -> Demog:
 @functools.lru_cache(maxsize=8)
 def _demography_tables(columns_bytes: bytes, n_st: int) -> Demog:
     columns = np.frombuffer(columns_bytes, dtype=np.float64).reshape(n_st, len(_TABLE_COLUMNS))
-    profile = pd.DataFrame(columns, columns=list(_TABLE_COLUMNS))
     exit_prob = np.zeros((n_st, MAX_AGE + 1))
     exit_year = np.zeros((n_st, MAX_AGE + 1))
     entry_cdf = np.zeros((n_st, MAX_AGE + 1))
@@ -136,9 +135,10 @@ def _demography_tables(columns_bytes: bytes, n_st: int) -> Demog:
     stock_cdf = np.zeros((n_st, MAX_AGE + 1))
     move = np.zeros(n_st)
     lim_coef = np.zeros(n_st)
-    for s, row in enumerate(profile.itertuples(index=False)):
-        stock = age_distribution(float(row.age_under_18_share), float(row.age_65plus_share))
-        move[s] = moving_rate(float(row.residence_under_5y_share), stock)
+    limitation_by_age = AGE_PROFILE[np.searchsorted(AGE_PROFILE_EDGES, np.arange(MAX_AGE + 1), side="right")]
+    for s, (under_18, over_65, recent, limited, *_) in enumerate(columns.tolist()):
+        stock = age_distribution(under_18, over_65)
+        move[s] = moving_rate(recent, stock)
         q, entry = exit_and_entry(stock, move[s])
         exit_year[s] = q
         stocks[s] = stock
@@ -147,11 +147,10 @@ def _demography_tables(columns_bytes: bytes, n_st: int) -> Demog:
         entry_cdf[s] = np.cumsum(entry)
         stock_cdf[s] = np.cumsum(stock)
         entry_cdf[s, -1] = stock_cdf[s, -1] = 1.0
-        band = np.searchsorted(AGE_PROFILE_EDGES, np.arange(MAX_AGE + 1), side="right")
-        lim_coef[s] = float(row.health_limitation_share) / float((stock * AGE_PROFILE[band]).sum())
-    col = lambda name: profile[name].to_numpy(dtype=np.float64)  # noqa: E731
-    return Demog(exit_prob, entry_cdf, stocks, stock_cdf, exit_year, move, col("migration_share"),
-                 col("low_income_share"), col("buergergeld_u25_share"), lim_coef)
+        lim_coef[s] = limited / float((stock * limitation_by_age).sum())
+    col = {name: columns[:, k] for k, name in enumerate(_TABLE_COLUMNS)}
+    return Demog(exit_prob, entry_cdf, stocks, stock_cdf, exit_year, move, col["migration_share"],
+                 col["low_income_share"], col["buergergeld_u25_share"], lim_coef)
 
 
 def trait_parameters(params, city_migration_share: float) -> TraitPrm:
