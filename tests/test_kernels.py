@@ -201,16 +201,18 @@ def _week_args(w: World, week: int, live: np.ndarray | None = None, block: int =
             np.ones(w.n_st, np.uint8) if live is None else live, core.stadtteil_blocks(w.st_off, block))
 
 
+#: the phase kernels that return counts per Stadtteil, and their column in ``week_step``'s counts
+_COUNTED = {"demography_step": 0, "awareness_step": 1, "visit_step": 2}
+
+
 def _phase_by_phase(w: World, week: int) -> np.ndarray:
     """One week of the phase kernels in the model's order; the counts of the three that return them per Stadtteil
     (residents who left, contacted, at role activities)."""
     counts = np.zeros((w.n_st, 3), np.int64)
     for name in PHASES:
         out = getattr(core, name)(*_args(w, name, week))
-        k = ("demography_step", "awareness_step", "visit_step").index(name) if name in (
-            "demography_step", "awareness_step", "visit_step") else None
-        if k is not None:
-            counts[:, k] = out
+        if name in _COUNTED:
+            counts[:, _COUNTED[name]] = out
     return counts
 
 
