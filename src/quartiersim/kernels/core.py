@@ -467,41 +467,50 @@ def _arrive(i, s, pop, venues, demog, tp, lp, week, wkey):
 
 
 @njit(cache=True)
-def _demography(s, pop, ties, venues, inits, demog, tp, lp, week, wkey):
-    """Birthdays, and residents leaving (moving away or dying), each replaced at once by a newcomer."""
-    yw = year_week(week)
-    moved = 0
-    lo = pop.st_off[s]
-    hi = pop.st_off[s + 1]
-    # The tie rows (most of a resident's bytes) of the next Stadtteil are prefetched meanwhile: the whole city's
-    # state does not fit the caches, so each Stadtteil's arrays come from memory once a week, and the processor's
-    # own prefetching follows the residents' arrays but not the rows. No value changes; 2-3 % less time.
-    n_st = pop.st_off.shape[0] - 1
-    nxt = pop.st_off[min(s + 1, n_st)]
-    nxt_hi = pop.st_off[min(s + 2, n_st)]
-    per = 1 + (nxt_hi - nxt) // max(hi - lo, 1)  # blocks of 16 rows there per 16 residents here
-    for i in range(lo, hi):
-        if ((i - lo) & 15) == 0:
-            for _ in range(per):
-                _prefetch_ties(ties, nxt, nxt_hi)
-                nxt += 16
-        if pop.birthday[i] == yw and pop.age[i] < MAX_AGE:
-            pop.age[i] += 1
-            set_traits(i, s, pop, demog, tp, week)
-        elif week - pop.arrived[i] == RECENT_WEEKS:  # no longer a recent arrival: the stille risk changes
-            set_traits(i, s, pop, demog, tp, week)
-        if uniform(wkey, i, 0) >= demog.exit_prob[s, pop.age[i]]:
+def _demography(s0, s1, pop, ties, venues, inits, demog, tp, lp, week, wkey, live, out, col):
+    """Birthdays, and residents leaving (moving away or dying), each replaced at once by a newcomer.
+
+    Each Stadtteil's residents who left into ``out[s, col]``; a Stadtteil with ``live[s] == 0`` is idle (:func:`_idle`).
+    One call takes a block of Stadtteile (``s0 <= s < s1``, those with ``live[s] != 0``): numba references each
+    of the bundles' arrays once a call, and once a Stadtteil that cost as much as a small Stadtteil's phase.
+    """
+    for s in range(s0, s1):
+        if live[s] == 0:
+            _idle(s, inits, out)
             continue
-        moved += 1
-        drop_all_ties(i, ties)
-        m = pop.member_of[i]
-        if m >= 0:
-            pop.member_of[i] = -1
-            inits.members[m] -= 1
-            if inits.champion[m] == i:
-                inits.champion[m] = -1
-        _arrive(i, s, pop, venues, demog, tp, lp, week, wkey)
-    return moved
+        yw = year_week(week)
+        moved = 0
+        lo = pop.st_off[s]
+        hi = pop.st_off[s + 1]
+        # The tie rows (most of a resident's bytes) of the next Stadtteil are prefetched meanwhile: the whole city's
+        # state does not fit the caches, so each Stadtteil's arrays come from memory once a week, and the processor's
+        # own prefetching follows the residents' arrays but not the rows. No value changes; 2-3 % less time.
+        n_st = pop.st_off.shape[0] - 1
+        nxt = pop.st_off[min(s + 1, n_st)]
+        nxt_hi = pop.st_off[min(s + 2, n_st)]
+        per = 1 + (nxt_hi - nxt) // max(hi - lo, 1)  # blocks of 16 rows there per 16 residents here
+        for i in range(lo, hi):
+            if ((i - lo) & 15) == 0:
+                for _ in range(per):
+                    _prefetch_ties(ties, nxt, nxt_hi)
+                    nxt += 16
+            if pop.birthday[i] == yw and pop.age[i] < MAX_AGE:
+                pop.age[i] += 1
+                set_traits(i, s, pop, demog, tp, week)
+            elif week - pop.arrived[i] == RECENT_WEEKS:  # no longer a recent arrival: the stille risk changes
+                set_traits(i, s, pop, demog, tp, week)
+            if uniform(wkey, i, 0) >= demog.exit_prob[s, pop.age[i]]:
+                continue
+            moved += 1
+            drop_all_ties(i, ties)
+            m = pop.member_of[i]
+            if m >= 0:
+                pop.member_of[i] = -1
+                inits.members[m] -= 1
+                if inits.champion[m] == i:
+                    inits.champion[m] = -1
+            _arrive(i, s, pop, venues, demog, tp, lp, week, wkey)
+        out[s, col] = moved
 
 
 @njit(cache=True)
@@ -597,80 +606,89 @@ def _health_weight(age, health, prm):
 
 
 @njit(cache=True)
-def _visits(s, pop, venues, inits, eff, prm, week, wkey):
-    """Role activities (events, health offers), initiative meetings and meeting-place visits; one venue a week."""
+def _visits(s0, s1, pop, venues, inits, eff, prm, week, wkey, live, out, col):
+    """Role activities (events, health offers), initiative meetings and meeting-place visits; one venue a week.
+
+    For the Stadtteile ``s0 <= s < s1`` with ``live[s] != 0``, each one's attendances at role activities into
+    ``out[s, col]``. One call takes a block of Stadtteile: numba references each of the bundles' arrays once a
+    call, and once a Stadtteil that cost more than a small Stadtteil's visits.
+    """
     st_off = pop.st_off
     n_res = st_off[-1]
-    lo = st_off[s]
-    hi = st_off[s + 1]
-    n = hi - lo
     cap, used = venues.cap, venues.used
-    for p in range(venues.pl_off[s], venues.pl_off[s + 1]):
-        used[p] = 0
-    if n == 0:
-        return 0
-    attendance = eff.attendance[s]
-    health_reach = eff.health_reach[s]
-    role_venue = venues.n_places + inits.active.shape[0] + s
-    w_total = 0.0
-    h_total = 0.0
-    if attendance > 0.0 or health_reach > 0.0:
-        for i in range(lo, hi):
-            w_total += _event_weight(pop.aware[i], pop.ready[i], pop.last_role[i], pop.last_contact[i],
-                                     pop.lonely[i], pop.age[i], prm, week)
-            h_total += _health_weight(pop.age[i], pop.health[i], prm)
-    attended = 0
-    start = lo + int(uniform(wkey, n_res + s, 0) * n)
-    for k in range(n):
-        i = start + k
-        if i >= hi:
-            i -= n
-        pop.venue[i] = -1
-        # role activities: each resident's chance is its share of the attendances the hours pay for
-        if attendance > 0.0 and w_total > 0.0:
-            weight = _event_weight(pop.aware[i], pop.ready[i], pop.last_role[i], pop.last_contact[i],
-                                   pop.lonely[i], pop.age[i], prm, week)
-            if uniform(wkey, i, 2) < attendance * weight / w_total:
-                pop.venue[i] = role_venue
+    for s in range(s0, s1):
+        if live[s] == 0:
+            continue
+        lo = st_off[s]
+        hi = st_off[s + 1]
+        n = hi - lo
+        for p in range(venues.pl_off[s], venues.pl_off[s + 1]):
+            used[p] = 0
+        if n == 0:
+            out[s, col] = 0
+            continue
+        attendance = eff.attendance[s]
+        health_reach = eff.health_reach[s]
+        role_venue = venues.n_places + inits.active.shape[0] + s
+        w_total = 0.0
+        h_total = 0.0
+        if attendance > 0.0 or health_reach > 0.0:
+            for i in range(lo, hi):
+                w_total += _event_weight(pop.aware[i], pop.ready[i], pop.last_role[i], pop.last_contact[i],
+                                         pop.lonely[i], pop.age[i], prm, week)
+                h_total += _health_weight(pop.age[i], pop.health[i], prm)
+        attended = 0
+        start = lo + int(uniform(wkey, n_res + s, 0) * n)
+        for k in range(n):
+            i = start + k
+            if i >= hi:
+                i -= n
+            pop.venue[i] = -1
+            # role activities: each resident's chance is its share of the attendances the hours pay for
+            if attendance > 0.0 and w_total > 0.0:
+                weight = _event_weight(pop.aware[i], pop.ready[i], pop.last_role[i], pop.last_contact[i],
+                                       pop.lonely[i], pop.age[i], prm, week)
+                if uniform(wkey, i, 2) < attendance * weight / w_total:
+                    pop.venue[i] = role_venue
+                    pop.last_active[i] = week
+                    pop.last_role[i] = week
+                    pop.knows_role[i] = 1
+                    attended += 1
+                    continue
+            if health_reach > 0.0 and h_total > 0.0:
+                if uniform(wkey, i, 3) < health_reach * _health_weight(pop.age[i], pop.health[i], prm) / h_total:
+                    pop.venue[i] = role_venue
+                    pop.last_active[i] = week
+                    pop.last_role[i] = week
+                    pop.last_health[i] = week
+                    pop.knows_role[i] = 1
+                    attended += 1
+                    continue
+            m = pop.member_of[i]
+            if m >= 0 and uniform(wkey, i, 0) < prm.meeting_prob:
+                pop.venue[i] = venues.n_places + m
                 pop.last_active[i] = week
-                pop.last_role[i] = week
-                pop.knows_role[i] = 1
-                attended += 1
                 continue
-        if health_reach > 0.0 and h_total > 0.0:
-            if uniform(wkey, i, 3) < health_reach * _health_weight(pop.age[i], pop.health[i], prm) / h_total:
-                pop.venue[i] = role_venue
+            if pop.aware[i] == 0:
+                continue
+            p = pop.home_place[i]
+            if p < 0 or used[p] >= cap[p]:
+                continue
+            prob = prm.visit_base if pop.ready[i] == 1 else prm.visit_base * prm.unready_factor
+            if pop.health[i] >= 3 and venues.barrier_free[p] == 0:
+                prob *= prm.health_barrier
+            if pop.stille[i] == 1 and venues.low_threshold[p] == 0:
+                prob *= prm.threshold_factor
+            if pop.lonely[i] == 1:
+                prob *= prm.lonely_factor
+            if pop.age[i] < 14:
+                prob *= prm.child_factor
+            if uniform(wkey, i, 1) < prob:
+                used[p] += 1
+                pop.venue[i] = p
+                pop.visit_count[i] += 1
                 pop.last_active[i] = week
-                pop.last_role[i] = week
-                pop.last_health[i] = week
-                pop.knows_role[i] = 1
-                attended += 1
-                continue
-        m = pop.member_of[i]
-        if m >= 0 and uniform(wkey, i, 0) < prm.meeting_prob:
-            pop.venue[i] = venues.n_places + m
-            pop.last_active[i] = week
-            continue
-        if pop.aware[i] == 0:
-            continue
-        p = pop.home_place[i]
-        if p < 0 or used[p] >= cap[p]:
-            continue
-        prob = prm.visit_base if pop.ready[i] == 1 else prm.visit_base * prm.unready_factor
-        if pop.health[i] >= 3 and venues.barrier_free[p] == 0:
-            prob *= prm.health_barrier
-        if pop.stille[i] == 1 and venues.low_threshold[p] == 0:
-            prob *= prm.threshold_factor
-        if pop.lonely[i] == 1:
-            prob *= prm.lonely_factor
-        if pop.age[i] < 14:
-            prob *= prm.child_factor
-        if uniform(wkey, i, 1) < prob:
-            used[p] += 1
-            pop.venue[i] = p
-            pop.visit_count[i] += 1
-            pop.last_active[i] = week
-    return attended
+        out[s, col] = attended
 
 
 @njit(cache=True, inline="always")
@@ -680,106 +698,116 @@ def _has_company(v, v_count):
 
 
 @njit(cache=True)
-def _encounters(s, pop, ties, venues, inits, prm, wkey):
-    st_off, venue, age, mig, inc = pop.st_off, pop.venue, pop.age, pop.mig, pop.inc
-    tie_j, tie_w, tie_slot, deg = ties.j, ties.w, ties.slot, ties.deg
-    v_count, v_start, v_members = venues.v_count, venues.v_start, venues.v_members
-    encounters_per_visit = prm.per_visit
-    p_form = prm.p_form
-    lo = st_off[s]
-    hi = st_off[s + 1]
-    n = hi - lo
-    if n < 2:
-        return 0
-    k_max = tie_j.shape[1]
-    formed = 0
-    p0 = venues.pl_off[s]
-    p1 = venues.pl_off[s + 1]
-    g0 = venues.n_places + s * inits.max_init
-    g1 = g0 + inits.max_init
-    role_venue = venues.n_places + inits.active.shape[0] + s
-    # counting sort of this Stadtteil's attendees by venue, into v_members[lo:hi]
-    for v in range(p0, p1):
-        v_count[v] = 0
-    for v in range(g0, g1):
-        v_count[v] = 0
-    v_count[role_venue] = 0
-    for i in range(lo, hi):
-        if venue[i] >= 0:
-            v_count[venue[i]] += 1
-    pos = lo
-    for v in range(p0, p1):
-        v_start[v] = pos
-        pos += v_count[v]
-        v_count[v] = 0
-    for v in range(g0, g1):
-        v_start[v] = pos
-        pos += v_count[v]
-        v_count[v] = 0
-    v_start[role_venue] = pos
-    pos += v_count[role_venue]
-    v_count[role_venue] = 0
-    if pos > lo:
+def _encounters(s0, s1, pop, ties, venues, inits, prm, wkey, live):
+    """Encounters and ties formed at venues and in the street (:func:`encounter_step`); the ties formed.
+
+    One call takes a block of Stadtteile (``s0 <= s < s1``, those with ``live[s] != 0``): numba references each
+    of the bundles' arrays once a call, and once a Stadtteil that cost as much as a small Stadtteil's phase.
+    """
+    total = 0
+    for s in range(s0, s1):
+        if live[s] == 0:
+            continue
+        st_off, venue, age, mig, inc = pop.st_off, pop.venue, pop.age, pop.mig, pop.inc
+        tie_j, tie_w, tie_slot, deg = ties.j, ties.w, ties.slot, ties.deg
+        v_count, v_start, v_members = venues.v_count, venues.v_start, venues.v_members
+        encounters_per_visit = prm.per_visit
+        p_form = prm.p_form
+        lo = st_off[s]
+        hi = st_off[s + 1]
+        n = hi - lo
+        if n < 2:
+            continue
+        k_max = tie_j.shape[1]
+        formed = 0
+        p0 = venues.pl_off[s]
+        p1 = venues.pl_off[s + 1]
+        g0 = venues.n_places + s * inits.max_init
+        g1 = g0 + inits.max_init
+        role_venue = venues.n_places + inits.active.shape[0] + s
+        # counting sort of this Stadtteil's attendees by venue, into v_members[lo:hi]
+        for v in range(p0, p1):
+            v_count[v] = 0
+        for v in range(g0, g1):
+            v_count[v] = 0
+        v_count[role_venue] = 0
         for i in range(lo, hi):
+            if venue[i] >= 0:
+                v_count[venue[i]] += 1
+        pos = lo
+        for v in range(p0, p1):
+            v_start[v] = pos
+            pos += v_count[v]
+            v_count[v] = 0
+        for v in range(g0, g1):
+            v_start[v] = pos
+            pos += v_count[v]
+            v_count[v] = 0
+        v_start[role_venue] = pos
+        pos += v_count[role_venue]
+        v_count[role_venue] = 0
+        if pos > lo:
+            for i in range(lo, hi):
+                v = venue[i]
+                if v >= 0:
+                    v_members[v_start[v] + v_count[v]] = i
+                    v_count[v] += 1
+        # the residents with an encounter this week, in order: those at a venue with company and those whose chance
+        # encounter in the street happens. Listed without a branch (the street draw is a coin toss the processor
+        # cannot predict), so that the loop below visits only them
+        order = pop.order
+        m = lo
+        for i in range(lo, hi):
+            order[m] = i
+            m += _has_company(venue[i], v_count) | (uniform(wkey, i, 0) < prm.neighbour_rate)
+        for k in range(lo, m):
+            i = order[k]
+            # encounters 0 .. encounters_per_visit - 1 at i's venue (if it shares it), the last in the street
             v = venue[i]
-            if v >= 0:
-                v_members[v_start[v] + v_count[v]] = i
-                v_count[v] += 1
-    # the residents with an encounter this week, in order: those at a venue with company and those whose chance
-    # encounter in the street happens. Listed without a branch (the street draw is a coin toss the processor
-    # cannot predict), so that the loop below visits only them
-    order = pop.order
-    m = lo
-    for i in range(lo, hi):
-        order[m] = i
-        m += _has_company(venue[i], v_count) | (uniform(wkey, i, 0) < prm.neighbour_rate)
-    for k in range(lo, m):
-        i = order[k]
-        # encounters 0 .. encounters_per_visit - 1 at i's venue (if it shares it), the last in the street
-        v = venue[i]
-        first = 0 if _has_company(v, v_count) else encounters_per_visit
-        for e in range(first, encounters_per_visit + 1):
-            if e < encounters_per_visit:
-                j = v_members[v_start[v] + int(uniform(wkey, i, 10 + 2 * e) * v_count[v])]
-                u = uniform(wkey, i, 11 + 2 * e)
-                bridge = prm.event_bridging if v == role_venue else prm.bridging
-            else:
-                if uniform(wkey, i, 0) >= prm.neighbour_rate:
-                    break
-                j = lo + int(uniform(wkey, i, 1) * n)
-                u = uniform(wkey, i, 2)
-                bridge = prm.bridging
-            if j == i:
-                continue
-            # refresh an existing tie to full strength (a pair has at most one tie, and free slots hold -1, so
-            # the whole row is compared without a branch, which the compiler vectorises) ...
-            a = -1
-            for b in range(k_max):
-                a = b if tie_j[i, b] == j else a
-            if a >= 0:
-                tie_w[i, a] = 1.0
-                tie_w[j, tie_slot[i, a]] = 1.0
-                continue
-            # ... or form one with chance p_form * similarity (at most p_form), if both have room
-            if u >= p_form:
-                continue
-            a = deg[i]
-            b = deg[j]
-            if a >= k_max or b >= k_max:
-                continue
-            sim = _similarity_given_age(prm.age_similarity[abs(np.int64(age[i]) - np.int64(age[j]))], mig[i],
-                                        mig[j], inc[i], inc[j], bridge, prm.income_factor)
-            if u < p_form * sim:
-                tie_j[i, a] = j
-                tie_j[j, b] = i
-                tie_w[i, a] = 1.0
-                tie_w[j, b] = 1.0
-                tie_slot[i, a] = b
-                tie_slot[j, b] = a
-                deg[i] = a + 1
-                deg[j] = b + 1
-                formed += 1
-    return formed
+            first = 0 if _has_company(v, v_count) else encounters_per_visit
+            for e in range(first, encounters_per_visit + 1):
+                if e < encounters_per_visit:
+                    j = v_members[v_start[v] + int(uniform(wkey, i, 10 + 2 * e) * v_count[v])]
+                    u = uniform(wkey, i, 11 + 2 * e)
+                    bridge = prm.event_bridging if v == role_venue else prm.bridging
+                else:
+                    if uniform(wkey, i, 0) >= prm.neighbour_rate:
+                        break
+                    j = lo + int(uniform(wkey, i, 1) * n)
+                    u = uniform(wkey, i, 2)
+                    bridge = prm.bridging
+                if j == i:
+                    continue
+                # refresh an existing tie to full strength (a pair has at most one tie, and free slots hold -1, so
+                # the whole row is compared without a branch, which the compiler vectorises) ...
+                a = -1
+                for b in range(k_max):
+                    a = b if tie_j[i, b] == j else a
+                if a >= 0:
+                    tie_w[i, a] = 1.0
+                    tie_w[j, tie_slot[i, a]] = 1.0
+                    continue
+                # ... or form one with chance p_form * similarity (at most p_form), if both have room
+                if u >= p_form:
+                    continue
+                a = deg[i]
+                b = deg[j]
+                if a >= k_max or b >= k_max:
+                    continue
+                sim = _similarity_given_age(prm.age_similarity[abs(np.int64(age[i]) - np.int64(age[j]))], mig[i],
+                                            mig[j], inc[i], inc[j], bridge, prm.income_factor)
+                if u < p_form * sim:
+                    tie_j[i, a] = j
+                    tie_j[j, b] = i
+                    tie_w[i, a] = 1.0
+                    tie_w[j, b] = 1.0
+                    tie_slot[i, a] = b
+                    tie_slot[j, b] = a
+                    deg[i] = a + 1
+                    deg[j] = b + 1
+                    formed += 1
+        total += formed
+    return total
 
 
 @njit(cache=True)
@@ -1010,159 +1038,175 @@ def _no_initiative_flows(s, inits):
 
 
 @njit(cache=True)
-def _initiatives(s, pop, inits, venues, eff, prm, week, wkey):
-    """Hosts, advice sessions, network meetings, champions, drop-outs, members joining and foundings."""
-    st_off, member_of = pop.st_off, pop.member_of
-    max_init = inits.max_init
-    active, members, founded, dropped = inits.active, inits.members, inits.founded, inits.dropped
-    champion, host, advised = inits.champion, inits.host, inits.advised
-    n_res = st_off[-1]
-    n_st = st_off.shape[0] - 1
-    lo = st_off[s]
-    hi = st_off[s + 1]
-    n = hi - lo
-    g0 = s * max_init
-    cs = n_res + s  # counter of the Stadtteil's own draws
-    _no_initiative_flows(s, inits)
-    if n == 0:
-        return
-    w = pop.weight_s[s]
-    n_active = 0
-    for k in range(max_init):
-        n_active += active[g0 + k]
-    # (1) a host that closed: under a meeting-place takeover a regular place takes the initiative in
-    for k in range(max_init):
-        g = g0 + k
-        if active[g] == 1 and host[g] >= 0 and venues.cap[host[g]] == 0:
-            host[g] = -1
-            if eff.rehost[s] > 0.0:
-                host[g] = _open_place(s, venues, True, uniform(wkey, n_res + n_st + g, 5))
-    # (2) advice sessions: with an initiative (support), or with residents planning one (a founding). Draws of
-    # the Stadtteil's counter: 0 foundings, 5 and 6 rounding, sessions from 1,000, meetings from 500,000,
-    # founders from 1,000,000 (at most 100,000 sessions and meetings a week, far above any staffing)
-    n_sessions = min(int(eff.advice_sessions[s] + uniform(wkey, cs, 5)), MAX_SESSIONS)
-    advised_foundings = 0
-    for k in range(n_sessions):
-        if uniform(wkey, cs, 1000 + 3 * k) < prm.advice_initiative_share:
-            if n_active > 0:
-                g = _active_slot(g0, max_init, active, int(uniform(wkey, cs, 1001 + 3 * k) * n_active))
-                advised[g] = week
-        elif uniform(wkey, cs, 1002 + 3 * k) < prm.advice_founding_prob:
-            advised_foundings += 1
-    # (3) network meetings: an initiative without a host may find one among the open places
-    n_meetings = min(int(eff.network_meetings[s] + uniform(wkey, cs, 6)), MAX_SESSIONS)
-    if n_active > 0:
-        for k in range(n_meetings):
-            g = _active_slot(g0, max_init, active, int(uniform(wkey, cs, 500_000 + 3 * k) * n_active))
-            if host[g] < 0 and uniform(wkey, cs, 500_001 + 3 * k) < prm.network_host_prob:
-                host[g] = _open_place(s, venues, False, uniform(wkey, cs, 500_002 + 3 * k))
-    # (4) champions, hosts found by the initiative itself, and drop-outs
-    for k in range(max_init):
-        g = g0 + k
-        if active[g] == 0:
+def _initiatives(s0, s1, pop, inits, venues, eff, prm, week, wkey, live):
+    """Hosts, advice sessions, network meetings, champions, drop-outs, members joining and foundings.
+
+    One call takes a block of Stadtteile (``s0 <= s < s1``, those with ``live[s] != 0``): numba references each
+    of the bundles' arrays once a call, and once a Stadtteil that cost as much as a small Stadtteil's phase.
+    """
+    for s in range(s0, s1):
+        if live[s] == 0:
             continue
-        c = n_res + n_st + g
-        inits.weeks[g] += 1
-        supported = week - advised[g] < prm.support_weeks
-        if champion[g] >= 0 and uniform(wkey, c, 1) < prm.champion_quit_rate:
-            champion[g] = -1
-        if champion[g] < 0 and members[g] > 0:
-            rate = prm.champion_succession_rate * (prm.advice_succession_rr if supported else 1.0)
-            if uniform(wkey, c, 2) < rate:
-                pick = int(uniform(wkey, c, 4) * members[g])
-                for i in range(lo, hi):
-                    if member_of[i] == g:
-                        if pick == 0:
-                            champion[g] = i
-                            break
-                        pick -= 1
-        if host[g] < 0 and uniform(wkey, c, 3) < prm.host_find_rate:
-            host[g] = _open_place(s, venues, False, uniform(wkey, c, 6))
-        if event(uniform(wkey, c, 0), _hazard(g, w, inits, prm, supported)):
-            active[g] = 0
-            dropped[g] = 1
-            champion[g] = -1
-            host[g] = -1
-            inits.n_drop[s] += 1
-    n_active -= inits.n_drop[s]
-    # (5) membership: release members of dropped initiatives, members leave, engaged residents join (the more
-    # initiatives per 1,000 residents, the more chances to join one)
-    for k in range(max_init):
-        members[g0 + k] = 0
-    engaged = 0
-    join = prm.join_rate * n_active * 1000.0 / (n * w)
-    for i in range(lo, hi):
-        m = member_of[i]
-        if m >= 0 and dropped[m] == 1:
-            member_of[i] = -1
-            m = -1
-        elif m >= 0 and uniform(wkey, i, 2) < prm.member_quit:
-            member_of[i] = -1
-            if champion[m] == i:
-                champion[m] = -1
-            m = -1
-        if m < 0 and _engaged(member_of[i], pop.age[i], pop.volunteer[i], pop.last_active[i], week):
-            engaged += 1
-            if n_active > 0 and uniform(wkey, i, 0) < join:
-                m = _active_slot(g0, max_init, active, int(uniform(wkey, i, 1) * n_active))
-                member_of[i] = m
-        if m >= 0:
-            members[m] += 1
-            pop.aware[i] = 1
-    # (6) foundings: the no-programme rate per engaged person, plus advised founding groups; during the
-    # spin-up each drop-out is replaced instead, so the number of initiatives stays at its input density
-    if prm.replace_dropouts == 1:
-        n_new = inits.n_drop[s]
-    else:
-        lam = prm.founding_s[s] * engaged * w
-        n_new = advised_foundings
-        if lam > 0.0:
-            u = uniform(wkey, cs, 0)
-            p = math.exp(-lam)
-            cdf = p
-            n_poisson = 0
-            while u > cdf and n_poisson < 4:
-                n_poisson += 1
-                p *= lam / n_poisson
-                cdf += p
-            n_new += n_poisson
-    for f in range(min(n_new, max_init)):
-        if engaged == 0:
-            break
-        slot = -1
-        for k in range(max_init):
-            if active[g0 + k] == 0 and dropped[g0 + k] == 0 and founded[g0 + k] == 0:
-                slot = g0 + k
+        st_off, member_of = pop.st_off, pop.member_of
+        max_init = inits.max_init
+        active, members, founded, dropped = inits.active, inits.members, inits.founded, inits.dropped
+        champion, host, advised = inits.champion, inits.host, inits.advised
+        n_res = st_off[-1]
+        n_st = st_off.shape[0] - 1
+        lo = st_off[s]
+        hi = st_off[s + 1]
+        n = hi - lo
+        g0 = s * max_init
+        cs = n_res + s  # counter of the Stadtteil's own draws
+        # the slots in use lie below ``top``: above it no slot is active or flagged (nor has members), so the loops
+        # over slots stop there (a Stadtteil of a small run uses a few of its max_init slots)
+        top = max_init
+        while top > 0 and (active[g0 + top - 1] | dropped[g0 + top - 1] | founded[g0 + top - 1]) == 0:
+            top -= 1
+        for g in range(g0, g0 + top):
+            founded[g] = 0
+            dropped[g] = 0
+        inits.n_found[s] = 0
+        inits.n_drop[s] = 0
+        if n == 0:
+            continue
+        w = pop.weight_s[s]
+        n_active = 0
+        for k in range(top):
+            n_active += active[g0 + k]
+        # (1) a host that closed: under a meeting-place takeover a regular place takes the initiative in
+        for k in range(top):
+            g = g0 + k
+            if active[g] == 1 and host[g] >= 0 and venues.cap[host[g]] == 0:
+                host[g] = -1
+                if eff.rehost[s] > 0.0:
+                    host[g] = _open_place(s, venues, True, uniform(wkey, n_res + n_st + g, 5))
+        # (2) advice sessions: with an initiative (support), or with residents planning one (a founding). Draws of
+        # the Stadtteil's counter: 0 foundings, 5 and 6 rounding, sessions from 1,000, meetings from 500,000,
+        # founders from 1,000,000 (at most 100,000 sessions and meetings a week, far above any staffing)
+        n_sessions = min(int(eff.advice_sessions[s] + uniform(wkey, cs, 5)), MAX_SESSIONS)
+        advised_foundings = 0
+        for k in range(n_sessions):
+            if uniform(wkey, cs, 1000 + 3 * k) < prm.advice_initiative_share:
+                if n_active > 0:
+                    g = _active_slot(g0, max_init, active, int(uniform(wkey, cs, 1001 + 3 * k) * n_active))
+                    advised[g] = week
+            elif uniform(wkey, cs, 1002 + 3 * k) < prm.advice_founding_prob:
+                advised_foundings += 1
+        # (3) network meetings: an initiative without a host may find one among the open places
+        n_meetings = min(int(eff.network_meetings[s] + uniform(wkey, cs, 6)), MAX_SESSIONS)
+        if n_active > 0:
+            for k in range(n_meetings):
+                g = _active_slot(g0, max_init, active, int(uniform(wkey, cs, 500_000 + 3 * k) * n_active))
+                if host[g] < 0 and uniform(wkey, cs, 500_001 + 3 * k) < prm.network_host_prob:
+                    host[g] = _open_place(s, venues, False, uniform(wkey, cs, 500_002 + 3 * k))
+        # (4) champions, hosts found by the initiative itself, and drop-outs
+        for k in range(top):
+            g = g0 + k
+            if active[g] == 0:
+                continue
+            c = n_res + n_st + g
+            inits.weeks[g] += 1
+            supported = week - advised[g] < prm.support_weeks
+            if champion[g] >= 0 and uniform(wkey, c, 1) < prm.champion_quit_rate:
+                champion[g] = -1
+            if champion[g] < 0 and members[g] > 0:
+                rate = prm.champion_succession_rate * (prm.advice_succession_rr if supported else 1.0)
+                if uniform(wkey, c, 2) < rate:
+                    pick = int(uniform(wkey, c, 4) * members[g])
+                    for i in range(lo, hi):
+                        if member_of[i] == g:
+                            if pick == 0:
+                                champion[g] = i
+                                break
+                            pick -= 1
+            if host[g] < 0 and uniform(wkey, c, 3) < prm.host_find_rate:
+                host[g] = _open_place(s, venues, False, uniform(wkey, c, 6))
+            if event(uniform(wkey, c, 0), _hazard(g, w, inits, prm, supported)):
+                active[g] = 0
+                dropped[g] = 1
+                champion[g] = -1
+                host[g] = -1
+                inits.n_drop[s] += 1
+        n_active -= inits.n_drop[s]
+        # (5) membership: release members of dropped initiatives, members leave, engaged residents join (the more
+        # initiatives per 1,000 residents, the more chances to join one)
+        for k in range(top):
+            members[g0 + k] = 0
+        engaged = 0
+        join = prm.join_rate * n_active * 1000.0 / (n * w)
+        for i in range(lo, hi):
+            m = member_of[i]
+            if m >= 0 and dropped[m] == 1:
+                member_of[i] = -1
+                m = -1
+            elif m >= 0 and uniform(wkey, i, 2) < prm.member_quit:
+                member_of[i] = -1
+                if champion[m] == i:
+                    champion[m] = -1
+                m = -1
+            if m < 0 and _engaged(member_of[i], pop.age[i], pop.volunteer[i], pop.last_active[i], week):
+                engaged += 1
+                if n_active > 0 and uniform(wkey, i, 0) < join:
+                    m = _active_slot(g0, max_init, active, int(uniform(wkey, i, 1) * n_active))
+                    member_of[i] = m
+            if m >= 0:
+                members[m] += 1
+                pop.aware[i] = 1
+        # (6) foundings: the no-programme rate per engaged person, plus advised founding groups; during the
+        # spin-up each drop-out is replaced instead, so the number of initiatives stays at its input density
+        if prm.replace_dropouts == 1:
+            n_new = inits.n_drop[s]
+        else:
+            lam = prm.founding_s[s] * engaged * w
+            n_new = advised_foundings
+            if lam > 0.0:
+                u = uniform(wkey, cs, 0)
+                p = math.exp(-lam)
+                cdf = p
+                n_poisson = 0
+                while u > cdf and n_poisson < 4:
+                    n_poisson += 1
+                    p *= lam / n_poisson
+                    cdf += p
+                n_new += n_poisson
+        for f in range(min(n_new, max_init)):
+            if engaged == 0:
                 break
-        if slot < 0:
-            break
-        start = int(uniform(wkey, cs, 1_000_000 + f) * n)
-        founder = -1
-        for t in range(n):
-            i = lo + (start + t) % n
-            if _engaged(member_of[i], pop.age[i], pop.volunteer[i], pop.last_active[i], week):
-                founder = i
+            slot = -1
+            for k in range(max_init):
+                if active[g0 + k] == 0 and dropped[g0 + k] == 0 and founded[g0 + k] == 0:
+                    slot = g0 + k
+                    break
+            if slot < 0:
                 break
-        if founder < 0:
-            break
-        engaged -= 1
-        member_of[founder] = slot
-        pop.aware[founder] = 1
-        active[slot] = 1
-        members[slot] = 1
-        inits.weeks[slot] = 0
-        inits.rr[slot] = 1.0
-        champion[slot] = founder
-        host[slot] = -1
-        advised[slot] = NEVER
-        inits.diverse[slot] = 1 if uniform(wkey, cs, 1_100_000 + f) < prm.diverse_share else 0
-        founded[slot] = 1
-        inits.n_found[s] += 1
+            start = int(uniform(wkey, cs, 1_000_000 + f) * n)
+            founder = -1
+            for t in range(n):
+                i = lo + (start + t) % n
+                if _engaged(member_of[i], pop.age[i], pop.volunteer[i], pop.last_active[i], week):
+                    founder = i
+                    break
+            if founder < 0:
+                break
+            engaged -= 1
+            member_of[founder] = slot
+            pop.aware[founder] = 1
+            active[slot] = 1
+            members[slot] = 1
+            inits.weeks[slot] = 0
+            inits.rr[slot] = 1.0
+            champion[slot] = founder
+            host[slot] = -1
+            advised[slot] = NEVER
+            inits.diverse[slot] = 1 if uniform(wkey, cs, 1_100_000 + f) < prm.diverse_share else 0
+            founded[slot] = 1
+            inits.n_found[s] += 1
 
 
-# ----------------------------------------------------------------------------------------------------------
-# phase kernels: one phase over all Stadtteile
-# ----------------------------------------------------------------------------------------------------------
+    # ----------------------------------------------------------------------------------------------------------
+    # phase kernels: one phase over all Stadtteile
+    # ----------------------------------------------------------------------------------------------------------
 
 
 @njit(cache=True)
@@ -1177,10 +1221,10 @@ def demography_step(pop, ties, venues, inits, demog, tp, lp, week, wkey):
     profile, unaware of local offers, not mobilised, without local ties; lonely with the chance its risk
     factors give with a network elsewhere. Returns the number of residents who left.
     """
-    moved = np.zeros(pop.st_off.shape[0] - 1, dtype=np.int64)
-    for s in range(pop.st_off.shape[0] - 1):
-        moved[s] = _demography(s, pop, ties, venues, inits, demog, tp, lp, week, wkey)
-    return moved
+    n_st = pop.st_off.shape[0] - 1
+    moved = np.zeros((n_st, 1), dtype=np.int64)
+    _demography(0, n_st, pop, ties, venues, inits, demog, tp, lp, week, wkey, np.ones(n_st, dtype=np.uint8), moved, 0)
+    return moved[:, 0].copy()
 
 
 @njit(cache=True)
@@ -1220,10 +1264,10 @@ def visit_step(pop, venues, inits, eff, prm, week, wkey):
     in an activity (``last_active``). Writes ``pop.venue`` and counts place visits in ``pop.visit_count``. Returns
     the number of agents at role activities, per Stadtteil.
     """
-    attended = np.zeros(pop.st_off.shape[0] - 1, dtype=np.int64)
-    for s in range(pop.st_off.shape[0] - 1):
-        attended[s] = _visits(s, pop, venues, inits, eff, prm, week, wkey)
-    return attended
+    n_st = pop.st_off.shape[0] - 1
+    attended = np.zeros((n_st, 1), dtype=np.int64)
+    _visits(0, n_st, pop, venues, inits, eff, prm, week, wkey, np.ones(n_st, dtype=np.uint8), attended, 0)
+    return attended[:, 0].copy()
 
 
 @njit(cache=True)
@@ -1237,10 +1281,8 @@ def encounter_step(pop, ties, venues, inits, prm, wkey):
     ``p_form * similarity`` if both have a free slot; across migration background the similarity is
     ``bridging`` times lower, at role activities ``event_bridging`` times. Returns the number of ties formed.
     """
-    formed = 0
-    for s in range(pop.st_off.shape[0] - 1):
-        formed += _encounters(s, pop, ties, venues, inits, prm, wkey)
-    return formed
+    n_st = pop.st_off.shape[0] - 1
+    return _encounters(0, n_st, pop, ties, venues, inits, prm, wkey, np.ones(n_st, dtype=np.uint8))
 
 
 @njit(cache=True)
@@ -1308,8 +1350,8 @@ def initiative_step(pop, inits, venues, eff, prm, week, wkey):
     foundings; during the spin-up (``replace_dropouts``) exactly one per drop-out. A founder is a random engaged
     resident, and its champion.
     """
-    for s in range(pop.st_off.shape[0] - 1):
-        _initiatives(s, pop, inits, venues, eff, prm, week, wkey)
+    n_st = pop.st_off.shape[0] - 1
+    _initiatives(0, n_st, pop, inits, venues, eff, prm, week, wkey, np.ones(n_st, dtype=np.uint8))
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -1369,20 +1411,12 @@ def week_step(pop, ties, venues, inits, eff, demog, p_tr, p_aw, p_vi, p_en, p_ti
     for b in prange(blocks.shape[0] - 1):
         s0 = blocks[b]
         s1 = blocks[b + 1]
-        for s in range(s0, s1):
-            if live[s] == 0:
-                _idle(s, inits, counts)
-            else:
-                counts[s, 0] = _demography(s, pop, ties, venues, inits, demog, p_tr, p_lo, week, wkeys[0])
+        _demography(s0, s1, pop, ties, venues, inits, demog, p_tr, p_lo, week, wkeys[0], live, counts, 0)
         for s in range(s0, s1):
             if live[s] != 0:
                 counts[s, 1] = _awareness(s, pop, ties, eff, p_aw, week, wkeys[1])
-        for s in range(s0, s1):
-            if live[s] != 0:
-                counts[s, 2] = _visits(s, pop, venues, inits, eff, p_vi, week, wkeys[2])
-        for s in range(s0, s1):
-            if live[s] != 0:
-                _encounters(s, pop, ties, venues, inits, p_en, wkeys[3])
+        _visits(s0, s1, pop, venues, inits, eff, p_vi, week, wkeys[2], live, counts, 2)
+        _encounters(s0, s1, pop, ties, venues, inits, p_en, wkeys[3], live)
         for s in range(s0, s1):
             if live[s] != 0:
                 _ties(s, pop, ties, p_ti, wkeys[4])
@@ -1392,9 +1426,7 @@ def week_step(pop, ties, venues, inits, eff, demog, p_tr, p_aw, p_vi, p_en, p_ti
         for s in range(s0, s1):
             if live[s] != 0:
                 _participation(s, pop, ties, p_pa, week, wkeys[6])
-        for s in range(s0, s1):
-            if live[s] != 0:
-                _initiatives(s, pop, inits, venues, eff, p_in, week, wkeys[7])
+        _initiatives(s0, s1, pop, inits, venues, eff, p_in, week, wkeys[7], live)
 
 
 # ----------------------------------------------------------------------------------------------------------
