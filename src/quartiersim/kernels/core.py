@@ -219,15 +219,31 @@ def set_traits(i, s, pop, demog, tp, week):
     exactly as the profile says, and residents who age keep the population's mix.
     """
     a = pop.age[i]
-    p_low = demog.low_share[s]
-    if a < 25 and demog.bg_u25[s] > p_low:
-        p_low = demog.bg_u25[s]
-    inc = 1 if pop.u_income[i] < p_low else 0
+    recent_migrant = pop.mig[i] == 1 and week - pop.arrived[i] < RECENT_WEEKS
+    inc, h, stille, thr = _traits(a, pop.u_income[i], pop.u_health[i], pop.u_stille[i], pop.u_threshold[i],
+                                  recent_migrant, demog.low_share[s], demog.bg_u25[s], demog.lim_coef[s], tp)
+    pop.inc[i] = inc
+    pop.health[i] = h
+    pop.stille[i] = stille
+    pop.threshold[i] = thr
+
+
+@njit(cache=True, inline="always")
+def _traits(a, u_income, u_health, u_stille, u_threshold, recent_migrant, low_share, bg_u25, lim_coef, tp):
+    """:func:`set_traits` of one resident's values: (low income, health, stille Gruppen, threshold).
+
+    It takes numbers, not the Pop bundle: where numba inlines a helper into a loop, each bundle it is given costs
+    a reference taken and dropped for each of its arrays, every call.
+    """
+    p_low = low_share
+    if a < 25 and bg_u25 > p_low:
+        p_low = bg_u25
+    inc = 1 if u_income < p_low else 0
     band = 0
     while band < tp.age_edges.shape[0] and a >= tp.age_edges[band]:
         band += 1
-    p_lim = min(1.0, demog.lim_coef[s] * tp.age_profile[band])
-    u = pop.u_health[i]
+    p_lim = min(1.0, lim_coef * tp.age_profile[band])
+    u = u_health
     if u < p_lim:
         v = u / p_lim
         if v < tp.very_poor:
@@ -240,20 +256,17 @@ def set_traits(i, s, pop, demog, tp, week):
         v = (u - p_lim) / (1.0 - p_lim)
         h = 1 if v < 1.0 - tp.very_good else 0
     p = tp.stille_base
-    if pop.mig[i] == 1 and week - pop.arrived[i] < RECENT_WEEKS:
+    if recent_migrant:
         p *= tp.stille_rr_recent_migrant
     if inc == 1:
         p *= tp.stille_rr_low_income
     if h >= 3:
         p *= tp.stille_rr_poor_health
-    stille = 1 if pop.u_stille[i] < min(p, 1.0) else 0
-    thr = tp.threshold_min + (1.0 - tp.threshold_min) * pop.u_threshold[i]
+    stille = 1 if u_stille < min(p, 1.0) else 0
+    thr = tp.threshold_min + (1.0 - tp.threshold_min) * u_threshold
     if stille == 1:
         thr += tp.stille_threshold_shift
-    pop.inc[i] = inc
-    pop.health[i] = h
-    pop.stille[i] = stille
-    pop.threshold[i] = min(thr, 1.0)
+    return inc, h, stille, min(thr, 1.0)
 
 
 @njit(cache=True, inline="always")
@@ -480,6 +493,7 @@ def _demography(s0, s1, pop, ties, venues, inits, demog, tp, lp, week, wkey, liv
             continue
         yw = year_week(week)
         moved = 0
+        low_share, bg_u25, lim_coef = demog.low_share[s], demog.bg_u25[s], demog.lim_coef[s]
         lo = pop.st_off[s]
         hi = pop.st_off[s + 1]
         # The tie rows (most of a resident's bytes) of the next Stadtteil are prefetched meanwhile: the whole city's
@@ -494,11 +508,19 @@ def _demography(s0, s1, pop, ties, venues, inits, demog, tp, lp, week, wkey, liv
                 for _ in range(per):
                     _prefetch_ties(ties, nxt, nxt_hi)
                     nxt += 16
+            retrait = week - pop.arrived[i] == RECENT_WEEKS  # no longer a recent arrival: the stille risk changes
             if pop.birthday[i] == yw and pop.age[i] < MAX_AGE:
                 pop.age[i] += 1
-                set_traits(i, s, pop, demog, tp, week)
-            elif week - pop.arrived[i] == RECENT_WEEKS:  # no longer a recent arrival: the stille risk changes
-                set_traits(i, s, pop, demog, tp, week)
+                retrait = True
+            if retrait:  # set_traits, with the resident's values (see _traits)
+                a = pop.age[i]
+                recent_migrant = pop.mig[i] == 1 and week - pop.arrived[i] < RECENT_WEEKS
+                inc, h, stille, thr = _traits(a, pop.u_income[i], pop.u_health[i], pop.u_stille[i],
+                                              pop.u_threshold[i], recent_migrant, low_share, bg_u25, lim_coef, tp)
+                pop.inc[i] = inc
+                pop.health[i] = h
+                pop.stille[i] = stille
+                pop.threshold[i] = thr
             if uniform(wkey, i, 0) >= demog.exit_prob[s, pop.age[i]]:
                 continue
             moved += 1
