@@ -270,36 +270,36 @@ def _traits(a, u_income, u_health, u_stille, u_threshold, recent_migrant, low_sh
 
 
 @njit(cache=True, inline="always")
-def _newcomer_lonely_chance(i, pop, lp):
+def _newcomer_lonely_chance(health, mig, inc, age, lp):
     """A newcomer's chance of arriving lonely.
 
     The onset share of its risk factors, with a network's worth (two units of tie strength) of recovery from
     where it came from.
     """
-    onset = lp.onset_base * lp.rr_health[pop.health[i]]
-    if pop.mig[i] == 1:
+    onset = lp.onset_base * lp.rr_health[health]
+    if mig == 1:
         onset *= lp.rr_migration
-    if pop.inc[i] == 1:
+    if inc == 1:
         onset *= lp.rr_low_income
-    if pop.age[i] >= 65:
+    if age >= 65:
         onset *= lp.rr_age_65plus
     recovery = lp.recovery_base + 2.0 * lp.recovery_per_tie
     return onset / (onset + recovery)
 
 
 @njit(cache=True, inline="always")
-def _volunteer_share(i, pop, tp):
-    if pop.age[i] < 14:
+def _volunteer_share(age, mig, tp):
+    if age < 14:
         return 0.0
-    return tp.volunteer_mig if pop.mig[i] == 1 else tp.volunteer_no
+    return tp.volunteer_mig if mig == 1 else tp.volunteer_no
 
 
 @njit(cache=True, inline="always")
-def _home_place(s, venues, u):
-    n_reg = venues.n_regular[s]
+def _home_place(first, n_reg, u):
+    """A random regular place of a Stadtteil (its first place and number of regular places), or -1."""
     if n_reg <= 0:
         return -1
-    return venues.pl_off[s] + int(u * n_reg)
+    return first + int(u * n_reg)
 
 
 @njit(cache=True, inline="always")
@@ -357,8 +357,8 @@ def synthesise(pop, venues, demog, tp, week, wkey):
             pop.last_active[i] = NEVER
             if pop.aware[i] == 1 and a >= 14 and uniform(wkey, i, 9) < tp.participation_initial:
                 pop.last_active[i] = week - int(uniform(wkey, i, 10) * ACTIVE_WEEKS)
-            pop.volunteer[i] = 1 if uniform(wkey, i, 11) < _volunteer_share(i, pop, tp) else 0
-            pop.home_place[i] = _home_place(s, venues, uniform(wkey, i, 12))
+            pop.volunteer[i] = 1 if uniform(wkey, i, 11) < _volunteer_share(a, pop.mig[i], tp) else 0
+            pop.home_place[i] = _home_place(venues.pl_off[s], venues.n_regular[s], uniform(wkey, i, 12))
             pop.ready[i] = 0
             pop.lonely[i] = 0
             pop.member_of[i] = -1
@@ -454,31 +454,6 @@ def init_initiatives(pop, inits, venues, n_init_s, members_persons, hosted_share
 # ----------------------------------------------------------------------------------------------------------
 
 
-@njit(cache=True, inline="always")
-def _arrive(i, s, pop, venues, demog, tp, lp, week, wkey):
-    """A newcomer takes slot i: drawn from the Stadtteil's profile, unaware of local offers, without ties."""
-    pop.age[i] = inverse_cdf(demog.entry_cdf[s], uniform(wkey, i, 1))
-    pop.birthday[i] = year_week(week)  # a full year at the age of arrival (births too), as the tables assume
-    pop.mig[i] = 1 if uniform(wkey, i, 3) < demog.mig_share[s] else 0
-    pop.arrived[i] = week
-    pop.u_income[i] = uniform(wkey, i, 4)
-    pop.u_health[i] = uniform(wkey, i, 5)
-    pop.u_stille[i] = uniform(wkey, i, 6)
-    pop.u_threshold[i] = uniform(wkey, i, 7)
-    set_traits(i, s, pop, demog, tp, week)
-    pop.volunteer[i] = 1 if uniform(wkey, i, 8) < _volunteer_share(i, pop, tp) else 0
-    pop.home_place[i] = _home_place(s, venues, uniform(wkey, i, 9))
-    pop.lonely[i] = 1 if uniform(wkey, i, 10) < _newcomer_lonely_chance(i, pop, lp) else 0
-    pop.aware[i] = 0
-    pop.ready[i] = 0
-    pop.venue[i] = -1
-    pop.last_active[i] = NEVER
-    pop.last_contact[i] = NEVER
-    pop.last_role[i] = NEVER
-    pop.last_health[i] = NEVER
-    pop.knows_role[i] = 0
-
-
 @njit(cache=True)
 def _demography(s0, s1, pop, ties, venues, inits, demog, tp, lp, week, wkey, live, out, col):
     """Birthdays, and residents leaving (moving away or dying), each replaced at once by a newcomer.
@@ -494,6 +469,7 @@ def _demography(s0, s1, pop, ties, venues, inits, demog, tp, lp, week, wkey, liv
         yw = year_week(week)
         moved = 0
         low_share, bg_u25, lim_coef = demog.low_share[s], demog.bg_u25[s], demog.lim_coef[s]
+        first_place, n_regular = venues.pl_off[s], venues.n_regular[s]
         lo = pop.st_off[s]
         hi = pop.st_off[s + 1]
         # The tie rows (most of a resident's bytes) of the next Stadtteil are prefetched meanwhile: the whole city's
@@ -512,6 +488,27 @@ def _demography(s0, s1, pop, ties, venues, inits, demog, tp, lp, week, wkey, liv
             if pop.birthday[i] == yw and pop.age[i] < MAX_AGE:
                 pop.age[i] += 1
                 retrait = True
+            leaves = uniform(wkey, i, 0) < demog.exit_prob[s, pop.age[i]]
+            if leaves:
+                moved += 1
+                drop_all_ties(i, ties)
+                m = pop.member_of[i]
+                if m >= 0:
+                    pop.member_of[i] = -1
+                    inits.members[m] -= 1
+                    if inits.champion[m] == i:
+                        inits.champion[m] = -1
+                # a newcomer takes slot i: drawn from the Stadtteil's profile, unaware of local offers, without
+                # ties (written out here rather than in a helper given the bundles: see _traits)
+                pop.age[i] = inverse_cdf(demog.entry_cdf[s], uniform(wkey, i, 1))
+                pop.birthday[i] = yw  # a full year at the age of arrival (births too), as the tables assume
+                pop.mig[i] = 1 if uniform(wkey, i, 3) < demog.mig_share[s] else 0
+                pop.arrived[i] = week
+                pop.u_income[i] = uniform(wkey, i, 4)
+                pop.u_health[i] = uniform(wkey, i, 5)
+                pop.u_stille[i] = uniform(wkey, i, 6)
+                pop.u_threshold[i] = uniform(wkey, i, 7)
+                retrait = True
             if retrait:  # set_traits, with the resident's values (see _traits)
                 a = pop.age[i]
                 recent_migrant = pop.mig[i] == 1 and week - pop.arrived[i] < RECENT_WEEKS
@@ -521,17 +518,19 @@ def _demography(s0, s1, pop, ties, venues, inits, demog, tp, lp, week, wkey, liv
                 pop.health[i] = h
                 pop.stille[i] = stille
                 pop.threshold[i] = thr
-            if uniform(wkey, i, 0) >= demog.exit_prob[s, pop.age[i]]:
-                continue
-            moved += 1
-            drop_all_ties(i, ties)
-            m = pop.member_of[i]
-            if m >= 0:
-                pop.member_of[i] = -1
-                inits.members[m] -= 1
-                if inits.champion[m] == i:
-                    inits.champion[m] = -1
-            _arrive(i, s, pop, venues, demog, tp, lp, week, wkey)
+            if leaves:
+                pop.volunteer[i] = 1 if uniform(wkey, i, 8) < _volunteer_share(pop.age[i], pop.mig[i], tp) else 0
+                pop.home_place[i] = _home_place(first_place, n_regular, uniform(wkey, i, 9))
+                lonely_chance = _newcomer_lonely_chance(pop.health[i], pop.mig[i], pop.inc[i], pop.age[i], lp)
+                pop.lonely[i] = 1 if uniform(wkey, i, 10) < lonely_chance else 0
+                pop.aware[i] = 0
+                pop.ready[i] = 0
+                pop.venue[i] = -1
+                pop.last_active[i] = NEVER
+                pop.last_contact[i] = NEVER
+                pop.last_role[i] = NEVER
+                pop.last_health[i] = NEVER
+                pop.knows_role[i] = 0
         out[s, col] = moved
 
 
