@@ -725,15 +725,15 @@ def _encounters(s0, s1, pop, ties, venues, inits, prm, wkey, live):
     One call takes a block of Stadtteile (``s0 <= s < s1``, those with ``live[s] != 0``): numba references each
     of the bundles' arrays once a call, and once a Stadtteil that cost as much as a small Stadtteil's phase.
     """
+    st_off, venue, age, mig, inc = pop.st_off, pop.venue, pop.age, pop.mig, pop.inc
+    tie_j, tie_w, tie_slot, deg = ties.j, ties.w, ties.slot, ties.deg
+    v_count, v_start, v_members = venues.v_count, venues.v_start, venues.v_members
+    encounters_per_visit = prm.per_visit
+    p_form = prm.p_form
     total = 0
     for s in range(s0, s1):
         if live[s] == 0:
             continue
-        st_off, venue, age, mig, inc = pop.st_off, pop.venue, pop.age, pop.mig, pop.inc
-        tie_j, tie_w, tie_slot, deg = ties.j, ties.w, ties.slot, ties.deg
-        v_count, v_start, v_members = venues.v_count, venues.v_start, venues.v_members
-        encounters_per_visit = prm.per_visit
-        p_form = prm.p_form
         lo = st_off[s]
         hi = st_off[s + 1]
         n = hi - lo
@@ -985,19 +985,22 @@ def _participation(s, pop, ties, prm, week, wkey):
 
 
 @njit(cache=True, inline="always")
-def _open_place(s, venues, regular_only, u):
-    """A random open place of Stadtteil s (only regular places if ``regular_only``), or -1."""
-    p0 = venues.pl_off[s]
-    p1 = p0 + venues.n_regular[s] if regular_only else venues.pl_off[s + 1]
+def _open_place(s, pl_off, n_regular, cap, regular_only, u):
+    """A random open place of Stadtteil s (only regular places if ``regular_only``), or -1.
+
+    It takes the places' arrays, not the Venues bundle (see :func:`_traits`).
+    """
+    p0 = pl_off[s]
+    p1 = p0 + n_regular[s] if regular_only else pl_off[s + 1]
     n_open = 0
     for p in range(p0, p1):
-        if venues.cap[p] > 0:
+        if cap[p] > 0:
             n_open += 1
     if n_open == 0:
         return -1
     pick = int(u * n_open)
     for p in range(p0, p1):
-        if venues.cap[p] > 0:
+        if cap[p] > 0:
             if pick == 0:
                 return p
             pick -= 1
@@ -1065,15 +1068,16 @@ def _initiatives(s0, s1, pop, inits, venues, eff, prm, week, wkey, live):
     One call takes a block of Stadtteile (``s0 <= s < s1``, those with ``live[s] != 0``): numba references each
     of the bundles' arrays once a call, and once a Stadtteil that cost as much as a small Stadtteil's phase.
     """
+    st_off, member_of = pop.st_off, pop.member_of
+    max_init = inits.max_init
+    active, members, founded, dropped = inits.active, inits.members, inits.founded, inits.dropped
+    champion, host, advised = inits.champion, inits.host, inits.advised
+    pl_off, n_regular, cap = venues.pl_off, venues.n_regular, venues.cap
+    n_res = st_off[-1]
+    n_st = st_off.shape[0] - 1
     for s in range(s0, s1):
         if live[s] == 0:
             continue
-        st_off, member_of = pop.st_off, pop.member_of
-        max_init = inits.max_init
-        active, members, founded, dropped = inits.active, inits.members, inits.founded, inits.dropped
-        champion, host, advised = inits.champion, inits.host, inits.advised
-        n_res = st_off[-1]
-        n_st = st_off.shape[0] - 1
         lo = st_off[s]
         hi = st_off[s + 1]
         n = hi - lo
@@ -1101,7 +1105,7 @@ def _initiatives(s0, s1, pop, inits, venues, eff, prm, week, wkey, live):
             if active[g] == 1 and host[g] >= 0 and venues.cap[host[g]] == 0:
                 host[g] = -1
                 if eff.rehost[s] > 0.0:
-                    host[g] = _open_place(s, venues, True, uniform(wkey, n_res + n_st + g, 5))
+                    host[g] = _open_place(s, pl_off, n_regular, cap, True, uniform(wkey, n_res + n_st + g, 5))
         # (2) advice sessions: with an initiative (support), or with residents planning one (a founding). Draws of
         # the Stadtteil's counter: 0 foundings, 5 and 6 rounding, sessions from 1,000, meetings from 500,000,
         # founders from 1,000,000 (at most 100,000 sessions and meetings a week, far above any staffing)
@@ -1120,7 +1124,7 @@ def _initiatives(s0, s1, pop, inits, venues, eff, prm, week, wkey, live):
             for k in range(n_meetings):
                 g = _active_slot(g0, max_init, active, int(uniform(wkey, cs, 500_000 + 3 * k) * n_active))
                 if host[g] < 0 and uniform(wkey, cs, 500_001 + 3 * k) < prm.network_host_prob:
-                    host[g] = _open_place(s, venues, False, uniform(wkey, cs, 500_002 + 3 * k))
+                    host[g] = _open_place(s, pl_off, n_regular, cap, False, uniform(wkey, cs, 500_002 + 3 * k))
         # (4) champions, hosts found by the initiative itself, and drop-outs
         for k in range(top):
             g = g0 + k
@@ -1142,7 +1146,7 @@ def _initiatives(s0, s1, pop, inits, venues, eff, prm, week, wkey, live):
                                 break
                             pick -= 1
             if host[g] < 0 and uniform(wkey, c, 3) < prm.host_find_rate:
-                host[g] = _open_place(s, venues, False, uniform(wkey, c, 6))
+                host[g] = _open_place(s, pl_off, n_regular, cap, False, uniform(wkey, c, 6))
             if event(uniform(wkey, c, 0), _hazard(g, w, inits, prm, supported)):
                 active[g] = 0
                 dropped[g] = 1
