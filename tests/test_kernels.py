@@ -114,6 +114,34 @@ def test_kernels_match_over_a_sequence_of_weeks():
     assert fast.deg.sum() > 0 and fast.visit_count.sum() > 0
 
 
+
+def test_initiative_slots_above_those_in_use_match_reference_as_they_fill():
+    """The initiatives' loops stop at the highest slot in use. Initiatives in the first two of twelve slots, a
+    drop-out of last week flagged above them: the flag is cleared, and over the weeks foundings fill the slots
+    above and drop out again, exactly as in the reference."""
+    fast, ref = World([25, 40, 3], seed=4, max_init=12), World([25, 40, 3], seed=4, max_init=12)
+    for w in (fast, ref):
+        for g in range(len(w.init_active)):
+            if g % 12 >= 2:
+                w.member_of[w.member_of == g] = -1
+                w.init_active[g], w.init_members[g], w.champion[g], w.host[g] = 0, 0, -1, -1
+        w.dropped[5] = 1
+    highest = 0
+    for week in range(fast.week, fast.week + 30):
+        for name in PHASES:
+            for world, module in ((fast, core), (ref, reference)):
+                args = _args(world, name, week)
+                if name == "initiative_step":  # many foundings
+                    args = (*args[:4], args[4]._replace(founding_s=np.full(world.n_st, 0.5)), *args[5:])
+                getattr(module, name)(*args)
+        for attr in (*STATE, "dropped", "founded"):
+            np.testing.assert_array_equal(getattr(fast, attr), getattr(ref, attr), err_msg=f"week {week}: {attr}")
+        assert week > fast.week or fast.dropped[5] == 0
+        active = np.flatnonzero(fast.init_active.reshape(-1, 12).any(axis=0))
+        highest = max(highest, active.max() if len(active) else 0)
+    assert highest >= 4 and fast.dropped.any()  # foundings well above the first slots, and drop-outs
+
+
 def test_synthesis_matches_reference():
     """The starting population drawn from the Stadtteile' profiles, numba and Python alike."""
     a, b = World([40, 0, 25], seed=5), World([40, 0, 25], seed=5)
