@@ -458,9 +458,8 @@ def init_initiatives(pop, inits, venues, n_init_s, members_persons, hosted_share
 def _demography(s0, s1, pop, ties, venues, inits, demog, tp, lp, week, wkey, live, out, col):
     """Birthdays, and residents leaving (moving away or dying), each replaced at once by a newcomer.
 
-    Each Stadtteil's residents who left into ``out[s, col]``; a Stadtteil with ``live[s] == 0`` is idle (:func:`_idle`).
-    One call takes a block of Stadtteile (``s0 <= s < s1``, those with ``live[s] != 0``): numba references each
-    of the bundles' arrays once a call, and once a Stadtteil that cost as much as a small Stadtteil's phase.
+    For the Stadtteile ``s0 <= s < s1``, in one call (see :func:`_visits`): each one's residents who left into
+    ``out[s, col]``; one with ``live[s] == 0`` is idle (:func:`_idle`).
     """
     for s in range(s0, s1):
         if live[s] == 0:
@@ -631,8 +630,9 @@ def _visits(s0, s1, pop, venues, inits, eff, prm, week, wkey, live, out, col):
     """Role activities (events, health offers), initiative meetings and meeting-place visits; one venue a week.
 
     For the Stadtteile ``s0 <= s < s1`` with ``live[s] != 0``, each one's attendances at role activities into
-    ``out[s, col]``. One call takes a block of Stadtteile: numba references each of the bundles' arrays once a
-    call, and once a Stadtteil that cost more than a small Stadtteil's visits.
+    ``out[s, col]``. One call takes a block of Stadtteile: numba takes a reference to each array of the bundles
+    it is given when the function starts and drops it when it returns (about 60 here, which it cannot prune in
+    this function); once a Stadtteil, that cost more than a small Stadtteil's visits.
     """
     st_off = pop.st_off
     n_res = st_off[-1]
@@ -722,8 +722,7 @@ def _has_company(v, v_count):
 def _encounters(s0, s1, pop, ties, venues, inits, prm, wkey, live):
     """Encounters and ties formed at venues and in the street (:func:`encounter_step`); the ties formed.
 
-    One call takes a block of Stadtteile (``s0 <= s < s1``, those with ``live[s] != 0``): numba references each
-    of the bundles' arrays once a call, and once a Stadtteil that cost as much as a small Stadtteil's phase.
+    For the Stadtteile ``s0 <= s < s1`` with ``live[s] != 0``, in one call (see :func:`_visits`).
     """
     st_off, venue, age, mig, inc = pop.st_off, pop.venue, pop.age, pop.mig, pop.inc
     tie_j, tie_w, tie_slot, deg = ties.j, ties.w, ties.slot, ties.deg
@@ -1065,8 +1064,7 @@ def _no_initiative_flows(s, inits):
 def _initiatives(s0, s1, pop, inits, venues, eff, prm, week, wkey, live):
     """Hosts, advice sessions, network meetings, champions, drop-outs, members joining and foundings.
 
-    One call takes a block of Stadtteile (``s0 <= s < s1``, those with ``live[s] != 0``): numba references each
-    of the bundles' arrays once a call, and once a Stadtteil that cost as much as a small Stadtteil's phase.
+    For the Stadtteile ``s0 <= s < s1`` with ``live[s] != 0``, in one call (see :func:`_visits`).
     """
     st_off, member_of = pop.st_off, pop.member_of
     max_init = inits.max_init
