@@ -114,7 +114,6 @@ def test_kernels_match_over_a_sequence_of_weeks():
     assert fast.deg.sum() > 0 and fast.visit_count.sum() > 0
 
 
-
 def test_initiative_slots_above_those_in_use_match_reference_as_they_fill():
     """The initiatives' loops stop at the highest slot in use. Initiatives in the first two of twelve slots, a
     drop-out of last week flagged above them: the flag is cleared, and over the weeks foundings fill the slots

@@ -1,9 +1,9 @@
 """The bundles the kernels read and write: named tuples of arrays (state) and of scalars (parameters).
 
-A kernel's signature names the bundles it touches (``_visits(s, pop, venues, eff, prm, wkey)``), so it says
-what it reads and writes without fifty positional arrays. numba compiles named tuples into plain structs of
-their fields, so a field access costs nothing at run time; the arrays inside are shared with the model, which
-builds each bundle once and keeps updating the same arrays.
+A kernel's signature names the bundles it touches (``tie_step(pop, ties, prm, wkey)``), so it says what it
+reads and writes without fifty positional arrays. numba compiles named tuples into plain structs of their
+fields, so a field access costs nothing at run time; the arrays inside are shared with the model, which builds
+each bundle once and keeps updating the same arrays.
 
 State bundles:
 
