@@ -3,7 +3,10 @@
 A kernel's signature names the bundles it touches (``tie_step(pop, ties, prm, wkey)``), so it says what it
 reads and writes without fifty positional arrays. numba compiles named tuples into plain structs of their
 fields, so a field access costs nothing at run time; the arrays inside are shared with the model, which builds
-each bundle once and keeps updating the same arrays.
+each bundle once and keeps updating the same arrays. A call does cost something: where numba cannot prune them,
+a function takes a reference to each array of the bundles it is given and drops it on return, and an inlined
+helper does so at every call. So the kernels call their larger functions once a block of Stadtteile, and
+per-resident helpers take numbers or single arrays (``benchmarks/README.md``, section 11).
 
 State bundles:
 
