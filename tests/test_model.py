@@ -295,3 +295,19 @@ def test_demography_tables_are_made_once_per_profile_and_each_model_gets_its_own
     np.testing.assert_array_equal(population.demography_tables(profile).exit_prob, second.exit_prob)
     older = population.demography_tables(profile.assign(age_65plus_share=profile["age_65plus_share"] * 1.2))
     assert not np.array_equal(older.stock, second.stock)
+
+
+def test_access_to_open_places_per_stadtteil_is_what_its_places_give():
+    """The report's access flags (an open place; barrier-free; low-threshold; both) counted from cumulative sums
+    over all places equal a check of each Stadtteil's own places, with places closed and Stadtteile without any."""
+    model = QuarterModel("neckarvorstadt", rng=2, **dict(SMALL, stadtteile=[211, 212, 101, 128], end="2024-02-01"))
+    gen = np.random.default_rng(0)
+    model.place_cap[:] = np.where(gen.random(model.n_places) < 0.5, 0, model.place_cap)
+    model.place_bf[:] = gen.random(model.n_places) < 0.4
+    model.place_lt[:] = gen.random(model.n_places) < 0.4
+    model._compute_stats()
+    for s in range(model.n_st):
+        lo, hi = model.pl_off[s], model.pl_off[s + 1]
+        o, bf, lt = model.place_cap[lo:hi] > 0, model.place_bf[lo:hi] == 1, model.place_lt[lo:hi] == 1
+        assert list(model.access_s[s]) == [o.any(), (o & bf).any(), (o & lt).any(), (o & bf & lt).any()]
+    assert (np.diff(model.pl_off) == 0).any() and model.access_s.any() and not model.access_s.all()

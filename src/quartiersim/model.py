@@ -626,14 +626,13 @@ class QuarterModel(mesa.Model):
     # ------------------------------------------------------------------------------------------------------
 
     def _compute_stats(self) -> None:
-        open_ = self.place_cap > 0
-        for s in range(self.n_st):
-            lo, hi = self.pl_off[s], self.pl_off[s + 1]
-            o, bf, lt = open_[lo:hi], self.place_bf[lo:hi] == 1, self.place_lt[lo:hi] == 1
-            self.access_s[s, 0] = o.any()
-            self.access_s[s, 1] = (o & bf).any()
-            self.access_s[s, 2] = (o & lt).any()
-            self.access_s[s, 3] = (o & bf & lt).any()
+        # whether each Stadtteil has an open place (column 0), one that is barrier-free (1), low-threshold (2) or
+        # both (3): the number of such places between its offsets, from cumulative counts over all places
+        o = self.place_cap > 0
+        bf, lt = self.place_bf == 1, self.place_lt == 1
+        for c, places in enumerate((o, o & bf, o & lt, o & bf & lt)):
+            count = np.concatenate(([0], np.cumsum(places)))
+            self.access_s[:, c] = count[self.pl_off[1:]] > count[self.pl_off[:-1]]
         core.group_stats(self.pop, self.ties, self.access_s, self.week, self.stats)
 
     def _collect(self, report: bool, label: dt.date | None = None) -> None:
