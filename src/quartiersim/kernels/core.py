@@ -461,11 +461,12 @@ def _demography(s0, s1, pop, ties, venues, inits, demog, tp, lp, week, wkey, liv
     For the Stadtteile ``s0 <= s < s1``, in one call (see :func:`_visits`): each one's residents who left into
     ``out[s, col]``; one with ``live[s] == 0`` is idle (:func:`_idle`).
     """
+    yw = year_week(week)
+    n_st = pop.st_off.shape[0] - 1
     for s in range(s0, s1):
         if live[s] == 0:
             _idle(s, inits, out)
             continue
-        yw = year_week(week)
         moved = 0
         low_share, bg_u25, lim_coef = demog.low_share[s], demog.bg_u25[s], demog.lim_coef[s]
         first_place, n_regular = venues.pl_off[s], venues.n_regular[s]
@@ -474,7 +475,6 @@ def _demography(s0, s1, pop, ties, venues, inits, demog, tp, lp, week, wkey, liv
         # The tie rows (most of a resident's bytes) of the next Stadtteil are prefetched meanwhile: the whole city's
         # state does not fit the caches, so each Stadtteil's arrays come from memory once a week, and the processor's
         # own prefetching follows the residents' arrays but not the rows. No value changes; 2-3 % less time.
-        n_st = pop.st_off.shape[0] - 1
         nxt = pop.st_off[min(s + 1, n_st)]
         nxt_hi = pop.st_off[min(s + 2, n_st)]
         per = 1 + (nxt_hi - nxt) // max(hi - lo, 1)  # blocks of 16 rows there per 16 residents here
@@ -729,6 +729,7 @@ def _encounters(s0, s1, pop, ties, venues, inits, prm, wkey, live):
     v_count, v_start, v_members = venues.v_count, venues.v_start, venues.v_members
     encounters_per_visit = prm.per_visit
     p_form = prm.p_form
+    k_max = tie_j.shape[1]
     total = 0
     for s in range(s0, s1):
         if live[s] == 0:
@@ -738,7 +739,6 @@ def _encounters(s0, s1, pop, ties, venues, inits, prm, wkey, live):
         n = hi - lo
         if n < 2:
             continue
-        k_max = tie_j.shape[1]
         formed = 0
         p0 = venues.pl_off[s]
         p1 = venues.pl_off[s + 1]
@@ -1051,11 +1051,14 @@ def dropout_hazards(pop, inits, prm, week, out):
 
 
 @njit(cache=True, inline="always")
-def _no_initiative_flows(s, inits):
-    """Clear Stadtteil s's foundings and drop-outs of the week (its counts and its slots' flags)."""
+def _no_initiative_flows(s, inits, top):
+    """Clear Stadtteil s's foundings and drop-outs of the week: its counts, and the flags of its first ``top`` slots.
+
+    The slots above ``top`` hold no flags (see :func:`_initiatives`).
+    """
     inits.n_found[s] = 0
     inits.n_drop[s] = 0
-    for g in range(s * inits.max_init, (s + 1) * inits.max_init):
+    for g in range(s * inits.max_init, s * inits.max_init + top):
         inits.founded[g] = 0
         inits.dropped[g] = 0
 
@@ -1086,11 +1089,7 @@ def _initiatives(s0, s1, pop, inits, venues, eff, prm, week, wkey, live):
         top = max_init
         while top > 0 and (active[g0 + top - 1] | dropped[g0 + top - 1] | founded[g0 + top - 1]) == 0:
             top -= 1
-        for g in range(g0, g0 + top):
-            founded[g] = 0
-            dropped[g] = 0
-        inits.n_found[s] = 0
-        inits.n_drop[s] = 0
+        _no_initiative_flows(s, inits, top)
         if n == 0:
             continue
         w = pop.weight_s[s]
@@ -1387,7 +1386,7 @@ def _idle(s, inits, counts):
     """A Stadtteil no longer simulated: no flows this week (no one left, contacted, founded or dropped out)."""
     for k in range(counts.shape[1]):
         counts[s, k] = 0
-    _no_initiative_flows(s, inits)
+    _no_initiative_flows(s, inits, inits.max_init)
 
 
 #: the most residents a block of Stadtteile holds in :func:`week_step` (a larger Stadtteil makes a block alone)
