@@ -955,15 +955,23 @@ def _participation(s, pop, ties, prm, week, wkey):
     lo = st_off[s]
     hi = st_off[s + 1]
     # First, in a loop without branches (aware or not, volunteering or not are coin tosses to the processor):
-    # volunteering, the readiness of everyone whose ties do not matter (children, the unaware and those without
-    # ties), and the list of the others. Volunteering reads nobody else's state, so its order does not matter.
+    # volunteering, the readiness of everyone whose ties do not matter, and the list of the others. The ties do
+    # not matter for children, the unaware and those without ties, nor where the own signal decides alone: it
+    # reaches the threshold already (the ties add nothing negative), or it stays below even with every tie
+    # active. With all d active the ties add peer_influence * d / d, which rounding leaves below
+    # peer_influence * (1 + 2**-51); ``peer_top`` is above that, and a rounded sum grows with its terms, so no
+    # resident skipped could reach the threshold and the readiness is exactly that of scanning everyone's ties.
+    # Volunteering reads nobody else's state, so its order does not matter.
+    peer_top = prm.peer_influence * (1.0 + 2.0**-50)
     m = lo
     for i in range(lo, hi):
         teen = pop.age[i] >= 14
         aware = teen & (pop.aware[i] == 1)
-        ready_new[i] = aware & (_own_signal(i, pop, prm, week) >= pop.threshold[i])
+        own = _own_signal(i, pop, prm, week)
+        threshold = pop.threshold[i]
+        ready_new[i] = aware & (own >= threshold)
         order[m] = i
-        m += aware & (deg[i] > 0)
+        m += aware & (deg[i] > 0) & (own < threshold) & (own + peer_top >= threshold)
         u = uniform(wkey, i, 1)
         rate = prm.volunteer_start_mig if pop.mig[i] == 1 else prm.volunteer_start_no
         rate *= prm.volunteer_participation_rr if week - last_active[i] < ACTIVE_WEEKS else 1.0
