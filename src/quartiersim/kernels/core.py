@@ -921,6 +921,11 @@ def _loneliness(s, pop, ties, prm, week, wkey):
             if u >= bound:
                 lonely_new[i] = 0
                 continue
+        elif u >= prm.recovery_base + prm.recovery_per_tie * deg[i]:
+            # an upper bound of the recovery rate (every tie at full strength and not lonely; strengths are at
+            # most 1): above it, no recovery
+            lonely_new[i] = 1
+            continue
         w_lonely = 0.0
         w_all = 0.0
         for a in range(deg[i]):
