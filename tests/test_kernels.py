@@ -141,6 +141,27 @@ def test_initiative_slots_above_those_in_use_match_reference_as_they_fill():
     assert highest >= 4 and fast.dropped.any()  # foundings well above the first slots, and drop-outs
 
 
+def test_awareness_where_no_role_worked_matches_reference():
+    """Where nobody is contacted and no role has worked, the awareness kernel takes a path of its own (every
+    Stadtteil of a spin-up). Two such Stadtteile beside one with contacts only and one with a programme only: over
+    twelve weeks the states stay those of the reference, and in the quiet Stadtteile residents both learn of the
+    local offers and forget them."""
+    fast, ref = World([30, 45, 12, 60], seed=6), World([30, 45, 12, 60], seed=6)
+    for w in (fast, ref):
+        w.eff = w.eff._replace(contacts=np.array([0.0, 0.0, 3.0, 0.0]), programme=np.array([0.0, 0.0, 0.0, 1.0]))
+    quiet = slice(0, fast.st_off[2])
+    learned = forgot = 0
+    for week in range(fast.week, fast.week + 12):
+        before = fast.aware[quiet].copy()
+        for world, module in ((fast, core), (ref, reference)):
+            module.awareness_step(*_args(world, "awareness_step", week))
+        for attr in ("aware", "knows_role", "last_contact"):
+            np.testing.assert_array_equal(getattr(fast, attr), getattr(ref, attr), err_msg=f"week {week}: {attr}")
+        learned += int((fast.aware[quiet] > before).sum())
+        forgot += int((fast.aware[quiet] < before).sum())
+    assert learned > 0 and forgot > 0
+
+
 def test_synthesis_matches_reference():
     """The starting population drawn from the Stadtteile' profiles, numba and Python alike."""
     a, b = World([40, 0, 25], seed=5), World([40, 0, 25], seed=5)

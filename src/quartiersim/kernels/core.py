@@ -596,6 +596,62 @@ def _awareness(s, pop, ties, eff, prm, week, wkey):
     return n_contacted
 
 
+@njit(cache=True)
+def _awareness_block(s0, s1, pop, ties, eff, prm, week, wkey, live, out, col):
+    """:func:`_awareness` for the Stadtteile ``s0 <= s < s1`` with ``live[s] != 0``, the contacts into ``out[s, col]``.
+
+    Where no role has worked and nobody is contacted (every Stadtteil in the spin-up, most of them later) it takes
+    :func:`_awareness_quiet`, which gives the same states. One call takes a block (see :func:`_visits`).
+    """
+    st_off, aware, aware_new, order, venue, stille = (pop.st_off, pop.aware, pop.aware_new, pop.order, pop.venue,
+                                                      pop.stille)
+    knows, knows_new, tie_j, deg = pop.knows_role, pop.knows_new, ties.j, ties.deg
+    for s in range(s0, s1):
+        if live[s] == 0:
+            continue
+        if eff.contacts[s] > 0.0 or eff.programme[s] > 0.0:
+            out[s, col] = _awareness(s, pop, ties, eff, prm, week, wkey)
+        else:
+            _awareness_quiet(st_off[s], st_off[s + 1], aware, aware_new, order, venue, stille, tie_j, deg, knows,
+                             knows_new, prm.forget_rate, prm.base_rate, prm.word_of_mouth, prm.stille_factor, wkey)
+            out[s, col] = 0
+
+
+@njit(cache=True, inline="always")
+def _awareness_quiet(lo, hi, aware, aware_new, order, venue, stille, tie_j, deg, knows, knows_new, forget_rate,
+                     base_rate, word_of_mouth, stille_factor, wkey):
+    """:func:`_awareness` where nobody is contacted and no role has worked: the same draws and states, faster.
+
+    Nobody learns of the roles, so ``knows_role`` stays as it is. A first loop without branches (aware or not,
+    and forgetting, are coin tosses to the processor) settles the aware, who forget or not, and the unaware
+    whose draw is above the chance with every tie aware, who stay unaware; it lists the other unaware, whose
+    ties then decide.
+    """
+    m = lo
+    for i in range(lo, hi):
+        knows_new[i] = knows[i]
+        was = aware[i] == 1
+        forgets = (venue[i] < 0) & (uniform(wkey, i, 0) < forget_rate)
+        aware_new[i] = was & ~forgets
+        r = stille_factor if stille[i] == 1 else 1.0
+        order[m] = i
+        m += ~was & (uniform(wkey, i, 1) < 1.0 - (1.0 - r * base_rate) * (1.0 - r * word_of_mouth))
+    for k in range(lo, m):
+        i = order[k]
+        r = stille_factor if stille[i] == 1 else 1.0
+        frac = 0.0
+        d = deg[i]
+        if d > 0:
+            n_aware = 0
+            for a in range(d):
+                n_aware += aware[tie_j[i, a]]
+            frac = n_aware / d
+        p_stay = (1.0 - r * base_rate) * (1.0 - r * word_of_mouth * frac)
+        aware_new[i] = 1 if uniform(wkey, i, 1) < 1.0 - p_stay else 0
+    for i in range(lo, hi):
+        aware[i] = aware_new[i]
+
+
 # Per-resident helpers take the arrays they read, not the Pop bundle: a call that is not inlined would copy the
 # whole bundle (some thirty array structs) for every resident.
 
@@ -960,23 +1016,15 @@ def _participation(s, pop, ties, prm, week, wkey):
     lo = st_off[s]
     hi = st_off[s + 1]
     # First, in a loop without branches (aware or not, volunteering or not are coin tosses to the processor):
-    # volunteering, the readiness of everyone whose ties do not matter, and the list of the others. The ties do
-    # not matter for children, the unaware and those without ties, nor where the own signal decides alone: it
-    # reaches the threshold already (the ties add nothing negative), or it stays below even with every tie
-    # active. With all d active the ties add peer_influence * d / d, which rounding leaves below
-    # peer_influence * (1 + 2**-51); ``peer_top`` is above that, and a rounded sum grows with its terms, so no
-    # resident skipped could reach the threshold and the readiness is exactly that of scanning everyone's ties.
-    # Volunteering reads nobody else's state, so its order does not matter.
-    peer_top = prm.peer_influence * (1.0 + 2.0**-50)
+    # volunteering, the readiness of everyone whose ties do not matter (children, the unaware and those without
+    # ties), and the list of the others. Volunteering reads nobody else's state, so its order does not matter.
     m = lo
     for i in range(lo, hi):
         teen = pop.age[i] >= 14
         aware = teen & (pop.aware[i] == 1)
-        own = _own_signal(i, pop, prm, week)
-        threshold = pop.threshold[i]
-        ready_new[i] = aware & (own >= threshold)
+        ready_new[i] = aware & (_own_signal(i, pop, prm, week) >= pop.threshold[i])
         order[m] = i
-        m += aware & (deg[i] > 0) & (own < threshold) & (own + peer_top >= threshold)
+        m += aware & (deg[i] > 0)
         u = uniform(wkey, i, 1)
         rate = prm.volunteer_start_mig if pop.mig[i] == 1 else prm.volunteer_start_no
         rate *= prm.volunteer_participation_rr if week - last_active[i] < ACTIVE_WEEKS else 1.0
@@ -1278,10 +1326,10 @@ def awareness_step(pop, ties, eff, prm, week, wkey):
     ``programme_word_of_mouth`` times the share of their ties who know it; newcomers do not know it. Returns the
     number of agents contacted, per Stadtteil.
     """
-    contacted = np.zeros(pop.st_off.shape[0] - 1, dtype=np.int64)
-    for s in range(pop.st_off.shape[0] - 1):
-        contacted[s] = _awareness(s, pop, ties, eff, prm, week, wkey)
-    return contacted
+    n_st = pop.st_off.shape[0] - 1
+    contacted = np.zeros((n_st, 1), dtype=np.int64)
+    _awareness_block(0, n_st, pop, ties, eff, prm, week, wkey, np.ones(n_st, dtype=np.uint8), contacted, 0)
+    return contacted[:, 0].copy()
 
 
 @njit(cache=True)
@@ -1447,9 +1495,7 @@ def week_step(pop, ties, venues, inits, eff, demog, p_tr, p_aw, p_vi, p_en, p_ti
         s0 = blocks[b]
         s1 = blocks[b + 1]
         _demography(s0, s1, pop, ties, venues, inits, demog, p_tr, p_lo, week, wkeys[0], live, counts, 0)
-        for s in range(s0, s1):
-            if live[s] != 0:
-                counts[s, 1] = _awareness(s, pop, ties, eff, p_aw, week, wkeys[1])
+        _awareness_block(s0, s1, pop, ties, eff, p_aw, week, wkeys[1], live, counts, 1)
         _visits(s0, s1, pop, venues, inits, eff, p_vi, week, wkeys[2], live, counts, 2)
         _encounters(s0, s1, pop, ties, venues, inits, p_en, wkeys[3], live)
         for s in range(s0, s1):
