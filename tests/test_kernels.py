@@ -141,15 +141,16 @@ def test_initiative_slots_above_those_in_use_match_reference_as_they_fill():
     assert highest >= 4 and fast.dropped.any()  # foundings well above the first slots, and drop-outs
 
 
-def test_awareness_where_no_role_worked_matches_reference():
-    """Where nobody is contacted and no role has worked, the awareness kernel takes a path of its own (every
-    Stadtteil of a spin-up). Two such Stadtteile beside one with contacts only and one with a programme only: over
-    twelve weeks the states stay those of the reference, and in the quiet Stadtteile residents both learn of the
-    local offers and forget them."""
-    fast, ref = World([30, 45, 12, 60], seed=6), World([30, 45, 12, 60], seed=6)
+def test_awareness_where_nobody_is_contacted_matches_reference():
+    """Where nobody is contacted this week, the awareness kernel takes a path of its own (every Stadtteil of a
+    spin-up). Two such Stadtteile where no role has worked and one where one has, beside one with contacts: over
+    twelve weeks the states stay those of the reference; in the first two residents both learn of the local
+    offers and forget them, and in the third some hear of the roles' work from their ties."""
+    fast, ref = World([30, 45, 60, 12], seed=6), World([30, 45, 60, 12], seed=6)
     for w in (fast, ref):
-        w.eff = w.eff._replace(contacts=np.array([0.0, 0.0, 3.0, 0.0]), programme=np.array([0.0, 0.0, 0.0, 1.0]))
-    quiet = slice(0, fast.st_off[2])
+        w.eff = w.eff._replace(contacts=np.array([0.0, 0.0, 0.0, 3.0]), programme=np.array([0.0, 0.0, 1.0, 0.0]))
+    quiet, news = slice(0, fast.st_off[2]), slice(fast.st_off[2], fast.st_off[3])
+    knew = fast.knows_role[news].sum()
     learned = forgot = 0
     for week in range(fast.week, fast.week + 12):
         before = fast.aware[quiet].copy()
@@ -160,6 +161,7 @@ def test_awareness_where_no_role_worked_matches_reference():
         learned += int((fast.aware[quiet] > before).sum())
         forgot += int((fast.aware[quiet] < before).sum())
     assert learned > 0 and forgot > 0
+    assert fast.knows_role[news].sum() > knew
 
 
 def test_synthesis_matches_reference():

@@ -600,8 +600,8 @@ def _awareness(s, pop, ties, eff, prm, week, wkey):
 def _awareness_block(s0, s1, pop, ties, eff, prm, week, wkey, live, out, col):
     """:func:`_awareness` for the Stadtteile ``s0 <= s < s1`` with ``live[s] != 0``, the contacts into ``out[s, col]``.
 
-    Where no role has worked and nobody is contacted (every Stadtteil in the spin-up, most of them later) it takes
-    :func:`_awareness_quiet`, which gives the same states. One call takes a block (see :func:`_visits`).
+    Where nobody is contacted this week (every Stadtteil in the spin-up, most of them later) it takes
+    :func:`_awareness_uncontacted`, which gives the same states. One call takes a block (see :func:`_visits`).
     """
     st_off, aware, aware_new, order, venue, stille = (pop.st_off, pop.aware, pop.aware_new, pop.order, pop.venue,
                                                       pop.stille)
@@ -609,23 +609,24 @@ def _awareness_block(s0, s1, pop, ties, eff, prm, week, wkey, live, out, col):
     for s in range(s0, s1):
         if live[s] == 0:
             continue
-        if eff.contacts[s] > 0.0 or eff.programme[s] > 0.0:
+        if eff.contacts[s] > 0.0:
             out[s, col] = _awareness(s, pop, ties, eff, prm, week, wkey)
         else:
-            _awareness_quiet(st_off[s], st_off[s + 1], aware, aware_new, order, venue, stille, tie_j, deg, knows,
-                             knows_new, prm.forget_rate, prm.base_rate, prm.word_of_mouth, prm.stille_factor, wkey)
+            _awareness_uncontacted(st_off[s], st_off[s + 1], eff.programme[s] > 0.0, aware, aware_new, order, venue,
+                                   stille, tie_j, deg, knows, knows_new, prm.forget_rate, prm.base_rate,
+                                   prm.word_of_mouth, prm.stille_factor, prm.programme_word_of_mouth, wkey)
             out[s, col] = 0
 
 
 @njit(cache=True, inline="always")
-def _awareness_quiet(lo, hi, aware, aware_new, order, venue, stille, tie_j, deg, knows, knows_new, forget_rate,
-                     base_rate, word_of_mouth, stille_factor, wkey):
-    """:func:`_awareness` where nobody is contacted and no role has worked: the same draws and states, faster.
+def _awareness_uncontacted(lo, hi, news, aware, aware_new, order, venue, stille, tie_j, deg, knows, knows_new,
+                           forget_rate, base_rate, word_of_mouth, stille_factor, programme_word_of_mouth, wkey):
+    """:func:`_awareness` where nobody is contacted this week: the same draws and states, faster.
 
-    Nobody learns of the roles, so ``knows_role`` stays as it is. A first loop without branches (aware or not,
-    and forgetting, are coin tosses to the processor) settles the aware, who forget or not, and the unaware
-    whose draw is above the chance with every tie aware, who stay unaware; it lists the other unaware, whose
-    ties then decide.
+    A first loop without branches (aware or not, and forgetting, are coin tosses to the processor) settles the
+    aware, who forget or not, and the unaware whose draw is above the chance with every tie aware, who stay
+    unaware; it lists the other unaware, whose ties then decide. Where a role has worked (``news``), a last loop
+    lets those who do not know its work hear of it from their ties.
     """
     m = lo
     for i in range(lo, hi):
@@ -648,6 +649,17 @@ def _awareness_quiet(lo, hi, aware, aware_new, order, venue, stille, tie_j, deg,
             frac = n_aware / d
         p_stay = (1.0 - r * base_rate) * (1.0 - r * word_of_mouth * frac)
         aware_new[i] = 1 if uniform(wkey, i, 1) < 1.0 - p_stay else 0
+    if news:
+        for i in range(lo, hi):
+            if (knows[i] == 0) & (uniform(wkey, i, 4) < programme_word_of_mouth):
+                d = deg[i]
+                n_know = 0
+                for a in range(d):
+                    n_know += knows[tie_j[i, a]]
+                if d > 0 and uniform(wkey, i, 5) * d < n_know:
+                    knows_new[i] = 1
+        for i in range(lo, hi):
+            knows[i] = knows_new[i]
     for i in range(lo, hi):
         aware[i] = aware_new[i]
 
