@@ -143,12 +143,15 @@ def test_initiative_slots_above_those_in_use_match_reference_as_they_fill():
 
 def test_awareness_where_nobody_is_contacted_matches_reference():
     """Where nobody is contacted this week, the awareness kernel takes a path of its own (every Stadtteil of a
-    spin-up). Two such Stadtteile where no role has worked and one where one has, beside one with contacts: over
-    twelve weeks the states stay those of the reference; in the first two residents both learn of the local
-    offers and forget them, and in the third some hear of the roles' work from their ties."""
+    spin-up). Two such Stadtteile where no role has worked and one where one has, beside one with contacts, and
+    some residents at a venue last week (they do not forget): over twelve weeks the states stay those of the
+    reference; in the first two Stadtteile residents both learn of the local offers and forget them, and in the
+    third some hear of the roles' work from their ties."""
     fast, ref = World([30, 45, 60, 12], seed=6), World([30, 45, 60, 12], seed=6)
+    at_venue = np.random.default_rng(3).random(len(fast.venue)) < 0.4
     for w in (fast, ref):
         w.eff = w.eff._replace(contacts=np.array([0.0, 0.0, 0.0, 3.0]), programme=np.array([0.0, 0.0, 1.0, 0.0]))
+        w.venue[at_venue] = 0
     quiet, news = slice(0, fast.st_off[2]), slice(fast.st_off[2], fast.st_off[3])
     knew = fast.knows_role[news].sum()
     learned = forgot = 0

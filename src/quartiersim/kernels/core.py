@@ -600,8 +600,10 @@ def _awareness(s, pop, ties, eff, prm, week, wkey):
 def _awareness_block(s0, s1, pop, ties, eff, prm, week, wkey, live, out, col):
     """:func:`_awareness` for the Stadtteile ``s0 <= s < s1`` with ``live[s] != 0``, the contacts into ``out[s, col]``.
 
-    Where nobody is contacted this week (every Stadtteil in the spin-up, most of them later) it takes
-    :func:`_awareness_uncontacted`, which gives the same states. One call takes a block (see :func:`_visits`).
+    Where nobody is contacted this week (every Stadtteil in the spin-up, and wherever no role does outreach) it
+    takes :func:`_awareness_uncontacted`, which gives the same states. One call takes a block (see
+    :func:`_visits`). The two share the reading of the ties as a copy: a helper for it, called from
+    :func:`_awareness`, made numba take a reference to some 40 arrays there on every call.
     """
     st_off, aware, aware_new, order, venue, stille = (pop.st_off, pop.aware, pop.aware_new, pop.order, pop.venue,
                                                       pop.stille)
