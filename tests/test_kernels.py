@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import copy
+import os
+import subprocess
+import sys
+from pathlib import Path
 
+import numba
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from quartiersim.kernels import core, reference
+from quartiersim.kernels import core, indexing, reference
 from quartiersim.kernels.random import mix64, mix64_py, uniform, uniform_py, week_key, week_key_py, week_keys
 from quartiersim.kernels.state import (
     AwarenessPrm,
@@ -354,3 +359,35 @@ def test_a_stadtteil_no_longer_live_is_left_as_it_is_and_the_others_are_unchange
     # the frozen Stadtteil would have changed: the check above is not vacuous
     assert any(not np.array_equal(getattr(whole, attr)[lo:hi], frozen[attr][lo:hi])
                for attr in ("aware", "lonely", "tie_w", "venue", "last_active"))
+
+
+def _index_probe(module: str):
+    """``a[i]`` compiled as a function of ``module``."""
+    namespace = {"__name__": module}
+    exec("def at(a, i):\n    return a[i]\n", namespace)
+    return numba.njit(namespace["at"])
+
+
+def test_kernels_index_without_wrap_around_and_other_code_keeps_numbas_rule():
+    """The kernels' modules take a negative index as it is (see ``kernels.indexing``); other code keeps numba's
+    rule that -1 is the last element."""
+    base = np.arange(10)
+    view = base[5:]
+    assert indexing.installed()
+    assert _index_probe("tests.probe")(view, -1) == 9
+    if numba.config.BOUNDSCHECK:  # the run of these tests with bounds checks (below): a negative index raises
+        with pytest.raises(IndexError):
+            _index_probe("quartiersim.kernels.probe")(view, -1)
+    else:
+        assert _index_probe("quartiersim.kernels.probe")(view, -1) == 4  # the element before the view
+
+
+@pytest.mark.skipif(numba.config.BOUNDSCHECK, reason="this is the run with bounds checks")
+def test_kernels_never_index_with_a_negative_number_or_past_the_end(tmp_path):
+    """This file's tests again, with numba's bounds checks on and kernels compiled anew: a kernel that indexes
+    with a negative number (no longer read from the end) or past an array's end raises ``IndexError`` there."""
+    env = {**os.environ, "NUMBA_BOUNDSCHECK": "1", "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+    run = subprocess.run([sys.executable, "-m", "pytest", __file__, "-x", "-q", "-p", "no:cacheprovider"],
+                         cwd=Path(__file__).parents[1], env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    assert " passed" in run.stdout and " failed" not in run.stdout

@@ -46,9 +46,14 @@ from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from . import indexing
 from .cache import drop_if_changed
 from .random import uniform
 from .state import NEVER
+
+# the kernels never index with a negative number: numba's wrap-around test on every index is left out for them
+# (see .indexing); installed before any kernel compiles
+indexing.install()
 
 WEEKS_PER_YEAR = 52
 ACTIVE_WEEKS = 52  # participation: took part in an activity in the quarter in the last 12 months
@@ -415,7 +420,7 @@ def init_initiatives(pop, inits, venues, n_init_s, members_persons, hosted_share
     """
     st_off = pop.st_off
     max_init = inits.max_init
-    n_res = st_off[-1]
+    n_res = st_off[st_off.shape[0] - 1]
     n_st = st_off.shape[0] - 1
     for s in range(n_st):
         lo = st_off[s]
@@ -705,7 +710,7 @@ def _visits(s0, s1, pop, venues, inits, eff, prm, week, wkey, live, out, col):
     this function); once a Stadtteil, that cost more than a small Stadtteil's visits.
     """
     st_off = pop.st_off
-    n_res = st_off[-1]
+    n_res = st_off[st_off.shape[0] - 1]
     cap, used = venues.cap, venues.used
     for s in range(s0, s1):
         if live[s] == 0:
@@ -1149,7 +1154,7 @@ def _initiatives(s0, s1, pop, inits, venues, eff, prm, week, wkey, live):
     active, members, founded, dropped = inits.active, inits.members, inits.founded, inits.dropped
     champion, host, advised = inits.champion, inits.host, inits.advised
     pl_off, n_regular, cap = venues.pl_off, venues.n_regular, venues.cap
-    n_res = st_off[-1]
+    n_res = st_off[st_off.shape[0] - 1]
     n_st = st_off.shape[0] - 1
     for s in range(s0, s1):
         if live[s] == 0:
@@ -1629,6 +1634,8 @@ def _in_group(c, g):
     return level == 4
 
 
-# numba ties a cached kernel to this file alone: drop the cached kernels when the draws (random.py) or the
-# constants (state.py) they compile in have changed, so that they are compiled anew (see .cache)
-drop_if_changed(week_step, "core", [Path(__file__).with_name("random.py"), Path(__file__).with_name("state.py")])
+# numba ties a cached kernel to this file alone: drop the cached kernels when the draws (random.py), the
+# constants (state.py) they compile in or the way they index (indexing.py) have changed, so that they are
+# compiled anew (see .cache)
+drop_if_changed(week_step, "core", [Path(__file__).with_name(name) for name in ("random.py", "state.py",
+                                                                             "indexing.py")])
