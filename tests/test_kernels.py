@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from quartiersim.kernels import core, indexing, reference
+from quartiersim.kernels import codegen, core, reference
 from quartiersim.kernels.random import mix64, mix64_py, uniform, uniform_py, week_key, week_key_py, week_keys
 from quartiersim.kernels.state import (
     AwarenessPrm,
@@ -369,17 +369,40 @@ def _index_probe(module: str):
 
 
 def test_kernels_index_without_wrap_around_and_other_code_keeps_numbas_rule():
-    """The kernels' modules take a negative index as it is (see ``kernels.indexing``); other code keeps numba's
+    """The kernels' modules take a negative index as it is (see ``kernels.codegen``); other code keeps numba's
     rule that -1 is the last element."""
     base = np.arange(10)
     view = base[5:]
-    assert indexing.installed()
+    assert codegen.installed() == {"no_wraparound": True, "noalias": True}
     assert _index_probe("tests.probe")(view, -1) == 9
     if numba.config.BOUNDSCHECK:  # the run of these tests with bounds checks (below): a negative index raises
         with pytest.raises(IndexError):
             _index_probe("quartiersim.kernels.probe")(view, -1)
     else:
         assert _index_probe("quartiersim.kernels.probe")(view, -1) == 4  # the element before the view
+
+
+def test_kernels_arrays_are_marked_noalias_and_other_codes_are_not():
+    """The machine code of a kernel's module marks its array arguments ``noalias``; other code's does not."""
+
+    def noalias_marks(module: str) -> int:
+        probe = _index_probe(module)
+        probe(np.arange(3), 1)
+        (llvm,) = probe.inspect_llvm().values()
+        define = next(line for line in llvm.splitlines() if line.startswith("define") and "cpython" not in line
+                      and "cfunc" not in line)
+        return define.count("noalias")
+
+    assert noalias_marks("quartiersim.kernels.probe") > noalias_marks("tests.probe") >= 1  # retptr, excinfo
+
+
+def test_arrays_that_share_memory_are_refused_before_a_kernel_sees_them():
+    w = World([20, 5], seed=1)
+    codegen.check_separate({"pop": w.pop, "ties": w.ties, "venues": w.venues, "inits": w.inits})
+    base = np.zeros(30)
+    with pytest.raises(RuntimeError, match="the kernels' arrays a and b share memory"):
+        codegen.check_separate({"pop": w.pop, "a": base[:20], "ties": w.ties, "b": base[10:]})
+    codegen.check_separate({"a": base[:10], "b": base[10:]})  # neighbours, not overlapping
 
 
 @pytest.mark.skipif(numba.config.BOUNDSCHECK, reason="this is the run with bounds checks")

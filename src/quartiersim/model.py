@@ -42,7 +42,7 @@ from quartiersim.data import (
 )
 from quartiersim.errors import InputError
 from quartiersim.funding import FundingRounds
-from quartiersim.kernels import core
+from quartiersim.kernels import codegen, core
 from quartiersim.kernels.random import week_key, week_keys
 from quartiersim.kernels.state import (
     AwarenessPrm,
@@ -135,6 +135,13 @@ class QuarterModel(mesa.Model):
             need = need_percentile(self.ranking)
             need_s = np.array([need.get(int(n), 0.0) for n in self.profile["number"]])
             self.funding = FundingRounds(self, spec.initiative_funding, need_s)
+        # the kernels take their arrays as not overlapping (kernels.codegen): hold the bundles to it
+        codegen.check_separate({"pop": self.pop, "ties": self.ties, "venues": self.venues, "inits": self.inits,
+                                "effects": self.effects, "demog": self.demog, "wkeys": self._wkeys,
+                                "counts": self.counts, "live_s": self.live_s, "blocks": self._blocks,
+                                "stats": self.stats, "access_s": self.access_s, "hazards": self.hazards,
+                                **{f"prm.{name}": prm for name, prm in zip(self._prm._fields, self._prm,
+                                                                           strict=True)}})
         self.setup_seconds = time.perf_counter() - t0
         self.n_weeks = (spec.end - spec.start).days // 7 + 1
         self.recorder = Recorder(self.profile["stadtteil"].tolist(), spec.report)

@@ -46,14 +46,15 @@ from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from . import indexing
+from . import codegen
 from .cache import drop_if_changed
 from .random import uniform
 from .state import NEVER
 
-# the kernels never index with a negative number: numba's wrap-around test on every index is left out for them
-# (see .indexing); installed before any kernel compiles
-indexing.install()
+# the kernels never index with a negative number and never get arrays that overlap: they are compiled without
+# numba's wrap-around of negative indices and with their arrays marked noalias (see .codegen), installed here
+# before any kernel compiles
+codegen.install()
 
 WEEKS_PER_YEAR = 52
 ACTIVE_WEEKS = 52  # participation: took part in an activity in the quarter in the last 12 months
@@ -1635,7 +1636,7 @@ def _in_group(c, g):
 
 
 # numba ties a cached kernel to this file alone: drop the cached kernels when the draws (random.py), the
-# constants (state.py) they compile in or the way they index (indexing.py) have changed, so that they are
+# constants (state.py) they compile in or the way they are compiled (codegen.py) have changed, so that they are
 # compiled anew (see .cache)
 drop_if_changed(week_step, "core", [Path(__file__).with_name(name) for name in ("random.py", "state.py",
-                                                                             "indexing.py")])
+                                                                             "codegen.py")])
