@@ -33,7 +33,7 @@ numba's bounds checks on (``NUMBA_BOUNDSCHECK=1``), under which any negative ind
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -44,44 +44,37 @@ from numpy.lib.array_utils import byte_bounds
 #: how numba's mangled machine-code names spell functions of the package ``quartiersim.kernels``
 KERNELS_MANGLED = "11quartiersim7kernels"
 
-_MARK = "_quartiersim_wraps"
+_MARK = "_quartiersim_wraps"  # set on a wrapper: the numba function it wraps
+
+_Wrapping = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 
-def _wrap_index_fix() -> bool:
-    numba_fix = getattr(arrayobj, "fix_integer_index", None)
-    if numba_fix is None:
-        return False
-    if getattr(numba_fix, _MARK, None) is not None:
-        return True
-    if list(inspect.signature(numba_fix).parameters) != ["context", "builder", "idxty", "idx", "size"]:
-        return False
+def _wrap(owner: Any, name: str, parameters: list[str], make: _Wrapping) -> None:
+    """Replace ``owner.name`` by ``make(numba's function)``, once, if numba's function has ``parameters``."""
+    numba_function = getattr(owner, name, None)
+    if numba_function is None or getattr(numba_function, _MARK, None) is not None:
+        return
+    if list(inspect.signature(numba_function).parameters) != parameters:
+        return
+    wrapper = make(numba_function)
+    setattr(wrapper, _MARK, numba_function)
+    setattr(owner, name, wrapper)
 
+
+def _index_as_given(numba_fix: Callable[..., Any]) -> Callable[..., Any]:
     def fix_integer_index(context: Any, builder: Any, idxty: Any, idx: Any, size: Any) -> Any:
         if idxty.signed and KERNELS_MANGLED in builder.function.name:
             return context.cast(builder, idx, idxty, types.intp)
         return numba_fix(context, builder, idxty, idx, size)
 
-    setattr(fix_integer_index, _MARK, numba_fix)
-    arrayobj.fix_integer_index = fix_integer_index
-    return True
+    return fix_integer_index
 
 
-def _wrap_decoration() -> bool:
-    conv = getattr(callconv, "CPUCallConv", None)
-    numba_decorate = getattr(conv, "decorate_function", None)
-    if numba_decorate is None:
-        return False
-    if getattr(numba_decorate, _MARK, None) is not None:
-        return True
-    if list(inspect.signature(numba_decorate).parameters) != ["self", "fn", "args", "fe_argtypes", "noalias"]:
-        return False
-
+def _arrays_noalias(numba_decorate: Callable[..., Any]) -> Callable[..., Any]:
     def decorate_function(self: Any, fn: Any, args: Any, fe_argtypes: Any, noalias: bool = False) -> Any:
         return numba_decorate(self, fn, args, fe_argtypes, noalias or KERNELS_MANGLED in fn.name)
 
-    setattr(decorate_function, _MARK, numba_decorate)
-    conv.decorate_function = decorate_function
-    return True
+    return decorate_function
 
 
 def install() -> dict[str, bool]:
@@ -91,8 +84,10 @@ def install() -> dict[str, bool]:
     numba's cache were compiled under it, since every version of ``core`` that caches them installs it first.
     Returns which of the two is in effect (see :func:`installed`).
     """
-    _wrap_index_fix()
-    _wrap_decoration()
+    _wrap(arrayobj, "fix_integer_index", ["context", "builder", "idxty", "idx", "size"], _index_as_given)
+    conv = getattr(callconv, "CPUCallConv", None)
+    if conv is not None:
+        _wrap(conv, "decorate_function", ["self", "fn", "args", "fe_argtypes", "noalias"], _arrays_noalias)
     return installed()
 
 
