@@ -382,7 +382,7 @@ def test_kernels_index_without_wrap_around_and_other_code_keeps_numbas_rule():
         assert _index_probe("quartiersim.kernels.probe")(view, -1) == 4  # the element before the view
 
 
-def test_kernels_arrays_are_marked_noalias_and_other_codes_are_not():
+def test_kernels_arrays_are_marked_noalias_and_other_code_is_not():
     """The machine code of a kernel's module marks its array arguments ``noalias``; other code's does not."""
 
     def noalias_marks(module: str) -> int:
