@@ -1,6 +1,7 @@
 """Small runs, as a calibration makes them: simulations per hour in one worker, and a fresh worker's warm start.
 
-    python benchmarks/small_runs.py [--runs 50] [--baseline SIMS_PER_HOUR] [--today REV [--today-runs 20]] [--early N]
+    python benchmarks/small_runs.py [--runs 50] [--baseline SIMS_PER_HOUR] [--today REV ...] [--today-runs 40]
+                                     [--no-today] [--early N]
 
 The simulation is the calibration's (``calibration/stuttgart.toml``): its base scenario with its ``[set]``
 changes, spin-up included, each run with a new parameter set drawn from the priors and its own seed, the way
@@ -18,14 +19,25 @@ imports, quartiersim's, building the model, the run).
 Prints simulations per hour, both ways, with the median seconds per simulation and their ratio, the split, and
 the warm start; with ``--baseline`` (simulations per hour measured before a change) also the ratio to it.
 
-``--today REV`` measures "today" in the same run: the small run the performance issue named (the whole city at
-scale 0.03, 2024 to 2025 after the scenario's spin-up, the ``default`` scenario, the eight city-wide targets and
-six priors of the calibration of that time) made by the code of commit ``REV`` (its ``src/`` and ``scenarios/``
-taken from git into a temporary folder; it compiles its kernels there once) and by this code, in turns of runs in
-fresh worker processes with the same parameter sets and seeds, and prints both rates and their ratio, with this
-code's simulation split into set-up, spin-up and the period (to set against the time 3 times today's rate
-allows).
-``e2343cf`` is the code as it was when the issue was filed.
+"Today" is measured in the same run (leave it out with ``--no-today``): the small run the performance issue
+named (the whole city at scale 0.03, 2024 to 2025 after the scenario's spin-up, the ``default`` scenario, the
+eight city-wide targets and six priors of the calibration of that time) made by the code of each commit of
+``--today`` (its ``src/`` and ``scenarios/`` taken from git into a temporary folder; it compiles its kernels there
+once) and by this code, in turns of runs in fresh worker processes with the same parameter sets and seeds. It
+prints each code's rate and this code's ratio to it, with this code's simulation split into set-up, spin-up and
+the period. One more run of each code, with every parameter at this code's default, says whether that code
+computes this code's numbers. The commits, by default both:
+
+- ``bb12f63``: the earliest commit that computes this code's numbers (with the same parameters) without the two
+  slowdowns of that afternoon. The issue asked for its work to be done on the kernels of the
+  credible-interventions issue, whose mechanisms (demography, the roles' countable outputs, champions, hosts,
+  knowing the roles' work) also need 156 weeks of spin-up instead of 104; the ratio to ``bb12f63`` is the speed-up
+  of the same simulations. ``c519c6a``, which completed those mechanisms, computes the same numbers but took
+  4.25 s a simulation: the kernels' bundles (``8e2a6f0``) made a helper copy some thirty array structs per
+  resident until ``292119d``, and building the demography tables took 2.8 s until ``bb12f63``. Measuring from it
+  would flatter this code.
+- ``e2343cf``, the code when the issue was filed: a smaller model with 104 weeks of spin-up, so the ratio to it
+  mixes the speed-up with the cost of the new mechanisms.
 
 ``--early N`` times early rejection (``quartiersim.abc_model``) late in the shipped calibration: N proposals drawn
 as its sampler would for a next generation, at its last threshold, each simulated whole and with early rejection.
@@ -132,6 +144,20 @@ print(json.dumps({"seconds": seconds, "parts": parts}))
 """
 
 
+#: one seeded run of either code with the parameters given (those its code knows): a digest of its whole table
+_SAME_WORKER = """
+import hashlib, json, sys
+import numba
+numba.set_num_threads(1)
+import quartiersim
+from quartiersim.parameters import PARAMS_BY_NAME
+pinned = {k: v for k, v in json.loads(sys.argv[1]).items() if k in PARAMS_BY_NAME}
+table = quartiersim.simulate("default", seed=3, scale=0.03, end="2025-12-31", report="yearly", parameters=pinned)
+table = table.sort_values(["date", "stadtteil", "indicator", "group"]).astype(str)
+print(hashlib.sha256(table.to_csv(index=False).encode()).hexdigest())
+"""
+
+
 def draw_parameters(priors: list[Any], rng: np.random.Generator) -> dict[str, float]:
     """One parameter set from the priors (uniform, or log-uniform), the way a calibration's first generation draws.
 
@@ -154,26 +180,35 @@ def time_parts(simulator: Any, parameters: dict[str, float], seed: int) -> tuple
     return model, (model.setup_seconds, model.spinup_seconds, time.perf_counter() - built)
 
 
-def today(rev: str, runs: int) -> None:
-    """Time the issue's small run on the code of commit ``rev`` and on this code, in turns; print both rates."""
-    try:
-        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", f"{rev}^{{commit}}"], check=True,
-                                capture_output=True, text=True).stdout.strip()
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", commit, "src", "scenarios"],
-                                 check=True, capture_output=True).stdout
-    except (OSError, subprocess.CalledProcessError) as exc:
-        print(f"--today: commit '{rev}' is not in this clone's history ({exc}); expected a commit of the "
-              "repository, e.g. e2343cf", file=sys.stderr)
-        sys.exit(2)
+#: "today" for the issue's goal of 3 times today's simulations per hour: the first code with this model (``bb12f63``)
+#: and the code when the issue was filed (``e2343cf``; module docstring)
+TODAY = ("bb12f63", "e2343cf")
+
+
+def today(revs: list[str], runs: int) -> None:
+    """Time the issue's small run on the code of each commit in ``revs`` and on this code, in turns; print the rates."""
+    archives: dict[str, bytes] = {}
+    for rev in revs:
+        try:
+            commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", f"{rev}^{{commit}}"],
+                                    check=True, capture_output=True, text=True).stdout.strip()
+            archives[commit] = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", commit, "src",
+                                               "scenarios"], check=True, capture_output=True).stdout
+        except (OSError, subprocess.CalledProcessError) as exc:
+            print(f"--today: commit '{rev}' is not in this clone's history ({exc}); expected a commit of the "
+                  "repository, e.g. e2343cf", file=sys.stderr)
+            sys.exit(2)
     with tempfile.TemporaryDirectory(prefix="quartiersim-today-") as tmp:
-        old = Path(tmp) / "old"
-        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-            tar.extractall(old, filter="data")
-        seconds: dict[str, list[float]] = {"today": [], "now": []}
+        codes: dict[str, Path] = {}
+        for commit, archive in archives.items():
+            with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+                tar.extractall(Path(tmp) / commit, filter="data")
+            codes[commit] = Path(tmp) / commit / "src"
+        codes["now"] = ROOT / "src"
+        seconds: dict[str, list[float]] = {label: [] for label in codes}
         parts: list[tuple[float, float, float]] = []
-        codes = {"today": old / "src", "now": ROOT / "src"}
         turns = 2
-        for turn in range(turns):  # in turns, so that a drift of the machine's speed hits both alike
+        for turn in range(turns):  # in turns, so that a drift of the machine's speed hits every code alike
             for label, src in codes.items():
                 folder = Path(tmp) / f"{label}{turn}"
                 folder.mkdir()
@@ -190,19 +225,35 @@ def today(rev: str, runs: int) -> None:
                 seconds[label] += result["seconds"]
                 if label == "now":
                     parts += result["parts"]
+        # whether each code computes this code's numbers: one run with every parameter at this code's default
+        from quartiersim.parameters import PARAMS
+
+        pinned = json.dumps({p.name: p.default for p in PARAMS})
+        digest = {}
+        for label, src in codes.items():
+            out = subprocess.run([sys.executable, "-c", _SAME_WORKER, pinned], capture_output=True, text=True,
+                                 env=dict(os.environ, NUMBA_NUM_THREADS="1", PYTHONPATH=str(src)), cwd=tmp)
+            if out.returncode != 0:
+                sys.exit(f"--today: the {label} code's run for the comparison of numbers failed:\n{out.stderr}")
+            digest[label] = out.stdout.strip().splitlines()[-1]
     rate = {k: 3600 * len(v) / sum(v) for k, v in seconds.items()}
     print(f"the issue's small run (whole city at scale 0.03, 2024-2025, its spin-up, 8 city targets), "
           f"{runs} runs each in one worker:")
-    print(f"  today's code ({commit[:7]}): {rate['today']:,.0f} simulations per hour "
-          f"(median {statistics_median(seconds['today']):.2f} s)")
-    print(f"  this code: {rate['now']:,.0f} simulations per hour (median {statistics_median(seconds['now']):.2f} s); "
-          f"ratio {rate['now'] / rate['today']:.2f} (target >= 3)")
+    for commit in archives:
+        same = ("with the same parameters the same numbers as this code" if digest[commit] == digest["now"]
+                else "with the same parameters other numbers than this code (another model)")
+        print(f"  the code of {commit[:7]}: {rate[commit]:,.0f} simulations per hour "
+              f"(median {statistics_median(seconds[commit]):.2f} s); {same}")
+    print(f"  this code: {rate['now']:,.0f} simulations per hour (median {statistics_median(seconds['now']):.2f} s)")
+    for commit in archives:
+        print(f"  ratio to {commit[:7]}: {rate['now'] / rate[commit]:.2f} (target >= 3)")
     if parts:
         setup, spinup, period = (statistics_median(p[k] for p in parts) for k in range(3))
         print(f"  this code's simulation, median of {len(parts)}: {setup:.2f} s set-up, {spinup:.2f} s spin-up, "
               f"{period:.2f} s the period 2024-2025 with its statistics")
-        print(f"  3 times today's rate is {3 * rate['today']:,.0f} an hour, {3600 / (3 * rate['today']):.2f} s a "
-              f"simulation; the period alone takes {period:.2f} s of this code's")
+        for commit in archives:
+            print(f"  3 times the rate of {commit[:7]} is {3 * rate[commit]:,.0f} an hour, "
+                  f"{3600 / (3 * rate[commit]):.2f} s a simulation")
 
 
 def early_rejection(runs: int) -> None:
@@ -263,15 +314,17 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--calibration", default=str(ROOT / "calibration" / "stuttgart.toml"))
     parser.add_argument("--baseline", type=float, default=None, help="simulations per hour before a change")
-    parser.add_argument("--today", metavar="REV", default=None,
-                        help="also time the issue's small run on the code of this commit (e.g. e2343cf)")
-    parser.add_argument("--today-runs", type=int, default=20)
+    parser.add_argument("--today", metavar="REV", nargs="+", default=list(TODAY),
+                        help="time the issue's small run on the code of these commits and on this code (default: "
+                        + " and ".join(TODAY) + ")")
+    parser.add_argument("--no-today", action="store_true", help="leave that comparison out")
+    parser.add_argument("--today-runs", type=int, default=40)
     parser.add_argument("--early", type=int, default=0, metavar="N",
                         help="also time N proposals late in the shipped calibration with and without early rejection")
     args = parser.parse_args()
     if args.today_runs < 2:
         parser.error(f"--today-runs: expected at least 2 (a run in each turn of both codes), got {args.today_runs}")
-    if args.today:
+    if not args.no_today:
         today(args.today, args.today_runs)
     import numba
 
