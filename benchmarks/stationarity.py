@@ -6,7 +6,10 @@ seeds): the change from the first to the last year of participation, loneliness,
 (in points) and of the active initiatives (in %). A spin-up is long enough when every drift lies inside the
 bands of the no-programme baseline (participation at most 1.5 points, active initiatives at most 5 %, the
 lonely share at most 0.3 points); docs/ODD.md (Initialisation) quotes the result, and ``spinup_weeks``
-defaults to the shortest length that passes with room to spare.
+defaults to the shortest length that passes with room to spare. With two or more seeds it also prints each
+drift's standard error over the seeds and how many of them the nearest band edge lies away (``margin_se``): a
+12-year change in the number of initiatives has a seed sd of about 6.6 %, so a few seeds cannot tell close
+spin-ups apart (``--seeds 32`` can).
 
     python benchmarks/stationarity.py [--spinups 52,104,156,208] [--seeds 2] [--scale 0.05]
 """
@@ -14,6 +17,7 @@ defaults to the shortest length that passes with room to spare.
 from __future__ import annotations
 
 import argparse
+import math
 
 import pandas as pd
 
@@ -24,17 +28,31 @@ SHARES = ("participation_share", "lonely_share", "aware_share", "volunteer_share
 BANDS = {"participation_share": 1.5, "lonely_share": 0.3, "active_initiatives": 5.0}
 
 
+def _drifts(frame: pd.DataFrame) -> dict[str, float]:
+    """Change from the first to the last year of one city table (points; % for initiatives)."""
+    out = {name: 100 * float(frame[name].iloc[-1] - frame[name].iloc[0]) for name in SHARES}
+    init = frame["active_initiatives"]
+    out["active_initiatives"] = 100 * float(init.iloc[-1] / init.iloc[0] - 1)
+    return out
+
+
 def drift(spinup: int, seeds: int, scale: float) -> dict[str, float]:
-    """Change from 2024 to 2035 of the city-wide values, mean of the seeds (points; % for initiatives)."""
+    """Change from 2024 to 2035 of the city-wide values, mean of the seeds (points; % for initiatives).
+
+    With two or more seeds also each drift's standard error (``<name>_se``, from the seeds' own drifts) and
+    ``margin_se``: how many standard errors the nearest band edge lies from its drift.
+    """
     frames = []
     for seed in range(seeds):
         table = quartiersim.simulate("baseline", seed=seed, scale=scale, report="yearly", spinup_weeks=spinup)
         city = table[(table["stadtteil"] == CITY) & (table["group"] == "all")]
         frames.append(city.pivot_table(index="date", columns="indicator", values="value", observed=True))
-    mean = sum(frames) / len(frames)
-    out = {name: 100 * (mean[name].iloc[-1] - mean[name].iloc[0]) for name in SHARES}
-    init = mean["active_initiatives"]
-    out["active_initiatives"] = 100 * (init.iloc[-1] / init.iloc[0] - 1)
+    out = _drifts(sum(frames) / len(frames))
+    if seeds >= 2:
+        each = pd.DataFrame([_drifts(frame) for frame in frames])
+        se = each.std(ddof=1) / math.sqrt(seeds)
+        out.update({f"{name}_se": float(se[name]) for name in out})
+        out["margin_se"] = float(min((band - abs(out[k])) / se[k] for k, band in BANDS.items()))
     return out
 
 
