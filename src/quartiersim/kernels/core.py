@@ -421,8 +421,8 @@ def init_initiatives(pop, inits, venues, n_init_s, members_persons, hosted_share
     """
     st_off = pop.st_off
     max_init = inits.max_init
-    n_res = st_off[st_off.shape[0] - 1]
     n_st = st_off.shape[0] - 1
+    n_res = st_off[n_st]
     for s in range(n_st):
         lo = st_off[s]
         n = st_off[s + 1] - lo
@@ -1155,8 +1155,8 @@ def _initiatives(s0, s1, pop, inits, venues, eff, prm, week, wkey, live):
     active, members, founded, dropped = inits.active, inits.members, inits.founded, inits.dropped
     champion, host, advised = inits.champion, inits.host, inits.advised
     pl_off, n_regular, cap = venues.pl_off, venues.n_regular, venues.cap
-    n_res = st_off[st_off.shape[0] - 1]
     n_st = st_off.shape[0] - 1
+    n_res = st_off[n_st]
     for s in range(s0, s1):
         if live[s] == 0:
             continue
